@@ -1,0 +1,67 @@
+"""The app factory: `hypercorn "smsproxy.app:create_app()"`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from quart import Quart
+from quart_schema import Info, QuartSchema
+
+from .config import Settings, load_settings
+from .runtime import Runtime
+from .web.errors import register_error_handlers
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(settings: Settings | None = None, *, background: bool = True) -> Quart:
+    """Build the app. `background=False` skips the sender and sweeper loops (tests that
+    drive them by hand)."""
+    settings = settings or load_settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = Quart(
+        __name__,
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config["SECRET_KEY"] = settings.secret_key or "development-only-not-secret"
+    app.config["SETTINGS"] = settings
+    app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    app.config["QUART_AUTH_COOKIE_SECURE"] = bool(
+        settings.public_url and settings.public_url.startswith("https://")
+    )
+    app.config["QUART_AUTH_COOKIE_SAMESITE"] = "Lax"
+    app.extensions["smsproxy"] = runtime = Runtime(settings, background=background)
+
+    QuartSchema(
+        app,
+        info=Info(title="smsproxy", version="1"),
+        openapi_path="/openapi.json",
+        swagger_ui_path="/api/docs",
+        redoc_ui_path=None,
+        scalar_ui_path=None,
+        security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
+        security=[{"bearer": []}],
+    )
+    register_error_handlers(app)
+    _register_blueprints(app)
+
+    @app.before_serving
+    async def start_runtime() -> None:
+        await runtime.start()
+
+    @app.after_serving
+    async def stop_runtime() -> None:
+        await runtime.stop()
+
+    return app
+
+
+def _register_blueprints(app: Quart) -> None:
+    from .web import api, health
+
+    app.register_blueprint(health.blueprint)
+    app.register_blueprint(api.blueprint)

@@ -1,0 +1,77 @@
+"""Carriers send SMS. `vonage` uses the official SDK; `sandbox` keeps SMS on simulated
+handsets so the product runs end to end with no account."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class OutboundSms:
+    delivery_id: str  # our Delivery.public_id, sent as Vonage's client-ref
+    from_number: str  # E.164
+    to_number: str  # E.164
+    text: str
+
+
+@dataclass(frozen=True)
+class SendResult:
+    message_ids: list[str]  # one per SMS part the carrier billed
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """An SMS that reached one of our numbers, whichever way it came in."""
+
+    sender: str  # E.164 real number
+    to: str  # E.164 proxy number
+    carrier_message_id: str
+    text: str
+    received_at: datetime | None = None
+    concat_ref: str | None = None
+    concat_total: int | None = None
+    concat_part: int | None = None
+
+    @property
+    def is_part(self) -> bool:
+        return self.concat_ref is not None and (self.concat_total or 1) > 1
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """A delivery receipt for one SMS part."""
+
+    carrier_message_id: str
+    status: str  # delivered, expired, failed, rejected, accepted, buffered, unknown
+    error_code: str | None = None
+    client_ref: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+class CarrierError(Exception):
+    transient = False
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class TransientCarrierError(CarrierError):
+    """Worth retrying later: throttled, carrier down, timeout, network."""
+
+    transient = True
+
+
+class PermanentCarrierError(CarrierError):
+    """Retrying cannot help: bad credentials, invalid number, barred."""
+
+
+class Carrier(Protocol):
+    name: str
+
+    async def send(self, sms: OutboundSms) -> SendResult: ...
+
+    async def aclose(self) -> None: ...

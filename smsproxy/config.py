@@ -1,0 +1,162 @@
+"""Settings, read from the environment and a `.env` file and validated at start-up.
+
+Every field here is a setting a person can set; the README documents each of them (a
+test keeps the two in step). Vonage's usual variable names are the field names.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "xxx"}
+DEFAULT_DATABASE_URL = "sqlite:///smsproxy.db"
+
+
+class ConfigError(Exception):
+    """Raised with one human-readable line per bad or missing setting."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("\n".join(lines))
+        self.lines = lines
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    smsproxy_env: Literal["development", "production", "test"] = Field(
+        "production", description="development relaxes the SECRET_KEY check; production does not."
+    )
+    database_url: str = Field(DEFAULT_DATABASE_URL, description="SQLAlchemy URL of the database.")
+    redis_url: str | None = Field(None, description="Redis URL for cross-process live events.")
+    secret_key: str | None = Field(None, description="Signs session cookies and CSRF tokens.")
+    host: str = Field("127.0.0.1", description="Address `smsproxy run` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `smsproxy run` listens on.")
+    public_url: str | None = Field(None, description="Base URL the app is reached at.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    default_region: str | None = Field(
+        None, min_length=2, max_length=2, description="Region for numbers typed without +."
+    )
+
+    carrier: Literal["sandbox", "vonage"] | None = None
+    vonage_api_key: str | None = None
+    vonage_api_secret: str | None = None
+    vonage_signature_secret: str | None = None
+    vonage_signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] = "md5hash"
+    vonage_rest_host: str = "rest.nexmo.com"
+    vonage_timeout_seconds: float = Field(10.0, gt=0)
+
+    send_rate_per_second: float = Field(30.0, gt=0)
+    send_concurrency: int = Field(8, ge=1, le=256)
+    send_max_age_seconds: int = Field(6 * 3600, ge=1)
+    send_lease_seconds: int = Field(60, ge=5)
+    concat_timeout_seconds: int = Field(60, ge=1)
+    sweep_interval_seconds: float = Field(15.0, gt=0)
+    signature_max_skew_seconds: int = Field(300, ge=1)
+
+    intro_template: str = (
+        "You are now connected with {other}. Reply to this number to message them."
+    )
+    goodbye_template: str = "This conversation has ended. Thank you."
+    ended_reply: str = "This conversation has ended. Messages to this number are not forwarded."
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0].split("+", 1)[0]
+        if scheme not in {"sqlite", "postgresql", "postgres"}:
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        import phonenumbers
+
+        if value is None:
+            return None
+        if value.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ValueError("must be an ISO 3166 region code such as GB or US")
+        return value.upper()
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value or None
+
+    @model_validator(mode="after")
+    def _carrier_and_secrets(self) -> Settings:
+        if self.carrier is None:
+            self.carrier = "vonage" if self.vonage_api_key else "sandbox"
+        if self.carrier == "vonage" and not (self.vonage_api_key and self.vonage_api_secret):
+            raise ValueError("CARRIER=vonage needs VONAGE_API_KEY and VONAGE_API_SECRET")
+        if self.smsproxy_env != "development" and (
+            self.secret_key is None or self.secret_key.strip().lower() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError(
+                "SECRET_KEY is missing or a placeholder: set it to a long random string "
+                "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+            )
+        return self
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The SQLite database file, or None for other databases and in-memory SQLite."""
+        if not self.database_url.startswith("sqlite"):
+            return None
+        path = self.database_url.split(":///", 1)[-1]
+        if not path or path == ":memory:":
+            return None
+        return Path(path)
+
+
+def _format_errors(error: ValidationError) -> list[str]:
+    lines = []
+    for item in error.errors():
+        name = "_".join(str(part) for part in item["loc"]).upper() or "settings"
+        message = item["msg"].removeprefix("Value error, ")
+        if name == "settings" or not item["loc"]:
+            lines.append(message)
+        else:
+            lines.append(f"{name}: {message} (got {item.get('input')!r})")
+    return lines
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, raising ConfigError with one line per problem."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error)) from None
+
+
+def ensure_secret_key() -> Path | None:
+    """For the embedded server: with no SECRET_KEY, keep a generated one beside SQLite.
+
+    Sets SECRET_KEY in the environment from `<database>.secret` (created on first use) so
+    sessions survive restarts. Returns that file, or None when SECRET_KEY is set or the
+    database is not a SQLite file (production sets SECRET_KEY itself).
+    """
+    try:
+        probe = Settings(smsproxy_env="development")
+    except ValidationError as error:
+        raise ConfigError(_format_errors(error)) from None
+    path = probe.sqlite_path
+    if probe.secret_key or path is None:
+        return None
+    key_file = path.with_name(path.name + ".secret")
+    if not key_file.exists():
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        key_file.write_text(secrets.token_urlsafe(48) + "\n")
+        key_file.chmod(0o600)
+    os.environ["SECRET_KEY"] = key_file.read_text().strip()
+    return key_file

@@ -1,0 +1,33 @@
+"""Apply Alembic migrations programmatically (`smsproxy db upgrade`, `smsproxy run`)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", database_url.replace("%", "%%"))
+    return config
+
+
+def upgrade(database_url: str, revision: str = "head") -> None:
+    """Bring the database to `revision`. Runs its own event loop: call it from a thread
+    (`upgrade_async`) when one is already running."""
+    command.upgrade(alembic_config(database_url), revision)
+
+
+async def upgrade_async(database_url: str, revision: str = "head") -> None:
+    await asyncio.to_thread(upgrade, database_url, revision)
+
+
+def revision(database_url: str, message: str) -> None:
+    """For developers: autogenerate a migration from the models."""
+    command.revision(alembic_config(database_url), message=message, autogenerate=True)

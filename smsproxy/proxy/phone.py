@@ -1,0 +1,88 @@
+"""Phone numbers: parse what people type into E.164, and mask it for display."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from .errors import InvalidNumber
+
+
+def parse_number(raw: str, default_region: str | None = None) -> str:
+    """Return the E.164 form of `raw`, or raise InvalidNumber saying why.
+
+    Accepts "+44 7700 900123", "447700900123" (as Vonage sends it), "00447700900123",
+    and national formats when a default region is known.
+    """
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidNumber(raw, "is empty")
+    if len(text) > 40:
+        raise InvalidNumber(raw, "is too long to be a phone number")
+    candidate = text
+    if text.startswith("00"):
+        candidate = "+" + text[2:]
+    elif text[0].isdigit() and default_region is None:
+        candidate = "+" + text
+    try:
+        parsed = phonenumbers.parse(candidate, default_region)
+    except phonenumbers.NumberParseException as error:
+        raise InvalidNumber(raw, _parse_reason(error)) from None
+    # Possible, not valid: numbering plans change faster than the library, and ranges
+    # such as the UK's drama numbers are real enough for tests; the carrier has the
+    # last word on what it can deliver.
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidNumber(raw, "has the wrong number of digits for its country")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _parse_reason(error: phonenumbers.NumberParseException) -> str:
+    reasons = {
+        phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
+            "has no country code: write it with a leading + and the country code"
+        ),
+        phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a phone number",
+        phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
+        phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
+        phonenumbers.NumberParseException.TOO_LONG: "is too long",
+    }
+    return reasons.get(error.error_type, "is not a phone number")
+
+
+def region_of(e164: str) -> str:
+    """ISO region code of an E.164 number ("GB"), or "ZZ" when unknown."""
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return "ZZ"
+    region = phonenumbers.region_code_for_number(parsed)
+    if region is None:
+        # Numbers outside every allocated range still belong to their country code.
+        region = phonenumbers.region_code_for_country_code(parsed.country_code)
+    return region or "ZZ"
+
+
+def mask(e164: str | None) -> str:
+    """Show enough of a number to recognise it, not enough to call it.
+
+    "+447700900123" -> "+44770••••23": country code and the first three national
+    digits, then bullets, then the last two digits.
+    """
+    if not e164:
+        return ""
+    try:
+        parsed = phonenumbers.parse(e164 if e164.startswith("+") else "+" + e164)
+        country = str(parsed.country_code)
+        national = str(parsed.national_number)
+    except phonenumbers.NumberParseException:
+        digits = "".join(ch for ch in e164 if ch.isdigit())
+        country, national = "", digits
+    if len(national) <= 4:
+        return "+" + country + "•" * len(national)
+    head = national[:3] if len(national) > 7 else national[:1]
+    hidden = len(national) - len(head) - 2
+    return f"+{country}{head}{'•' * hidden}{national[-2:]}"
+
+
+def to_carrier(e164: str) -> str:
+    """Vonage wants numbers without the leading +."""
+    return e164.removeprefix("+")

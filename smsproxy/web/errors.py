@@ -1,0 +1,101 @@
+"""Errors answer in the caller's language: JSON for the API and webhooks, HTML for pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from markupsafe import escape
+from pydantic import ValidationError
+from quart import Quart, Response, jsonify, render_template, request
+from quart_schema import RequestSchemaValidationError
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from ..db import is_unavailable
+from ..proxy.errors import ProxyError
+
+log = logging.getLogger(__name__)
+
+JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/openapi.json")
+
+
+def wants_json() -> bool:
+    return request.path.startswith(JSON_PREFIXES) or (
+        request.accept_mimetypes.best == "application/json"
+    )
+
+
+def json_error(status: int, code: str, message: str, **extra: Any) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, **extra}})
+    response.status_code = status
+    return response
+
+
+def describe_validation_error(error: Exception) -> tuple[str, list[dict[str, Any]]]:
+    """One sentence plus per-field details from a pydantic (or other) validation error."""
+    if isinstance(error, ValidationError):
+        details = []
+        for item in error.errors():
+            where = ".".join(str(part) for part in item["loc"]) or "body"
+            message = item["msg"].removeprefix("Value error, ")
+            if item["type"] == "extra_forbidden":
+                message = "is not a known field"
+            details.append({"field": where, "message": message})
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
+        return f"Invalid request: {summary}", details
+    if isinstance(error, TypeError | ValueError) and "JSON" not in str(error):
+        return f"Invalid request: {error}", []
+    return "Request body is not valid JSON", []
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(RequestSchemaValidationError)
+    async def on_schema_error(error: RequestSchemaValidationError) -> Response:
+        message, details = describe_validation_error(error.validation_error)
+        return json_error(400, "invalid_request", message, details=details)
+
+    @app.errorhandler(ProxyError)
+    async def on_proxy_error(error: ProxyError) -> Any:
+        if wants_json():
+            extra = {"field": error.field} if error.field else {}
+            return json_error(error.status, error.code, error.message, **extra)
+        return await _html_error(error.status, error.message)
+
+    @app.errorhandler(HTTPException)
+    async def on_http_error(error: HTTPException) -> Any:
+        status = error.code or 500
+        message = error.description or error.name
+        if wants_json():
+            response = json_error(status, error.name.lower().replace(" ", "_"), message)
+            for header in ("Retry-After", "Allow", "WWW-Authenticate"):
+                original = error.get_response().headers.get(header)
+                if original:
+                    response.headers[header] = original
+            return response
+        return await _html_error(status, message)
+
+    @app.errorhandler(SQLAlchemyError)
+    async def on_database_error(error: SQLAlchemyError) -> Any:
+        if is_unavailable(error):
+            log.warning("database unavailable: %s", type(error).__name__)
+            if wants_json():
+                response = json_error(503, "unavailable", "The database is unavailable; retry")
+                response.headers["Retry-After"] = "5"
+                return response
+            return await _html_error(503, "The database is unavailable; try again shortly.")
+        raise error
+
+    @app.errorhandler(Exception)
+    async def on_unexpected(error: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return json_error(500, "internal_error", "Something went wrong on our side")
+        return await _html_error(500, "Something went wrong on our side.")
+
+
+async def _html_error(status: int, message: str) -> tuple[str, int]:
+    try:
+        return await render_template("error.html", status=status, message=message), status
+    except Exception:
+        return f"<h1>{status}</h1><p>{escape(message)}</p>", status

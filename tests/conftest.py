@@ -1,0 +1,125 @@
+"""Shared fixtures: a migrated database per test (SQLite, or PostgreSQL when
+DATABASE_URL says so), a Runtime over it, and the app with its test client."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+from sqlalchemy import text
+from sqlmodel import SQLModel
+
+from smsproxy import models  # noqa: F401
+from smsproxy.app import create_app
+from smsproxy.config import Settings
+from smsproxy.db import create_engine
+from smsproxy.migrate import upgrade
+from smsproxy.runtime import Runtime
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+POSTGRES_URL = os.environ.get("DATABASE_URL", "")
+USE_POSTGRES = POSTGRES_URL.startswith(("postgresql://", "postgres://"))
+REDIS_URL = os.environ.get("REDIS_URL", "")
+
+
+def need_service(name: str, url: str, variable: str) -> str:
+    """The URL of a service a test needs; skip locally, fail in CI, when it is unset."""
+    if url:
+        return url
+    message = f"{name} tests need {variable} (e.g. set by .ci/run)"
+    if IN_CI:
+        pytest.fail(message + ", and CI must run them")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated once."""
+    import asyncpg
+
+    base = POSTGRES_URL.replace("postgres://", "postgresql://", 1)
+    name = f"smsproxy_test_{uuid.uuid4().hex[:10]}"
+    root, _, _ = base.rpartition("/")
+
+    async def admin(statement: str) -> None:
+        connection = await asyncpg.connect(base)
+        try:
+            await connection.execute(statement)
+        finally:
+            await connection.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = f"{root}/{name}"
+    upgrade(url)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if USE_POSTGRES:
+        url: str = request.getfixturevalue("_postgres_database")
+        asyncio.run(_truncate_all(url))
+        return url
+    template: Path = request.getfixturevalue("_sqlite_template")
+    path = tmp_path / "smsproxy.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+async def _truncate_all(url: str) -> None:
+    engine = create_engine(url)
+    names = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    await engine.dispose()
+
+
+def make_settings(database_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "secret_key": "test-secret-key-that-is-long-enough",
+        "smsproxy_env": "test",
+        "redis_url": None,
+        "carrier": "sandbox",
+        "vonage_api_key": None,
+        "vonage_api_secret": None,
+        "vonage_signature_secret": None,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+async def runtime(settings: Settings) -> AsyncIterator[Runtime]:
+    """A Runtime with no background loops: tests drive the sender and sweeper."""
+    value = Runtime(settings, background=False)
+    await value.start()
+    yield value
+    await value.stop()
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Quart]:
+    value = create_app(settings, background=False)
+    async with value.test_app():
+        yield value
