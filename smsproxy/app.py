@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from quart import Quart
+from quart.wrappers import Request as QuartRequest
 from quart_schema import Info, QuartSchema
+from werkzeug.exceptions import BadRequest
 
 from .config import Settings, load_settings
 from .runtime import Runtime
 from .web.errors import register_error_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+class Request(QuartRequest):
+    def on_json_loading_failed(self, error: Exception | None) -> Any:
+        if error is None:
+            raise BadRequest("Send the body as JSON with 'Content-Type: application/json'")
+        raise BadRequest(f"Request body is not valid JSON: {error}")
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> Quart:
@@ -27,6 +37,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         template_folder=str(ROOT / "templates"),
         static_folder=str(ROOT / "static"),
     )
+    app.request_class = Request
     app.config["SECRET_KEY"] = settings.secret_key or "development-only-not-secret"
     app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024

@@ -94,6 +94,9 @@ class Chat(SQLModel, table=True):
     expires_at: datetime | None = _time(default=None, index=True)
     idle_ttl_seconds: int | None = None
     last_activity_at: datetime = _time(default_factory=utcnow, index=True)
+    # last_activity_at + idle_ttl_seconds, kept up to date so the sweeper's query is a
+    # plain indexed comparison on every database.
+    idle_expires_at: datetime | None = _time(default=None, index=True)
 
 
 class Participant(SQLModel, table=True):

@@ -123,3 +123,16 @@ async def app(settings: Settings) -> AsyncIterator[Quart]:
     value = create_app(settings, background=False)
     async with value.test_app():
         yield value
+
+
+@pytest.fixture
+async def api_key(app: Quart) -> str:
+    from tests.helpers import create_api_key
+
+    return await create_api_key(app.extensions["smsproxy"])
+
+
+@pytest.fixture
+def app_runtime(app: Quart) -> Runtime:
+    value: Runtime = app.extensions["smsproxy"]
+    return value

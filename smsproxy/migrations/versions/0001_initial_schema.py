@@ -61,9 +61,13 @@ def upgrade() -> None:
         sa.Column("expires_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("idle_ttl_seconds", sa.Integer(), nullable=True),
         sa.Column("last_activity_at", smsproxy.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("idle_expires_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("chat", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_chat_idle_expires_at"), ["idle_expires_at"], unique=False
+        )
         batch_op.create_index(batch_op.f("ix_chat_created_at"), ["created_at"], unique=False)
         batch_op.create_index(batch_op.f("ix_chat_expires_at"), ["expires_at"], unique=False)
         batch_op.create_index(
@@ -398,6 +402,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_chat_reference"))
         batch_op.drop_index(batch_op.f("ix_chat_public_id"))
         batch_op.drop_index(batch_op.f("ix_chat_last_activity_at"))
+        batch_op.drop_index(batch_op.f("ix_chat_idle_expires_at"))
         batch_op.drop_index(batch_op.f("ix_chat_expires_at"))
         batch_op.drop_index(batch_op.f("ix_chat_created_at"))
 

@@ -1,0 +1,406 @@
+"""Chat lifecycle: create (with route allocation), close, look up, list."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import events, outbox
+from ..db import Database, utcnow
+from ..models import (
+    AuditEvent,
+    AuthorKind,
+    Chat,
+    ChatStatus,
+    Delivery,
+    DeliveryKind,
+    Message,
+    Participant,
+)
+from .errors import Conflict, InvalidChat, InvalidNumber, NotFound
+from .phone import mask, parse_number
+from .pool import allocate, is_proxy_number
+
+log = logging.getLogger(__name__)
+
+MIN_PARTICIPANTS = 2
+MAX_PARTICIPANTS = 10
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class NewParticipant:
+    number: str  # as typed
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ChatSpec:
+    participants: list[NewParticipant]
+    reference: str | None = None
+    ttl_seconds: int | None = None
+    expires_at: datetime | None = None
+    intro: bool = True
+
+
+@dataclass(frozen=True)
+class Templates:
+    intro: str = ""
+    goodbye: str = ""
+
+
+@dataclass
+class ChatView:
+    chat: Chat
+    participants: list[Participant] = field(default_factory=list)
+
+
+def display_name(participant: Participant) -> str:
+    return participant.name or f"Participant {participant.position + 1}"
+
+
+async def validate_spec(
+    session: AsyncSession, spec: ChatSpec, default_region: str | None
+) -> list[str]:
+    """Parse and check the participants; return their E.164 numbers in order."""
+    count = len(spec.participants)
+    if count < MIN_PARTICIPANTS or count > MAX_PARTICIPANTS:
+        raise InvalidChat(
+            f"A chat needs {MIN_PARTICIPANTS} to {MAX_PARTICIPANTS} participants, got {count}",
+            field="participants",
+        )
+    numbers: list[str] = []
+    for index, person in enumerate(spec.participants):
+        where = f"participants.{index}.number"
+        try:
+            number = parse_number(person.number, default_region)
+        except InvalidNumber as error:
+            error.field = where
+            error.message = f"Participant {index + 1}'s number {error.message}"
+            raise
+        if number in numbers:
+            first = numbers.index(number) + 1
+            raise InvalidChat(
+                f"Participants {first} and {index + 1} have the same number "
+                f"({mask(number)}): a person can be in a chat only once",
+                field=where,
+            )
+        if await is_proxy_number(session, number):
+            raise InvalidChat(
+                f"Participant {index + 1}'s number {number} is one of the pool's proxy "
+                "numbers; participants need their own real numbers",
+                field=where,
+            )
+        numbers.append(number)
+    if spec.expires_at is not None and spec.expires_at <= utcnow():
+        raise InvalidChat("expires_at is in the past", field="expires_at")
+    if spec.ttl_seconds is not None and spec.ttl_seconds < 60:
+        raise InvalidChat("ttl_seconds must be at least 60", field="ttl_seconds")
+    if spec.reference is not None and len(spec.reference) > 200:
+        raise InvalidChat("reference is longer than 200 characters", field="reference")
+    return numbers
+
+
+async def create_chat(
+    session: AsyncSession,
+    spec: ChatSpec,
+    *,
+    templates: Templates,
+    actor: str,
+    default_region: str | None = None,
+) -> ChatView:
+    """Create a chat and its routes in the caller's transaction.
+
+    Raises PoolExhausted when a participant has no free number; an IntegrityError from
+    the route index means a concurrent creation took a route first: retry the whole
+    transaction (`retry_on_route_conflict`).
+    """
+    numbers = await validate_spec(session, spec, default_region)
+    proxies = await allocate(session, numbers)
+    now = utcnow()
+    chat = Chat(
+        reference=spec.reference or None,
+        expires_at=spec.expires_at,
+        idle_ttl_seconds=spec.ttl_seconds,
+        last_activity_at=now,
+        created_at=now,
+    )
+    touch(chat, now)
+    session.add(chat)
+    await session.flush()
+    assert chat.id is not None
+    participants = [
+        Participant(
+            chat_id=chat.id,
+            real_number=number,
+            name=person.name.strip()[:100],
+            proxy_number=proxy,
+            position=index,
+        )
+        for index, (person, number, proxy) in enumerate(
+            zip(spec.participants, numbers, proxies, strict=True)
+        )
+    ]
+    session.add_all(participants)
+    await session.flush()
+    view = ChatView(chat, participants)
+    session.add(AuditEvent(actor=actor, action="chat.create", target=chat.public_id, detail={}))
+    await events.emit(session, events.CHAT_CREATED, chat.public_id, chat_event_data(view))
+    if spec.intro and templates.intro:
+        await _send_to_each(session, view, DeliveryKind.intro, templates.intro)
+    return view
+
+
+def touch(chat: Chat, now: datetime) -> None:
+    """Record activity: moves the idle expiry forward."""
+    chat.last_activity_at = now
+    if chat.idle_ttl_seconds:
+        chat.idle_expires_at = now + timedelta(seconds=chat.idle_ttl_seconds)
+
+
+async def close_chat(
+    session: AsyncSession,
+    chat: Chat,
+    *,
+    reason: str,
+    actor: str,
+    goodbye: bool,
+    templates: Templates,
+) -> bool:
+    """Close a chat and free its routes at once. False when it was already closed (by
+    someone else, perhaps in another process): closing twice is harmless."""
+    now = utcnow()
+    result = await session.exec(  # type: ignore[call-overload]
+        update(Chat)
+        .where(col(Chat.id) == chat.id, col(Chat.status) == ChatStatus.active)
+        .values(status=ChatStatus.closed, closed_at=now, close_reason=reason)
+    )
+    if result.rowcount == 0:
+        await session.refresh(chat)
+        return False
+    await session.refresh(chat)
+    participants = await participants_of(session, chat)
+    for participant in participants:
+        participant.active = False
+        session.add(participant)
+    await session.flush()
+    view = ChatView(chat, participants)
+    session.add(
+        AuditEvent(
+            actor=actor, action="chat.close", target=chat.public_id, detail={"reason": reason}
+        )
+    )
+    if goodbye and templates.goodbye:
+        await _send_to_each(session, view, DeliveryKind.goodbye, templates.goodbye)
+    await events.emit(session, events.CHAT_CLOSED, chat.public_id, chat_event_data(view))
+    return True
+
+
+async def _send_to_each(
+    session: AsyncSession, view: ChatView, kind: DeliveryKind, template: str
+) -> None:
+    """A system message (intro, goodbye) to every participant from their own number."""
+    assert view.chat.id is not None
+    message = Message(
+        chat_id=view.chat.id,
+        author_kind=AuthorKind.system,
+        body=render(template, view, None),
+    )
+    session.add(message)
+    await session.flush()
+    for participant in view.participants:
+        await outbox.enqueue(
+            session,
+            kind=kind,
+            from_number=participant.proxy_number,
+            to_number=participant.real_number,
+            body=render(template, view, participant),
+            chat_id=view.chat.id,
+            chat_public_id=view.chat.public_id,
+            message_id=message.id,
+            participant_id=participant.id,
+            message_public_id=message.public_id,
+        )
+    await events.emit(
+        session, events.MESSAGE_CREATED, view.chat.public_id, message_event_data(message, None)
+    )
+
+
+def render(template: str, view: ChatView, participant: Participant | None) -> str:
+    """Fill {other}, {reference} and {name}; unknown placeholders are left as typed."""
+    others = [p for p in view.participants if participant is None or p.id != participant.id]
+    values = {
+        "other": ", ".join(display_name(p) for p in others) or "your contact",
+        "reference": view.chat.reference or "",
+        "name": display_name(participant) if participant else "",
+    }
+
+    class _Keep(dict[str, str]):
+        def __missing__(self, key: str) -> str:
+            return "{" + key + "}"
+
+    try:
+        return template.format_map(_Keep(values))
+    except (ValueError, IndexError):
+        return template
+
+
+async def get_chat(session: AsyncSession, public_id: str) -> ChatView:
+    chat = (await session.exec(select(Chat).where(Chat.public_id == public_id))).first()
+    if chat is None:
+        raise NotFound(f"No chat with id {public_id!r}")
+    return ChatView(chat, await participants_of(session, chat))
+
+
+async def participants_of(session: AsyncSession, chat: Chat) -> list[Participant]:
+    query = (
+        select(Participant)
+        .where(Participant.chat_id == chat.id)
+        .order_by(col(Participant.position))
+    )
+    return list((await session.exec(query)).all())
+
+
+def encode_cursor(chat_id: int) -> str:
+    return base64.urlsafe_b64encode(f"c{chat_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("c"):
+            raise ValueError(raw)
+        return int(raw[1:])
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidChat("cursor is not one this API returned", field="cursor") from None
+
+
+async def list_chats(
+    session: AsyncSession,
+    *,
+    status: ChatStatus | None = None,
+    reference: str | None = None,
+    cursor: str | None = None,
+    limit: int = 50,
+) -> tuple[list[ChatView], str | None]:
+    """Newest first; returns the page and the cursor of the next one (None at the end)."""
+    query = select(Chat).order_by(col(Chat.id).desc()).limit(limit + 1)
+    if status is not None:
+        query = query.where(Chat.status == status)
+    if reference is not None:
+        query = query.where(Chat.reference == reference)
+    if cursor:
+        query = query.where(col(Chat.id) < decode_cursor(cursor))
+    chats = list((await session.exec(query)).all())
+    next_cursor = None
+    if len(chats) > limit:
+        chats = chats[:limit]
+        assert chats[-1].id is not None
+        next_cursor = encode_cursor(chats[-1].id)
+    by_chat: dict[int | None, list[Participant]] = {chat.id: [] for chat in chats}
+    if chats:
+        rows = await session.exec(
+            select(Participant)
+            .where(col(Participant.chat_id).in_(list(by_chat)))
+            .order_by(col(Participant.position))
+        )
+        for participant in rows.all():
+            by_chat[participant.chat_id].append(participant)
+    return [ChatView(chat, by_chat[chat.id]) for chat in chats], next_cursor
+
+
+@dataclass
+class TranscriptEntry:
+    message: Message
+    author: Participant | None
+    deliveries: list[Delivery]
+
+
+async def transcript(
+    session: AsyncSession, view: ChatView, limit: int = 500
+) -> list[TranscriptEntry]:
+    messages = list(
+        (
+            await session.exec(
+                select(Message)
+                .where(Message.chat_id == view.chat.id)
+                .order_by(col(Message.created_at), col(Message.id))
+                .limit(limit)
+            )
+        ).all()
+    )
+    deliveries: dict[int | None, list[Delivery]] = {m.id: [] for m in messages}
+    if messages:
+        rows = await session.exec(
+            select(Delivery)
+            .where(col(Delivery.message_id).in_(list(deliveries)))
+            .order_by(col(Delivery.id))
+        )
+        for delivery in rows.all():
+            deliveries[delivery.message_id].append(delivery)
+    people = {p.id: p for p in view.participants}
+    return [TranscriptEntry(m, people.get(m.participant_id), deliveries[m.id]) for m in messages]
+
+
+def chat_event_data(view: ChatView) -> dict[str, Any]:
+    """What browsers learn about a chat: masked numbers only."""
+    return {
+        "id": view.chat.public_id,
+        "status": view.chat.status,
+        "reference": view.chat.reference,
+        "close_reason": view.chat.close_reason,
+        "participants": [
+            {
+                "id": p.public_id,
+                "name": display_name(p),
+                "number": mask(p.real_number),
+                "proxy_number": p.proxy_number,
+            }
+            for p in view.participants
+        ],
+    }
+
+
+def message_event_data(message: Message, author: Participant | None) -> dict[str, Any]:
+    return {
+        "id": message.public_id,
+        "author_kind": message.author_kind,
+        "participant_id": author.public_id if author else None,
+        "author": display_name(author) if author else None,
+        "body": message.body,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def is_route_conflict(error: IntegrityError) -> bool:
+    text = str(error.orig) if error.orig is not None else str(error)
+    return "uq_participant_active_route" in text or (
+        "participant.real_number, participant.proxy_number" in text
+    )
+
+
+async def retry_on_route_conflict(
+    db: Database, work: Callable[[AsyncSession], Awaitable[T]], attempts: int = 5
+) -> T:
+    """Run `work` in its own transaction, again when a concurrent creation took one of
+    the routes it chose (the partial unique index refused the insert)."""
+    for attempt in range(1, attempts + 1):
+        try:
+            async with db.transaction() as session:
+                return await work(session)
+        except IntegrityError as error:
+            if not is_route_conflict(error):
+                raise
+            log.info("route conflict on attempt %d; retrying chat creation", attempt)
+            await asyncio.sleep(0.01 * attempt)
+    raise Conflict("The number pool is busy: concurrent chats kept taking the same routes. Retry.")

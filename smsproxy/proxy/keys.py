@@ -1,0 +1,78 @@
+"""API keys: shown once, stored as a SHA-256 digest.
+
+A key is 32 random bytes, so a fast digest is safe against guessing (unlike a
+password) and lets a request find its key with one indexed lookup.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..db import utcnow
+from ..models import ApiKey, AuditEvent
+from .errors import InvalidChat, NotFound
+
+KEY_PREFIX = "spx_"
+# Touching last_used_at on every request would turn each API read into a write.
+LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+def digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+async def create_key(session: AsyncSession, name: str, *, actor: str) -> tuple[ApiKey, str]:
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidChat("An API key needs a name of 1 to 100 characters", field="name")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key))
+    session.add(record)
+    await session.flush()
+    session.add(AuditEvent(actor=actor, action="api_key.create", target=record.prefix))
+    return record, key
+
+
+async def verify_key(session: AsyncSession, presented: str) -> ApiKey | None:
+    if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
+        return None
+    record = (
+        await session.exec(select(ApiKey).where(ApiKey.key_hash == digest(presented)))
+    ).first()
+    if record is None or record.revoked_at is not None:
+        return None
+    now = utcnow()
+    if record.last_used_at is None or now - record.last_used_at > LAST_USED_GRANULARITY:
+        record.last_used_at = now
+        session.add(record)
+    return record
+
+
+async def list_keys(session: AsyncSession) -> list[ApiKey]:
+    return list((await session.exec(select(ApiKey).order_by(col(ApiKey.id)))).all())
+
+
+async def revoke_key(session: AsyncSession, ident: str, *, actor: str) -> ApiKey:
+    """Revoke by id, prefix (the key's first 12 characters) or unique name."""
+    query = select(ApiKey).where(col(ApiKey.revoked_at).is_(None))
+    if ident.isdigit():
+        query = query.where(ApiKey.id == int(ident))
+    elif ident.startswith(KEY_PREFIX):
+        query = query.where(ApiKey.prefix == ident[:12])
+    else:
+        query = query.where(ApiKey.name == ident)
+    matches = list((await session.exec(query)).all())
+    if not matches:
+        raise NotFound(f"No active API key matches {ident!r}")
+    if len(matches) > 1:
+        raise InvalidChat(f"{len(matches)} active keys are named {ident!r}: use the id")
+    record = matches[0]
+    record.revoked_at = utcnow()
+    session.add(record)
+    session.add(AuditEvent(actor=actor, action="api_key.revoke", target=record.prefix))
+    return record

@@ -1,0 +1,201 @@
+"""The number pool: proxy numbers, their load, and route allocation."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from sqlalchemy import func
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import events
+from ..models import Chat, ChatStatus, Participant, ProxyNumber
+from .errors import Conflict, NotFound, PoolExhausted
+from .phone import mask, parse_number, region_of
+
+
+@dataclass(frozen=True)
+class NumberUsage:
+    number: ProxyNumber
+    active_routes: int
+    active_chats: int
+
+
+async def add_number(
+    session: AsyncSession, raw: str, *, label: str = "", default_region: str | None = None
+) -> ProxyNumber:
+    number = parse_number(raw, default_region)
+    if await get_number(session, number) is not None:
+        raise Conflict(f"{number} is already in the pool", field="number")
+    if await _is_participant_number(session, number):
+        raise Conflict(
+            f"{number} belongs to a participant of an active chat; a person's own number "
+            "cannot be a proxy number",
+            field="number",
+        )
+    record = ProxyNumber(number=number, country=region_of(number), label=label.strip())
+    session.add(record)
+    await session.flush()
+    await events.emit(session, events.NUMBER_CHANGED, None, {"number": number, "change": "added"})
+    return record
+
+
+async def get_number(session: AsyncSession, number: str) -> ProxyNumber | None:
+    query = select(ProxyNumber).where(ProxyNumber.number == number)
+    return (await session.exec(query)).first()
+
+
+async def require_number(
+    session: AsyncSession, raw: str, default_region: str | None = None
+) -> ProxyNumber:
+    number = parse_number(raw, default_region)
+    record = await get_number(session, number)
+    if record is None:
+        raise NotFound(f"{number} is not in the pool")
+    return record
+
+
+async def list_numbers(session: AsyncSession) -> list[NumberUsage]:
+    routes = dict(
+        (
+            await session.exec(
+                select(Participant.proxy_number, func.count())
+                .where(col(Participant.active))
+                .group_by(col(Participant.proxy_number))
+            )
+        ).all()
+    )
+    chats = dict(
+        (
+            await session.exec(
+                select(Participant.proxy_number, func.count(func.distinct(Participant.chat_id)))
+                .where(col(Participant.active))
+                .group_by(col(Participant.proxy_number))
+            )
+        ).all()
+    )
+    numbers = (await session.exec(select(ProxyNumber).order_by(col(ProxyNumber.number)))).all()
+    return [
+        NumberUsage(n, int(routes.get(n.number, 0)), int(chats.get(n.number, 0))) for n in numbers
+    ]
+
+
+async def active_chats_on(session: AsyncSession, number: str) -> int:
+    query = select(func.count(func.distinct(Participant.chat_id))).where(
+        col(Participant.active), Participant.proxy_number == number
+    )
+    return int((await session.exec(query)).one())
+
+
+async def remove_number(
+    session: AsyncSession, raw: str, default_region: str | None = None
+) -> ProxyNumber:
+    record = await require_number(session, raw, default_region)
+    busy = await active_chats_on(session, record.number)
+    if busy:
+        raise Conflict(
+            f"{record.number} carries {busy} active chat{'s' if busy != 1 else ''}: close "
+            "them or disable the number (no new chats) and remove it later"
+        )
+    await session.delete(record)
+    await events.emit(
+        session, events.NUMBER_CHANGED, None, {"number": record.number, "change": "removed"}
+    )
+    return record
+
+
+async def set_enabled(
+    session: AsyncSession, raw: str, enabled: bool, default_region: str | None = None
+) -> ProxyNumber:
+    record = await require_number(session, raw, default_region)
+    record.enabled = enabled
+    session.add(record)
+    await events.emit(
+        session,
+        events.NUMBER_CHANGED,
+        None,
+        {"number": record.number, "change": "enabled" if enabled else "disabled"},
+    )
+    return record
+
+
+async def is_proxy_number(session: AsyncSession, number: str) -> bool:
+    return await get_number(session, number) is not None
+
+
+async def _is_participant_number(session: AsyncSession, number: str) -> bool:
+    query = (
+        select(Participant.id)
+        .join(Chat, col(Chat.id) == Participant.chat_id)
+        .where(Participant.real_number == number, Chat.status == ChatStatus.active)
+        .limit(1)
+    )
+    return (await session.exec(query)).first() is not None
+
+
+async def allocate(session: AsyncSession, real_numbers: list[str]) -> list[str]:
+    """Choose a proxy number for each participant of a new chat (DESIGN.md rule 2).
+
+    A number is free for a person when they have no active route on it. Among the free
+    ones: a number in the person's country first, then one already chosen for this chat
+    (everyone texts the same number), then one free for the most other participants,
+    then the least loaded. Any participant with at least one free number gets one; the
+    database's unique index settles races between concurrent creations.
+    """
+    pool = (
+        await session.exec(
+            select(ProxyNumber).where(col(ProxyNumber.enabled)).order_by(col(ProxyNumber.number))
+        )
+    ).all()
+    if not pool:
+        raise PoolExhausted(
+            "The number pool has no enabled proxy numbers: add one first "
+            "(`smsproxy numbers add` or POST /api/v1/numbers)"
+        )
+    busy_rows = (
+        await session.exec(
+            select(Participant.real_number, Participant.proxy_number).where(
+                col(Participant.active), col(Participant.real_number).in_(real_numbers)
+            )
+        )
+    ).all()
+    busy = set(busy_rows)
+    load: Counter[str] = Counter(
+        dict(
+            (
+                await session.exec(
+                    select(Participant.proxy_number, func.count())
+                    .where(col(Participant.active))
+                    .group_by(col(Participant.proxy_number))
+                )
+            ).all()
+        )
+    )
+    free_for = {
+        n.number: sum((person, n.number) not in busy for person in real_numbers) for n in pool
+    }
+    chosen: list[str] = []
+    for index, person in enumerate(real_numbers):
+        region = region_of(person)
+        free = [n for n in pool if (person, n.number) not in busy]
+        if not free:
+            raise PoolExhausted(
+                f"No proxy number is free for participant {index + 1} ({mask(person)}): "
+                f"they already have active chats on all {len(pool)} enabled number"
+                f"{'s' if len(pool) != 1 else ''} of the pool. Add numbers or close chats.",
+                field=f"participants.{index}.number",
+            )
+        best = min(
+            free,
+            key=lambda n: (
+                n.country != region,
+                n.number not in chosen,
+                -free_for[n.number],
+                load[n.number],
+                n.number,
+            ),
+        )
+        chosen.append(best.number)
+        load[best.number] += 1
+    return chosen

@@ -1,0 +1,84 @@
+"""The number pool through the API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+from quart_rate_limiter import rate_limit
+from quart_schema import validate_request, validate_response
+
+from ...proxy import pool
+from ...proxy.pool import NumberUsage
+from .. import runtime
+from . import API_LIMITS, api_key_required, blueprint
+
+
+class NumberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    number: str = Field(max_length=40, description="E.164 or any format with country code")
+    label: str = Field("", max_length=100)
+
+
+class NumberOut(BaseModel):
+    number: str
+    country: str
+    label: str
+    enabled: bool
+    active_chats: int
+    active_routes: int
+    created_at: datetime
+
+
+class NumberList(BaseModel):
+    numbers: list[NumberOut]
+
+
+def number_out(usage: NumberUsage) -> NumberOut:
+    n = usage.number
+    return NumberOut(
+        number=n.number,
+        country=n.country,
+        label=n.label,
+        enabled=n.enabled,
+        active_chats=usage.active_chats,
+        active_routes=usage.active_routes,
+        created_at=n.created_at,
+    )
+
+
+@blueprint.get("/numbers")
+@rate_limit(limits=API_LIMITS)
+@api_key_required
+@validate_response(NumberList)
+async def get_numbers() -> NumberList:
+    """The proxy number pool with the load on each number."""
+    async with runtime().db.read() as session:
+        return NumberList(numbers=[number_out(u) for u in await pool.list_numbers(session)])
+
+
+@blueprint.post("/numbers")
+@rate_limit(limits=API_LIMITS)
+@api_key_required
+@validate_request(NumberIn)
+@validate_response(NumberOut, 201)
+async def post_number(data: NumberIn) -> tuple[NumberOut, int]:
+    """Add a proxy number (one you rent from the carrier) to the pool."""
+    rt = runtime()
+    async with rt.db.transaction() as session:
+        record = await pool.add_number(
+            session, data.number, label=data.label, default_region=rt.settings.default_region
+        )
+    return number_out(NumberUsage(record, 0, 0)), 201
+
+
+@blueprint.delete("/numbers/<number>")
+@rate_limit(limits=API_LIMITS)
+@api_key_required
+async def delete_number(number: str) -> tuple[str, int]:
+    """Remove a number from the pool; refused (409) while it carries active chats."""
+    rt = runtime()
+    async with rt.db.transaction() as session:
+        await pool.remove_number(session, number, rt.settings.default_region)
+    return "", 204

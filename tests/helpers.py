@@ -1,0 +1,28 @@
+"""Test helpers shared by the suites: numbers, keys, chats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smsproxy.proxy import keys, pool
+from smsproxy.runtime import Runtime
+
+
+async def add_numbers(rt: Runtime, *numbers: str) -> None:
+    async with rt.db.transaction() as session:
+        for number in numbers:
+            await pool.add_number(session, number)
+
+
+async def create_api_key(rt: Runtime, name: str = "tests") -> str:
+    async with rt.db.transaction() as session:
+        _, key = await keys.create_key(session, name, actor="tests")
+    return key
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def two_people(a: str = "+447700900001", b: str = "+447700900002") -> dict[str, Any]:
+    return {"participants": [{"number": a, "name": "Rider"}, {"number": b, "name": "Driver"}]}
