@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from .errors import InvalidNumber
+
+# What people put in a typed number besides digits. Anything else (a letter typed for a
+# digit, an "ext. 5") would be dropped or read as a vanity letter by the parser and
+# quietly yield a different number: refused instead.
+_TYPED_NUMBER = re.compile(r"(?:tel:)?[\d\s+().\-/]+", re.IGNORECASE)
 
 
 def parse_number(raw: str, default_region: str | None = None) -> str:
@@ -18,15 +25,30 @@ def parse_number(raw: str, default_region: str | None = None) -> str:
         raise InvalidNumber(raw, "is empty")
     if len(text) > 40:
         raise InvalidNumber(raw, "is too long to be a phone number")
-    candidate = text
+    if not _TYPED_NUMBER.fullmatch(text):
+        raise InvalidNumber(raw, "has characters that are not part of a phone number")
     if text.startswith("00"):
-        candidate = "+" + text[2:]
-    elif text[0].isdigit() and default_region is None:
-        candidate = "+" + text
+        return _parse(raw, "+" + text[2:], None)
+    if text[0].isdigit() and default_region is not None:
+        # National format first; digits that cannot be a national number are a number
+        # with its country code but without the "+", as Vonage sends them.
+        try:
+            return _parse(raw, text, default_region)
+        except InvalidNumber as national_error:
+            try:
+                return _parse(raw, "+" + text, None)
+            except InvalidNumber:
+                raise national_error from None
+    if text[0].isdigit():
+        return _parse(raw, "+" + text, None)
+    return _parse(raw, text, default_region)
+
+
+def _parse(raw: str, candidate: str, default_region: str | None) -> str:
     try:
         parsed = phonenumbers.parse(candidate, default_region)
     except phonenumbers.NumberParseException as error:
-        raise InvalidNumber(raw, _parse_reason(error)) from None
+        raise InvalidNumber(raw, _parse_reason(error, raw)) from None
     # Possible, not valid: numbering plans change faster than the library, and ranges
     # such as the UK's drama numbers are real enough for tests; the carrier has the
     # last word on what it can deliver.
@@ -35,11 +57,14 @@ def parse_number(raw: str, default_region: str | None = None) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def _parse_reason(error: phonenumbers.NumberParseException) -> str:
+def _parse_reason(error: phonenumbers.NumberParseException, raw: str) -> str:
+    no_country = (
+        "has an unknown country code"
+        if raw.strip().lower().removeprefix("tel:").startswith(("+", "00"))
+        else "has no country code: write it with a leading + and the country code"
+    )
     reasons = {
-        phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: (
-            "has no country code: write it with a leading + and the country code"
-        ),
+        phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: no_country,
         phonenumbers.NumberParseException.NOT_A_NUMBER: "is not a phone number",
         phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
         phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
@@ -57,14 +82,14 @@ def region_of(e164: str) -> str:
     region = phonenumbers.region_code_for_number(parsed)
     if region is None:
         # Numbers outside every allocated range still belong to their country code.
-        region = phonenumbers.region_code_for_country_code(parsed.country_code)
+        region = phonenumbers.region_code_for_country_code(parsed.country_code or 0)
     return region or "ZZ"
 
 
 def mask(e164: str | None) -> str:
     """Show enough of a number to recognise it, not enough to call it.
 
-    "+447700900123" -> "+44770••••23": country code and the first three national
+    "+447700900123" -> "+44770•••••23": country code and the first three national
     digits, then bullets, then the last two digits.
     """
     if not e164:
@@ -72,7 +97,8 @@ def mask(e164: str | None) -> str:
     try:
         parsed = phonenumbers.parse(e164 if e164.startswith("+") else "+" + e164)
         country = str(parsed.country_code)
-        national = str(parsed.national_number)
+        # Keeps Italy's leading zero, which national_number (an int) drops.
+        national = phonenumbers.national_significant_number(parsed)
     except phonenumbers.NumberParseException:
         digits = "".join(ch for ch in e164 if ch.isdigit())
         country, national = "", digits
