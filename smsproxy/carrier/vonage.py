@@ -1,0 +1,205 @@
+"""The Vonage carrier: the official SDK's SMS API, called from worker threads.
+
+The SDK is synchronous (`requests`), so each send runs in a thread, at most
+`SEND_CONCURRENCY` at a time. Every failure comes out as a Transient- or
+PermanentCarrierError whose message a person can act on; the sender decides what to do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from typing import Any
+
+import requests
+from pydantic import ValidationError
+from vonage import Auth, HttpClientOptions, Vonage
+from vonage_http_client.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    HttpRequestError,
+    RateLimitedError,
+    ServerError,
+)
+from vonage_sms import PartialFailureError, SmsError, SmsMessage
+
+from ..config import Settings
+from ..proxy.phone import to_carrier
+from . import CarrierError, OutboundSms, PermanentCarrierError, SendResult, TransientCarrierError
+from .gsm7 import is_gsm7
+
+log = logging.getLogger(__name__)
+
+# Per-message statuses of the SMS API. Only these are worth retrying as they are.
+TRANSIENT_STATUSES = frozenset({"1", "5", "10"})
+STATUS_TEXT = {
+    "1": "Vonage throttled the request (more messages per second than the account allows)",
+    "2": "Vonage says a required parameter is missing",
+    "3": "Vonage rejected a parameter as invalid (often the recipient number)",
+    "4": "Vonage rejected the API key or secret: check VONAGE_API_KEY and VONAGE_API_SECRET",
+    "5": "Vonage had an internal error",
+    "6": "Vonage could not route the message: the recipient number may be invalid",
+    "7": "The recipient number is barred at Vonage",
+    "8": "The Vonage account is barred",
+    "9": "The Vonage account is out of credit or over its quota",
+    "10": "Too many simultaneous connections to Vonage",
+    "11": "The Vonage account is not enabled for the SMS API over HTTP",
+    "12": "The message is too long for Vonage",
+    "14": "Vonage rejected the request signature",
+    "15": "Vonage does not allow this sender number for this destination",
+    "22": "Vonage rejected the network code",
+    "23": "Vonage rejected the callback URL",
+    "29": "The destination is not on the Vonage account's allowed list (trial accounts "
+    "may only text the numbers verified on them)",
+    "32": "Vonage refused a request carrying both a signature and the API secret",
+    "33": "The recipient number is deactivated",
+}
+_SMS_ERROR = re.compile(r"error code (\d+): ?(.*)", re.DOTALL)
+
+
+def _whole_seconds(seconds: float) -> int:
+    # The SDK only takes whole seconds; never round a short timeout down to "none".
+    return max(1, math.ceil(seconds))
+
+
+class VonageCarrier:
+    name = "vonage"
+
+    def __init__(self, settings: Settings) -> None:
+        assert settings.vonage_api_key and settings.vonage_api_secret
+        self.timeout = _whole_seconds(settings.vonage_timeout_seconds)
+        self.rest_host = settings.vonage_rest_host
+        # No signature secret here: with one, the SDK signs outbound SMS requests
+        # instead of using the API secret, and that mode is broken in SDK 4.9.
+        self._auth = Auth(api_key=settings.vonage_api_key, api_secret=settings.vonage_api_secret)
+        self._gate = asyncio.Semaphore(settings.send_concurrency)
+        self._idle: list[Vonage] = []
+
+    def _new_client(self) -> Vonage:
+        # One client (and one connection) per concurrent send. With a pool of one the
+        # SDK does not silently re-post a request whose connection dropped before the
+        # answer (which could send the SMS twice); its state is not shared by threads.
+        options = HttpClientOptions(
+            rest_host=self.rest_host,
+            timeout=self.timeout,
+            # Retries are the sender's job: it backs off and keeps the row's history.
+            max_retries=0,
+            pool_connections=1,
+            pool_maxsize=1,
+        )
+        return Vonage(self._auth, options)
+
+    async def send(self, sms: OutboundSms) -> SendResult:
+        message = build_message(sms)
+        async with self._gate:
+            client = self._idle.pop() if self._idle else self._new_client()
+            try:
+                response = await asyncio.to_thread(client.sms.send, message)
+            except Exception as error:
+                failure = classify(error, timeout=self.timeout, host=self.rest_host)
+                log.info(
+                    "vonage send for delivery %s failed: %s (code %s)",
+                    sms.delivery_id,
+                    "transient" if failure.transient else "permanent",
+                    failure.code,
+                )
+                raise failure from error
+            finally:
+                self._idle.append(client)
+        ids = [part.message_id for part in response.messages if part.message_id]
+        if not ids:
+            raise TransientCarrierError("Vonage accepted the request but gave no message id")
+        log.info("vonage accepted delivery %s in %d part(s)", sms.delivery_id, len(ids))
+        return SendResult(message_ids=ids)
+
+    async def aclose(self) -> None:
+        # The SDK has no close(); its requests session holds the pooled connection.
+        for client in self._idle:
+            session = getattr(client.http_client, "_session", None)
+            if session is not None:
+                session.close()
+        self._idle.clear()
+
+
+def build_message(sms: OutboundSms) -> SmsMessage:
+    try:
+        return SmsMessage(
+            to=to_carrier(sms.to_number),
+            from_=to_carrier(sms.from_number),
+            text=sms.text,
+            client_ref=sms.delivery_id,
+            type=None if is_gsm7(sms.text) else "unicode",
+            status_report_req=True,
+        )
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise PermanentCarrierError(f"The SMS cannot be sent to Vonage: {problems}") from None
+
+
+def classify(error: BaseException, *, timeout: int, host: str) -> CarrierError:
+    """Turn whatever the SDK (or `requests` under it) raised into a carrier error."""
+    if isinstance(error, PartialFailureError):
+        return _partial_failure(error.response)
+    if isinstance(error, SmsError):
+        match = _SMS_ERROR.search(str(error))
+        code, text = (match.group(1), match.group(2)) if match else ("unknown", str(error))
+        return _status_error(code, text)
+    if isinstance(error, HttpRequestError):
+        return _http_error(error)
+    if isinstance(error, requests.Timeout):
+        return TransientCarrierError(f"Vonage did not answer within {timeout} s", "timeout")
+    if isinstance(error, requests.RequestException | OSError):
+        return TransientCarrierError(
+            f"Could not reach Vonage at {host} ({type(error).__name__})", "network"
+        )
+    if isinstance(error, KeyError | TypeError | ValueError):
+        return TransientCarrierError("Vonage sent an answer that could not be read", "bad-answer")
+    if isinstance(error, CarrierError):
+        return error
+    return TransientCarrierError(f"Unexpected error talking to Vonage ({type(error).__name__})")
+
+
+def _status_error(code: str, vonage_text: str) -> CarrierError:
+    explained = STATUS_TEXT.get(code, "Vonage refused the message")
+    detail = vonage_text.strip()
+    message = f"{explained} (Vonage status {code}" + (f": {detail})" if detail else ")")
+    kind = TransientCarrierError if code in TRANSIENT_STATUSES else PermanentCarrierError
+    return kind(message, code)
+
+
+def _partial_failure(response: Any) -> CarrierError:
+    messages = response.get("messages", []) if isinstance(response, dict) else []
+    failed = [part for part in messages if str(part.get("status")) != "0"]
+    if not failed:
+        return TransientCarrierError("Vonage reported a partly failed message", "partial")
+    total = len(messages)
+    codes = sorted({str(part.get("status")) for part in failed})
+    first = _status_error(codes[0], str(failed[0].get("error-text", "")))
+    permanent = [code for code in codes if code not in TRANSIENT_STATUSES]
+    message = f"{len(failed)} of {total} parts failed: {first.message}"
+    if permanent:
+        return PermanentCarrierError(message, permanent[0])
+    return TransientCarrierError(message, codes[0])
+
+
+def _http_error(error: HttpRequestError) -> CarrierError:
+    status = error.response.status_code
+    code = str(status)
+    if isinstance(error, RateLimitedError):
+        return TransientCarrierError("Vonage rate-limited the request (HTTP 429)", code)
+    if isinstance(error, ServerError) or status >= 500 or status == 408:
+        return TransientCarrierError(f"Vonage had a server error (HTTP {status})", code)
+    if isinstance(error, AuthenticationError):
+        return PermanentCarrierError(
+            "Vonage rejected the credentials (HTTP 401): check VONAGE_API_KEY and "
+            "VONAGE_API_SECRET",
+            code,
+        )
+    if isinstance(error, ForbiddenError):
+        return PermanentCarrierError("Vonage refused the request (HTTP 403)", code)
+    return PermanentCarrierError(f"Vonage refused the request (HTTP {status})", code)

@@ -1,0 +1,1 @@
+"""Fake external services the tests talk to over the network."""

@@ -1,0 +1,389 @@
+"""A fake Vonage REST server: HTTPS on 127.0.0.1, in a thread of the test process.
+
+It answers `POST /sms/json` as Vonage does (form fields in, JSON out, one message-id
+per SMS part), checks the credentials, records every request, and can be told to
+misbehave for the next few requests. Being a real TLS server, the real SDK talks to it
+as it would to rest.nexmo.com, and so can an app running in another process: point
+VONAGE_REST_HOST at `.host` and REQUESTS_CA_BUNDLE at `.ca_path`.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import socket
+import ssl
+import struct
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import pytest
+import trustme
+
+API_KEY = "fake-key"
+API_SECRET = "fake-secret"
+
+ERROR_TEXT = {
+    "1": "Throttled",
+    "2": "Missing to param",
+    "3": "Invalid to param",
+    "4": "Bad Credentials",
+    "5": "Internal Error",
+    "6": "Invalid Message",
+    "7": "Number barred",
+    "8": "Partner account barred",
+    "9": "Partner quota violation",
+    "15": "Illegal Sender Address - rejected",
+    "29": "Non-Whitelisted Destination - rejected",
+}
+# Counted on their own so the fake does not share the app's GSM-7 code.
+_GSM_EXTENSION = set("\f^{}\\[~]|€")
+
+
+def count_parts(text: str, unicode: bool) -> int:
+    if unicode:
+        units = len(text.encode("utf-16-le")) // 2
+        single, part = 70, 67
+    else:
+        units = len(text) + sum(char in _GSM_EXTENSION for char in text)
+        single, part = 160, 153
+    return 1 if units <= single else -(-units // part)
+
+
+@dataclass
+class SmsRequest:
+    """One request as the fake saw it, and what it answered."""
+
+    form: dict[str, str]
+    api_key: str | None
+    api_secret: str | None
+    outcome: str = "pending"  # ok, rejected, throttled, http-500, hang, drop, bad-credentials
+    message_ids: list[str] = field(default_factory=list)
+    at: float = field(default_factory=time.time)
+
+    @property
+    def to(self) -> str:
+        return self.form.get("to", "")
+
+    @property
+    def sender(self) -> str:
+        return self.form.get("from", "")
+
+    @property
+    def text(self) -> str:
+        return self.form.get("text", "")
+
+    @property
+    def type(self) -> str | None:
+        return self.form.get("type")
+
+    @property
+    def client_ref(self) -> str | None:
+        return self.form.get("client-ref")
+
+    @property
+    def status_report_req(self) -> bool:
+        return self.form.get("status-report-req", "").lower() in {"1", "true"}
+
+
+class FakeVonage:
+    def __init__(self, api_key: str = API_KEY, api_secret: str = API_SECRET) -> None:
+        self.api_key = api_key
+        self.api_secret = api_secret
+        self.requests: list[SmsRequest] = []
+        self.hang_seconds = 5.0
+        self.in_flight = 0  # requests being answered now
+        self.max_in_flight = 0
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._release = threading.Event()
+        self._dir = tempfile.TemporaryDirectory(prefix="fake-vonage-")
+        ca = trustme.CA()
+        self.ca_path = str(Path(self._dir.name) / "ca.pem")
+        ca.cert_pem.write_to_path(self.ca_path)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
+        self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
+        self.port = self._server.server_address[1]
+        self.host = f"127.0.0.1:{self.port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-vonage", daemon=True
+        )
+        self.reset()
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    def start(self) -> FakeVonage:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._dir.cleanup()
+
+    def reset(self) -> None:
+        """Forget requests and misbehaviour; let any hung request go."""
+        with self._lock:
+            self._release.set()
+            self._release = threading.Event()
+            self.requests.clear()
+            self._throttle = 0
+            self._http_errors: list[int] = []
+            self._hang = 0
+            self._slow: list[float] = []
+            self._drop = 0
+            self.max_in_flight = 0
+            self._later_parts: list[str] = []
+            self._reject: dict[str, str] = {}
+
+    # -- misbehaviour for the next requests ---------------------------------------
+
+    def throttle(self, count: int = 1) -> None:
+        """Answer status 1 (Throttled) to the next `count` requests."""
+        with self._lock:
+            self._throttle += count
+
+    def fail_http(self, count: int = 1, status: int = 500) -> None:
+        """Answer a bare HTTP error to the next `count` requests."""
+        with self._lock:
+            self._http_errors.extend([status] * count)
+
+    def hang(self, count: int = 1, seconds: float | None = None) -> None:
+        """Read the next `count` requests and say nothing for `seconds`, then hang up."""
+        with self._lock:
+            self._hang += count
+            if seconds is not None:
+                self.hang_seconds = seconds
+
+    def slow(self, count: int = 1, seconds: float = 0.3) -> None:
+        """Answer the next `count` requests normally, but only after `seconds`."""
+        with self._lock:
+            self._slow.extend([seconds] * count)
+
+    def drop(self, count: int = 1) -> None:
+        """Read the next `count` requests and reset the connection without answering."""
+        with self._lock:
+            self._drop += count
+
+    def fail_later_parts(self, status: str, count: int = 1) -> None:
+        """For the next `count` multipart requests, fail every part after the first."""
+        with self._lock:
+            self._later_parts.extend([status] * count)
+
+    def reject(self, to: str, status: str = "3") -> None:
+        """Answer a per-message `status` to every request for `to` (E.164 or not)."""
+        with self._lock:
+            self._reject[to.removeprefix("+")] = status
+
+    # -- what happened ----------------------------------------------------------------
+
+    @property
+    def sent(self) -> list[SmsRequest]:
+        """The requests Vonage would have sent (every part accepted)."""
+        with self._lock:
+            return [item for item in self.requests if item.outcome == "ok"]
+
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[SmsRequest]:
+        """Block until `count` SMS were accepted; return them, or fail after `timeout`."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                accepted = [item for item in self.requests if item.outcome == "ok"]
+                if len(accepted) >= count:
+                    return accepted
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"fake Vonage got {len(accepted)} SMS, not {count}, within {timeout} s"
+                    )
+                self._changed.wait(left)
+
+    # -- answering (server threads) ------------------------------------------------
+
+    def _arrive(self, request: SmsRequest) -> float:
+        """Record a request; return how long to sit on it first."""
+        with self._changed:
+            self.requests.append(request)
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self._changed.notify_all()
+            return self._slow.pop(0) if self._slow else 0.0
+
+    def _leave(self) -> None:
+        with self._lock:
+            self.in_flight -= 1
+
+    def _decide(self, request: SmsRequest) -> tuple[str, Any]:
+        with self._changed:
+            try:
+                return self._decide_locked(request)
+            finally:
+                self._changed.notify_all()
+
+    def _decide_locked(self, request: SmsRequest) -> tuple[str, Any]:
+        if self._drop:
+            self._drop -= 1
+            request.outcome = "drop"
+            return "drop", None
+        if self._hang:
+            self._hang -= 1
+            request.outcome = "hang"
+            return "hang", self._release
+        if self._http_errors:
+            status = self._http_errors.pop(0)
+            request.outcome = f"http-{status}"
+            return "http", status
+        if (request.api_key, request.api_secret) != (self.api_key, self.api_secret):
+            request.outcome = "bad-credentials"
+            return "json", _error_answer("4")
+        if not request.to or not request.sender or not request.text:
+            request.outcome = "rejected"
+            return "json", _error_answer("2")
+        if self._throttle:
+            self._throttle -= 1
+            request.outcome = "throttled"
+            return "json", _error_answer("1")
+        if request.to in self._reject:
+            request.outcome = "rejected"
+            return "json", _error_answer(self._reject[request.to])
+        parts = count_parts(request.text, request.type == "unicode")
+        later = self._later_parts.pop(0) if parts > 1 and self._later_parts else None
+        messages = []
+        for number in range(parts):
+            if later is not None and number > 0:
+                messages.append({"status": later, "error-text": ERROR_TEXT.get(later, "")})
+                continue
+            message_id = secrets.token_hex(8).upper()
+            request.message_ids.append(message_id)
+            messages.append(
+                {
+                    "to": request.to,
+                    "message-id": message_id,
+                    "status": "0",
+                    "remaining-balance": "10.00",
+                    "message-price": "0.0333",
+                    "network": "23410",
+                    **({"client-ref": request.client_ref} if request.client_ref else {}),
+                }
+            )
+        request.outcome = "ok" if later is None else "partial"
+        return "json", {"message-count": str(parts), "messages": messages}
+
+
+def _error_answer(status: str) -> dict[str, Any]:
+    return {
+        "message-count": "1",
+        "messages": [{"status": status, "error-text": ERROR_TEXT.get(status, "Error")}],
+    }
+
+
+class _TlsServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        context: ssl.SSLContext,
+        fake: FakeVonage,
+    ) -> None:
+        super().__init__(address, handler)
+        self.context = context
+        self.fake = fake
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        # The handshake happens here, in the connection's own thread, so one slow
+        # client cannot stall the accept loop.
+        try:
+            wrapped = self.context.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError):
+            return
+        super().finish_request(wrapped, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        return None  # clients that time out or hang up are part of the tests
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _TlsServer
+    protocol_version = "HTTP/1.0"  # one request per connection: no stale keep-alives
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+    def do_POST(self) -> None:
+        if self.path.split("?", 1)[0] != "/sms/json":
+            self._answer(404, {"error": "not found"})
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length).decode()
+        form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
+        key, secret = form.get("api_key"), form.get("api_secret")
+        authorization = self.headers.get("Authorization", "")
+        if authorization.startswith("Basic "):
+            decoded = base64.b64decode(authorization[6:]).decode()
+            key, _, secret = decoded.partition(":")
+        request = SmsRequest(form=form, api_key=key, api_secret=secret)
+        fake = self.server.fake
+        delay = fake._arrive(request)
+        try:
+            if delay:
+                time.sleep(delay)
+            self._act(request)
+        finally:
+            fake._leave()
+
+    def _act(self, request: SmsRequest) -> None:
+        fake = self.server.fake
+        action, value = fake._decide(request)
+        if action == "drop":
+            self._reset()
+        elif action == "hang":
+            value.wait(fake.hang_seconds)
+            self._reset()
+        elif action == "http":
+            self._answer(value, {"type": "about:blank", "title": "Internal Error"})
+        else:
+            self._answer(200, value)
+
+    def _answer(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _reset(self) -> None:
+        # SO_LINGER 0: close with a TCP reset, as a network failure does.
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+
+@pytest.fixture(scope="session")
+def fake_vonage_server() -> Iterator[FakeVonage]:
+    server = FakeVonage().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_vonage(
+    fake_vonage_server: FakeVonage, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeVonage]:
+    """The fake, reset, with REQUESTS_CA_BUNDLE set so `requests` trusts it."""
+    fake_vonage_server.reset()
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake_vonage_server.ca_path)
+    yield fake_vonage_server
+    fake_vonage_server.reset()
