@@ -291,4 +291,4 @@ async def _serve(settings: Settings, generated_secret: bool) -> None:
         say(f"First start: log in as {username!r} with the one-time password: {password}")
     if generated_secret:
         say("SECRET_KEY is kept in a file beside the database (set SECRET_KEY to override).")
-    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await serve(app, config, shutdown_trigger=stop.wait)

@@ -22,7 +22,7 @@ def new_public_id(prefix: str) -> str:
 
 
 def _time(**kwargs: Any) -> Any:
-    return Field(sa_type=UTCDateTime, **kwargs)  # type: ignore[call-overload]
+    return Field(sa_type=UTCDateTime, **kwargs)
 
 
 class ChatStatus(StrEnum):

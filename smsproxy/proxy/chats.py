@@ -180,7 +180,7 @@ async def close_chat(
     """Close a chat and free its routes at once. False when it was already closed (by
     someone else, perhaps in another process): closing twice is harmless."""
     now = utcnow()
-    result = await session.exec(  # type: ignore[call-overload]
+    result = await session.exec(
         update(Chat)
         .where(col(Chat.id) == chat.id, col(Chat.status) == ChatStatus.active)
         .values(status=ChatStatus.closed, closed_at=now, close_reason=reason)

@@ -36,6 +36,8 @@ async def idempotent(
     if not idempotency_key.strip() or len(idempotency_key) > 200:
         raise InvalidChat("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
     fingerprint = _fingerprint(body)
+    key_id = key.id
+    assert key_id is not None
 
     async def once(session: AsyncSession) -> tuple[Any, ...]:
         earlier = await _lookup(session, key, idempotency_key)
@@ -44,7 +46,7 @@ async def idempotent(
         payload, status = await work(session)
         session.add(
             IdempotencyRecord(
-                api_key_id=key.id,
+                api_key_id=key_id,
                 key=idempotency_key,
                 request_hash=fingerprint,
                 status_code=status,
