@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,6 +14,8 @@ from .. import events
 from ..models import Chat, ChatStatus, Participant, ProxyNumber
 from .errors import Conflict, NotFound, PoolExhausted
 from .phone import mask, parse_number, region_of
+
+_ROUTE_LOCK_NAMESPACE = 0x52544E  # "RTN": keeps these advisory locks apart from others
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,7 @@ async def allocate(session: AsyncSession, real_numbers: list[str]) -> list[str]:
     then the least loaded. Any participant with at least one free number gets one; the
     database's unique index settles races between concurrent creations.
     """
+    await _lock_people(session, real_numbers)
     pool = (
         await session.exec(
             select(ProxyNumber).where(col(ProxyNumber.enabled)).order_by(col(ProxyNumber.number))
@@ -199,3 +203,28 @@ async def allocate(session: AsyncSession, real_numbers: list[str]) -> list[str]:
         chosen.append(best.number)
         load[best.number] += 1
     return chosen
+
+
+async def _lock_people(session: AsyncSession, real_numbers: list[str]) -> None:
+    """Serialise allocation per person until the transaction ends.
+
+    Without it, concurrent chats for one person all read the same free numbers, all
+    pick the same best one, and all but one lose to the route index on every retry.
+    PostgreSQL: transaction-scoped advisory locks, taken in key order so two chats with
+    the same people cannot deadlock. SQLite needs none: BEGIN IMMEDIATE already lets
+    one writer in at a time.
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    keys = sorted(
+        {
+            int.from_bytes(hashlib.sha256(number.encode()).digest()[:4], "big", signed=True)
+            for number in real_numbers
+        }
+    )
+    for key in keys:
+        await session.exec(  # type: ignore[call-overload]
+            text("SELECT pg_advisory_xact_lock(:namespace, :key)").bindparams(
+                namespace=_ROUTE_LOCK_NAMESPACE, key=key
+            )
+        )

@@ -1,0 +1,252 @@
+"""The number pool: route allocation (DESIGN.md rule 2) and the route index."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+
+from smsproxy.models import Chat, Participant
+from smsproxy.proxy import pool
+from smsproxy.proxy.chats import (
+    ChatSpec,
+    ChatView,
+    NewParticipant,
+    Templates,
+    close_chat,
+    create_chat,
+)
+from smsproxy.proxy.errors import Conflict, NotFound, PoolExhausted
+from smsproxy.runtime import Runtime
+from tests.helpers import add_numbers
+
+GB1, GB2, GB3 = "+447700900901", "+447700900902", "+447700900903"
+US1 = "+12025550901"
+ALICE, BOB, CAROL, DAN, ERIN = (f"+44770090010{i}" for i in range(1, 6))
+SAM = "+12025550111"  # in the US
+
+
+async def new_chat(rt: Runtime, *people: str) -> ChatView:
+    spec = ChatSpec([NewParticipant(p) for p in people], intro=False)
+    async with rt.db.transaction() as session:
+        return await create_chat(session, spec, templates=Templates(), actor="tests")
+
+
+async def close(rt: Runtime, view: ChatView) -> None:
+    async with rt.db.transaction() as session:
+        chat = await session.get(Chat, view.chat.id)
+        assert chat is not None
+        await close_chat(
+            session, chat, reason="test", actor="tests", goodbye=False, templates=Templates()
+        )
+
+
+def routes(view: ChatView) -> dict[str, str]:
+    return {p.real_number: p.proxy_number for p in view.participants}
+
+
+async def active_routes(rt: Runtime) -> list[tuple[str, str]]:
+    async with rt.db.read() as session:
+        rows = await session.exec(
+            select(Participant.real_number, Participant.proxy_number).where(col(Participant.active))
+        )
+        return list(rows.all())
+
+
+async def test_a_person_gets_a_distinct_number_per_chat_until_the_pool_runs_out(
+    runtime: Runtime,
+) -> None:
+    await add_numbers(runtime, GB1, GB2, GB3)
+    chats = [await new_chat(runtime, ALICE, other) for other in (BOB, CAROL, DAN)]
+    alice_numbers = [routes(view)[ALICE] for view in chats]
+    assert sorted(alice_numbers) == [GB1, GB2, GB3]
+
+    with pytest.raises(PoolExhausted) as caught:
+        await new_chat(runtime, ALICE, ERIN)
+    error = caught.value
+    assert error.status == 409
+    assert error.field == "participants.0.number"
+    assert "participant 1 (+44770•••••01)" in error.message
+    assert "all 3 enabled numbers" in error.message
+    assert ALICE not in error.message
+
+    found = await active_routes(runtime)
+    assert len(found) == len(set(found)) == 6
+
+
+async def test_exhaustion_names_the_participant_who_has_no_number(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+    await new_chat(runtime, BOB, CAROL)
+    with pytest.raises(PoolExhausted) as caught:
+        await new_chat(runtime, ALICE, BOB)
+    assert caught.value.field == "participants.1.number"
+    assert "participant 2 (+44770•••••02)" in caught.value.message
+    assert "all 1 enabled number of the pool" in caught.value.message
+
+
+async def test_an_empty_pool_says_to_add_a_number(runtime: Runtime) -> None:
+    with pytest.raises(PoolExhausted, match="no enabled proxy numbers"):
+        await new_chat(runtime, ALICE, BOB)
+
+
+async def test_a_failed_creation_leaves_nothing_behind(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+    await new_chat(runtime, BOB, CAROL)
+    with pytest.raises(PoolExhausted):
+        await new_chat(runtime, ALICE, BOB)
+    async with runtime.db.read() as session:
+        assert len((await session.exec(select(Chat))).all()) == 1
+    assert len(await active_routes(runtime)) == 2
+
+
+async def test_participants_share_one_number_when_they_can(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1, GB2)
+    view = await new_chat(runtime, ALICE, BOB, CAROL)
+    assert set(routes(view).values()) == {GB1}
+
+
+async def test_country_comes_before_sharing_one_number(runtime: Runtime) -> None:
+    await add_numbers(runtime, US1, GB1)
+    view = await new_chat(runtime, ALICE, SAM)
+    assert routes(view) == {ALICE: GB1, SAM: US1}
+
+
+async def test_without_a_number_in_their_country_a_person_gets_another(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+    view = await new_chat(runtime, SAM, ALICE)
+    assert routes(view) == {SAM: GB1, ALICE: GB1}
+
+
+async def test_country_match_holds_while_the_country_has_a_free_number(runtime: Runtime) -> None:
+    await add_numbers(runtime, US1, GB1, GB2)
+    first = await new_chat(runtime, ALICE, BOB)
+    second = await new_chat(runtime, ALICE, CAROL)
+    assert routes(first)[ALICE] in {GB1, GB2}
+    assert {routes(first)[ALICE], routes(second)[ALICE]} == {GB1, GB2}
+    third = await new_chat(runtime, ALICE, DAN)  # the GB numbers are taken for Alice
+    assert routes(third)[ALICE] == US1
+
+
+async def test_the_least_loaded_number_is_chosen(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1, GB2, GB3)
+    busy = await new_chat(runtime, BOB, CAROL, DAN)
+    assert set(routes(busy).values()) == {GB1}
+    less_busy = await new_chat(runtime, ERIN, "+447700900198")
+    assert set(routes(less_busy).values()) == {GB2}  # GB1 carries 3 routes
+    view = await new_chat(runtime, ALICE, "+447700900199")
+    assert set(routes(view).values()) == {GB3}  # the only number with no route
+
+
+async def test_the_same_number_is_shared_even_when_it_is_busier(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1, GB2)
+    await new_chat(runtime, ALICE, BOB)  # both on GB1
+    view = await new_chat(runtime, ALICE, CAROL)
+    # Alice must move to GB2; Carol could take the idle-by-her GB1 but shares GB2.
+    assert routes(view) == {ALICE: GB2, CAROL: GB2}
+
+
+async def test_disabled_numbers_are_never_allocated(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1, GB2)
+    async with runtime.db.transaction() as session:
+        await pool.set_enabled(session, GB1, False)
+    view = await new_chat(runtime, ALICE, BOB)
+    assert set(routes(view).values()) == {GB2}
+    with pytest.raises(PoolExhausted, match="all 1 enabled number"):
+        await new_chat(runtime, ALICE, CAROL)
+    async with runtime.db.transaction() as session:
+        await pool.set_enabled(session, GB2, False)
+    with pytest.raises(PoolExhausted, match="no enabled proxy numbers"):
+        await new_chat(runtime, DAN, ERIN)
+
+
+async def test_closing_a_chat_frees_its_routes_at_once(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1, GB2)
+    first = await new_chat(runtime, ALICE, BOB)
+    await new_chat(runtime, ALICE, CAROL)
+    with pytest.raises(PoolExhausted):
+        await new_chat(runtime, ALICE, DAN)
+    await close(runtime, first)
+    again = await new_chat(runtime, ALICE, DAN)
+    assert routes(again)[ALICE] == routes(first)[ALICE]
+    async with runtime.db.read() as session:
+        old = (
+            await session.exec(select(Participant).where(Participant.chat_id == first.chat.id))
+        ).all()
+    assert [p.active for p in old] == [False, False]
+
+
+async def test_the_route_index_refuses_a_second_active_route(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+    view = await new_chat(runtime, ALICE, BOB)
+    assert view.chat.id is not None
+    with pytest.raises(IntegrityError) as caught:
+        async with runtime.db.transaction() as session:
+            session.add(Participant(chat_id=view.chat.id, real_number=ALICE, proxy_number=GB1))
+    assert "uq_participant_active_route" in str(caught.value) or (
+        "participant.real_number, participant.proxy_number" in str(caught.value)
+    )
+
+
+async def test_the_route_index_allows_the_pair_again_once_inactive(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+    view = await new_chat(runtime, ALICE, BOB)
+    assert view.chat.id is not None
+    async with runtime.db.transaction() as session:
+        # An inactive duplicate beside the active route, then a route for someone else.
+        session.add(
+            Participant(chat_id=view.chat.id, real_number=ALICE, proxy_number=GB1, active=False)
+        )
+        session.add(Participant(chat_id=view.chat.id, real_number=CAROL, proxy_number=GB1))
+    await close(runtime, view)
+    async with runtime.db.transaction() as session:
+        session.add(Participant(chat_id=view.chat.id, real_number=ALICE, proxy_number=GB1))
+    assert (ALICE, GB1) in await active_routes(runtime)
+
+
+async def test_add_number_parses_and_records_the_country(runtime: Runtime) -> None:
+    async with runtime.db.transaction() as session:
+        record = await pool.add_number(session, "07700 900901", label=" main ", default_region="GB")
+    assert (record.number, record.country, record.label, record.enabled) == (
+        GB1,
+        "GB",
+        "main",
+        True,
+    )
+
+
+async def test_add_number_refuses_duplicates_and_participant_numbers(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+    with pytest.raises(Conflict, match="already in the pool"):
+        await add_numbers(runtime, "447700900901")
+    await new_chat(runtime, ALICE, BOB)
+    with pytest.raises(Conflict, match="belongs to a participant"):
+        await add_numbers(runtime, ALICE)
+
+
+async def test_list_numbers_counts_routes_and_chats(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB2, GB1)
+    await new_chat(runtime, ALICE, BOB, CAROL)
+    closed = await new_chat(runtime, DAN, ERIN)
+    await close(runtime, closed)
+    async with runtime.db.read() as session:
+        usage = await pool.list_numbers(session)
+    assert [(u.number.number, u.active_routes, u.active_chats) for u in usage] == [
+        (GB1, 3, 1),
+        (GB2, 0, 0),
+    ]
+
+
+async def test_remove_number(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1, GB2)
+    view = await new_chat(runtime, ALICE, BOB)
+    with pytest.raises(Conflict, match="carries 1 active chat:"):
+        async with runtime.db.transaction() as session:
+            await pool.remove_number(session, GB1)
+    with pytest.raises(NotFound, match="not in the pool"):
+        async with runtime.db.transaction() as session:
+            await pool.remove_number(session, GB3)
+    await close(runtime, view)
+    async with runtime.db.transaction() as session:
+        await pool.remove_number(session, "447700900901")
+    async with runtime.db.read() as session:
+        assert [u.number.number for u in await pool.list_numbers(session)] == [GB2]
