@@ -220,6 +220,17 @@ class StaffUser(SQLModel, table=True):
     last_login_at: datetime | None = _time(default=None)
 
 
+class ChatReadMark(SQLModel, table=True):
+    """How far a staff member has read a chat: the newest message shown to them there.
+
+    Per person, so each agent's unread counts mean "new to me", whoever else looked."""
+
+    staff_user_id: int = Field(foreign_key="staffuser.id", primary_key=True)
+    chat_id: int = Field(foreign_key="chat.id", primary_key=True)
+    last_message_id: int = 0
+    read_at: datetime = _time(default_factory=utcnow)
+
+
 class ApiKey(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
