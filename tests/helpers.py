@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from smsproxy.proxy import keys, pool
+from smsproxy.proxy import chats, keys, pool
+from smsproxy.proxy.chats import ChatSpec, ChatView, NewParticipant, Templates
 from smsproxy.runtime import Runtime
 
 
@@ -26,3 +27,12 @@ def auth(key: str) -> dict[str, str]:
 
 def two_people(a: str = "+447700900001", b: str = "+447700900002") -> dict[str, Any]:
     return {"participants": [{"number": a, "name": "Rider"}, {"number": b, "name": "Driver"}]}
+
+
+async def start_chat(rt: Runtime, *people: tuple[str, str], intro: bool = False) -> ChatView:
+    """A chat between (number, name) pairs, through the real allocation rules."""
+    spec = ChatSpec([NewParticipant(number, name) for number, name in people], intro=intro)
+    async with rt.db.transaction() as session:
+        return await chats.create_chat(
+            session, spec, templates=Templates(intro="Hello {name}"), actor="tests"
+        )

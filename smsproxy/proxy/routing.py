@@ -1,0 +1,289 @@
+"""Inbound routing: the one path every SMS to a proxy number takes (DESIGN.md rules 3, 4, 6).
+
+The carrier's webhook and the sandbox's simulated handsets both end here, inside the
+caller's transaction: the Message, the SMS it causes (outbox rows) and its live events
+commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import events, outbox
+from ..carrier import InboundSms
+from ..db import utcnow
+from ..models import (
+    AuthorKind,
+    Chat,
+    ChatStatus,
+    Delivery,
+    DeliveryKind,
+    EndedNotice,
+    Message,
+    Participant,
+)
+from .chats import display_name, message_event_data, participants_of, touch
+from .phone import mask
+from .pool import is_proxy_number
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+log = logging.getLogger(__name__)
+
+ENDED_REPLY_EVERY = timedelta(hours=24)
+OPTED_OUT = "The recipient has opted out of SMS from this service"
+
+
+@dataclass(frozen=True)
+class RoutingOptions:
+    """The settings routing needs, as plain values."""
+
+    ended_reply: str = ""  # empty: never reply to SMS for ended chats
+    ended_reply_every: timedelta = ENDED_REPLY_EVERY
+
+
+def routing_options(settings: Settings) -> RoutingOptions:
+    return RoutingOptions(ended_reply=settings.ended_reply.strip())
+
+
+class Route(StrEnum):
+    routed = "routed"  # forwarded to the chat's other participants
+    unrouted = "unrouted"  # no active chat for (sender, proxy number): kept for staff
+    not_ours = "not_ours"  # the number is not in the pool: kept for staff, no reply
+    duplicate = "duplicate"  # a retry of an SMS already recorded: nothing to do
+    buffered = "buffered"  # a part of a multipart SMS, waiting for the rest
+
+
+@dataclass
+class Outcome:
+    route: Route
+    message: Message | None = None
+    chat: Chat | None = None
+    deliveries: list[Delivery] = field(default_factory=list)
+
+
+async def receive(
+    session: AsyncSession,
+    inbound: InboundSms,
+    options: RoutingOptions,
+    now: datetime | None = None,
+) -> Outcome:
+    """Record an inbound SMS once and forward it (or answer it) as the rules say."""
+    now = now or utcnow()
+    if await is_recorded(session, inbound.carrier_message_id):
+        log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
+        return Outcome(Route.duplicate)
+    author = await active_participant(session, inbound.sender, inbound.to)
+    if author is None:
+        return await _keep_unrouted(session, inbound, options, now)
+    chat = await session.get(Chat, author.chat_id)
+    assert chat is not None and chat.id is not None
+    message = Message(
+        chat_id=chat.id,
+        author_kind=AuthorKind.participant,
+        participant_id=author.id,
+        sender_number=inbound.sender,
+        proxy_number=inbound.to,
+        body=inbound.text,
+        carrier_message_id=inbound.carrier_message_id,
+        created_at=now,
+    )
+    if not await record_once(session, message):
+        return Outcome(Route.duplicate)
+    touch(chat, now)
+    session.add(chat)
+    await events.emit(
+        session, events.MESSAGE_CREATED, chat.public_id, message_event_data(message, author)
+    )
+    everyone = [p for p in await participants_of(session, chat) if p.active]
+    # In a group, each recipient hears everyone through one number: say who wrote.
+    body = inbound.text if len(everyone) <= 2 else f"{display_name(author)}: {inbound.text}"
+    deliveries = []
+    for recipient in everyone:
+        if recipient.id == author.id:
+            continue
+        deliveries.append(
+            await send_to_participant(
+                session, chat, message, recipient, DeliveryKind.forward, body, now
+            )
+        )
+    log.info(
+        "inbound %s routed in chat %s to %d recipient(s)",
+        inbound.carrier_message_id,
+        chat.public_id,
+        len(deliveries),
+    )
+    return Outcome(Route.routed, message, chat, deliveries)
+
+
+async def send_to_participant(
+    session: AsyncSession,
+    chat: Chat,
+    message: Message,
+    recipient: Participant,
+    kind: DeliveryKind,
+    body: str,
+    now: datetime,
+) -> Delivery:
+    """One SMS to a participant from their own proxy number (the one they reply to)."""
+    if recipient.opted_out:
+        # Kept as a row so the transcript shows who did not get it, and why.
+        delivery = Delivery(
+            kind=kind,
+            message_id=message.id,
+            chat_id=chat.id,
+            participant_id=recipient.id,
+            from_number=recipient.proxy_number,
+            to_number=recipient.real_number,
+            body=body,
+            created_at=now,
+            updated_at=now,
+        )
+        outbox.suppressed(delivery, OPTED_OUT)
+        session.add(delivery)
+        await session.flush()
+        await events.emit(
+            session,
+            events.DELIVERY_UPDATED,
+            chat.public_id,
+            outbox.delivery_event_data(delivery, message.public_id),
+        )
+        return delivery
+    return await outbox.enqueue(
+        session,
+        kind=kind,
+        from_number=recipient.proxy_number,
+        to_number=recipient.real_number,
+        body=body,
+        chat_id=chat.id,
+        chat_public_id=chat.public_id,
+        message_id=message.id,
+        participant_id=recipient.id,
+        message_public_id=message.public_id,
+    )
+
+
+async def is_recorded(session: AsyncSession, carrier_message_id: str) -> bool:
+    query = select(Message.id).where(Message.carrier_message_id == carrier_message_id)
+    return (await session.exec(query)).first() is not None
+
+
+async def record_once(session: AsyncSession, message: Message) -> bool:
+    """Insert an inbound message; False when another process recorded the same carrier
+    message id first (the unique index settles the race the lookup cannot)."""
+    try:
+        async with session.begin_nested():
+            session.add(message)
+            await session.flush()
+    except IntegrityError:
+        if message.carrier_message_id is None or not await is_recorded(
+            session, message.carrier_message_id
+        ):
+            raise
+        log.info("inbound %s recorded concurrently elsewhere", message.carrier_message_id)
+        return False
+    return True
+
+
+async def active_participant(
+    session: AsyncSession, sender: str, proxy_number: str
+) -> Participant | None:
+    """The route (sender, proxy number) of an active chat, if there is one."""
+    query = (
+        select(Participant)
+        .join(Chat, col(Chat.id) == Participant.chat_id)
+        .where(
+            Participant.real_number == sender,
+            Participant.proxy_number == proxy_number,
+            col(Participant.active),
+            Chat.status == ChatStatus.active,
+        )
+    )
+    return (await session.exec(query)).first()
+
+
+async def _keep_unrouted(
+    session: AsyncSession, inbound: InboundSms, options: RoutingOptions, now: datetime
+) -> Outcome:
+    message = Message(
+        chat_id=None,
+        author_kind=AuthorKind.unrouted,
+        sender_number=inbound.sender,
+        proxy_number=inbound.to,
+        body=inbound.text,
+        carrier_message_id=inbound.carrier_message_id,
+        created_at=now,
+    )
+    if not await record_once(session, message):
+        return Outcome(Route.duplicate)
+    await events.emit(session, events.MESSAGE_CREATED, None, unrouted_event_data(message))
+    if not await is_proxy_number(session, inbound.to):
+        log.info("inbound %s is for a number outside the pool", inbound.carrier_message_id)
+        return Outcome(Route.not_ours, message)
+    deliveries = []
+    if options.ended_reply and await claim_ended_notice(
+        session, inbound.sender, inbound.to, now, options.ended_reply_every
+    ):
+        deliveries.append(
+            await outbox.enqueue(
+                session,
+                kind=DeliveryKind.ended_reply,
+                from_number=inbound.to,
+                to_number=inbound.sender,
+                body=options.ended_reply,
+                message_id=message.id,
+                message_public_id=message.public_id,
+            )
+        )
+    log.info(
+        "inbound %s has no active chat; kept as unrouted (%s)",
+        inbound.carrier_message_id,
+        "ended reply queued" if deliveries else "no reply",
+    )
+    log.debug("unrouted inbound from %s to %s", mask(inbound.sender), inbound.to)
+    return Outcome(Route.unrouted, message, None, deliveries)
+
+
+async def claim_ended_notice(
+    session: AsyncSession, sender: str, proxy_number: str, now: datetime, every: timedelta
+) -> bool:
+    """Check-and-set in one statement: True when no ended reply went to this sender on
+    this number within `every`, and records that one goes now.
+
+    An upsert whose update only happens when the last notice is old enough: of two
+    processes racing, the second waits on the row and then finds it fresh.
+    """
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = EndedNotice.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert(table)
+        .values(sender_number=sender, proxy_number=proxy_number, sent_at=now)
+        .on_conflict_do_update(
+            index_elements=[table.c.sender_number, table.c.proxy_number],
+            set_={"sent_at": now},
+            where=table.c.sent_at <= now - every,
+        )
+        .returning(table.c.sent_at)
+    )
+    result = await session.exec(statement)
+    return result.first() is not None
+
+
+def unrouted_event_data(message: Message) -> dict[str, Any]:
+    """Live data for an unrouted SMS: the sender masked, never in full."""
+    return {
+        **message_event_data(message, None),
+        "sender": mask(message.sender_number),
+        "proxy_number": message.proxy_number,
+    }
