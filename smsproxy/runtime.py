@@ -51,8 +51,12 @@ class Runtime:
     def jobs(self) -> dict[str, Job]:
         """The background loops a serving process runs."""
         from .proxy.lifecycle import run_sweeper
+        from .proxy.multipart import run_flusher
 
-        found: dict[str, Job] = {"sweeper": lambda: run_sweeper(self)}
+        found: dict[str, Job] = {
+            "sweeper": lambda: run_sweeper(self),
+            "multipart": lambda: run_flusher(self),
+        }
         with contextlib.suppress(ImportError):
             from .sender import run_sender
 
