@@ -108,7 +108,14 @@ class MemoryBroker:
         return None
 
     async def stop(self) -> None:
+        self.end_subscriptions()
+
+    def end_subscriptions(self) -> None:
+        """End every current subscription. Subscribers read that as "you may have missed
+        events" and catch up from the event log (RedisBroker does this after a reconnect)."""
         for queue in list(self._queues):
+            # Discarded first, so deliver() never fills the slot kept for the end marker.
+            self._queues.discard(queue)
             queue.put_nowait(None)
 
     async def publish(self, events: list[Event]) -> None:
