@@ -105,6 +105,10 @@ class RedisBroker:
     async def publish(self, events: list[Event]) -> None:
         if not events:
             return
+        if self._publish_failing and not self._subscribed.is_set():
+            # Redis is still out of reach: no request should wait on its timeouts again.
+            self._local.deliver(events)
+            return
         try:
             if self._publisher is None:
                 raise RuntimeError("RedisBroker.publish() before start()")
@@ -113,8 +117,9 @@ class RedisBroker:
                     pipe.publish(self.channel, json.dumps(event.as_json()))
                 await pipe.execute()
         except (RedisError, OSError, RuntimeError) as error:
-            # Local pages still hear it; other processes' pages catch up from the log
-            # when their own listener reconnects or they reload.
+            # This process's pages still hear it. Other processes' pages catch up from the
+            # log when their listener reconnects after the outage; if only this process
+            # lost Redis, theirs see it at their next reconnect or reload.
             self._local.deliver(events)
             if not self._publish_failing:
                 self._publish_failing = True
