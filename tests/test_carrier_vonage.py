@@ -6,31 +6,29 @@ import asyncio
 import logging
 import socket
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from smsproxy.carrier import OutboundSms, PermanentCarrierError, TransientCarrierError
 from smsproxy.carrier.vonage import VonageCarrier
 from tests.conftest import make_settings
-from tests.fakes.vonage_server import (  # noqa: F401
-    API_KEY,
-    API_SECRET,
-    FakeVonage,
-    fake_vonage,
-    fake_vonage_server,
-)
+
+if TYPE_CHECKING:
+    from tests.fakes.vonage_server import FakeVonage
+
+pytest_plugins = ["tests.fakes.vonage_server"]
 
 TO = "+447700900123"
 FROM = "+447700900001"
 
 
-def carrier_for(tmp_path: Path, host: str, **overrides: Any) -> VonageCarrier:
+def carrier_for(tmp_path: Path, fake: FakeVonage, **overrides: Any) -> VonageCarrier:
     values: dict[str, Any] = {
         "carrier": "vonage",
-        "vonage_api_key": API_KEY,
-        "vonage_api_secret": API_SECRET,
-        "vonage_rest_host": host,
+        "vonage_api_key": fake.api_key,
+        "vonage_api_secret": fake.api_secret,
+        "vonage_rest_host": fake.host,
         "vonage_timeout_seconds": 1,
     }
     values.update(overrides)
@@ -39,7 +37,7 @@ def carrier_for(tmp_path: Path, host: str, **overrides: Any) -> VonageCarrier:
 
 @pytest.fixture
 async def carrier(tmp_path: Path, fake_vonage: FakeVonage) -> Any:
-    value = carrier_for(tmp_path, fake_vonage.host)
+    value = carrier_for(tmp_path, fake_vonage)
     yield value
     await value.aclose()
 
@@ -57,7 +55,7 @@ async def test_sends_with_client_ref_and_receipt_request(
     assert request.outcome == "ok"
     assert result.message_ids == request.message_ids
     assert len(result.message_ids) == 1
-    assert (request.api_key, request.api_secret) == (API_KEY, API_SECRET)
+    assert (request.api_key, request.api_secret) == (fake_vonage.api_key, fake_vonage.api_secret)
     assert request.to == "447700900123"  # Vonage takes numbers without "+"
     assert request.sender == "447700900001"
     assert request.text == "Your driver is outside"
@@ -106,14 +104,14 @@ async def test_unicode_only_when_needed(
 async def test_signature_secret_never_reaches_the_sending_client(
     tmp_path: Path, fake_vonage: FakeVonage
 ) -> None:
-    carrier = carrier_for(tmp_path, fake_vonage.host, vonage_signature_secret="sig-secret-x")
+    carrier = carrier_for(tmp_path, fake_vonage, vonage_signature_secret="sig-secret-x")
     await carrier.send(sms())
     await carrier.aclose()
 
     [request] = fake_vonage.requests
     assert request.outcome == "ok"
     assert "sig" not in request.form
-    assert request.api_secret == API_SECRET
+    assert request.api_secret == fake_vonage.api_secret
 
 
 @pytest.mark.parametrize(
@@ -185,7 +183,7 @@ async def test_permanent_part_failure_is_permanent(
 async def test_bad_credentials_are_permanent_and_say_what_to_fix(
     tmp_path: Path, fake_vonage: FakeVonage
 ) -> None:
-    carrier = carrier_for(tmp_path, fake_vonage.host, vonage_api_secret="wrong-secret")
+    carrier = carrier_for(tmp_path, fake_vonage, vonage_api_secret="wrong-secret")
 
     with pytest.raises(PermanentCarrierError) as caught:
         await carrier.send(sms())
@@ -213,7 +211,7 @@ async def test_nothing_listening_is_transient(tmp_path: Path, fake_vonage: FakeV
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    carrier = carrier_for(tmp_path, f"127.0.0.1:{port}")
+    carrier = carrier_for(tmp_path, fake_vonage, vonage_rest_host=f"127.0.0.1:{port}")
 
     with pytest.raises(TransientCarrierError) as caught:
         await carrier.send(sms())
@@ -247,7 +245,7 @@ async def test_text_vonage_cannot_take_is_refused_before_sending(
 
 
 async def test_concurrency_is_bounded(tmp_path: Path, fake_vonage: FakeVonage) -> None:
-    carrier = carrier_for(tmp_path, fake_vonage.host, send_concurrency=2)
+    carrier = carrier_for(tmp_path, fake_vonage, send_concurrency=2)
     fake_vonage.slow(count=6, seconds=0.3)
 
     results = await asyncio.gather(*(carrier.send(sms(f"message {n}")) for n in range(6)))

@@ -5,6 +5,9 @@ per SMS part), checks the credentials, records every request, and can be told to
 misbehave for the next few requests. Being a real TLS server, the real SDK talks to it
 as it would to rest.nexmo.com, and so can an app running in another process: point
 VONAGE_REST_HOST at `.host` and REQUESTS_CA_BUNDLE at `.ca_path`.
+
+Test modules take the fixtures with `pytest_plugins = ["tests.fakes.vonage_server"]`
+and ask for `fake_vonage`: one server per test session, reset for every test.
 """
 
 from __future__ import annotations
