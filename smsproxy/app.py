@@ -72,7 +72,8 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
 
 def _register_blueprints(app: Quart) -> None:
-    from .web import api, health
+    from .web import api, health, webhooks
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(webhooks.blueprint)

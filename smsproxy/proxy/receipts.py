@@ -1,0 +1,183 @@
+"""Delivery receipts: the carrier's word on each SMS part, folded into its Delivery.
+
+A long SMS is billed and reported as several parts, each with its own carrier message
+id (CarrierMessage rows, written by the sender). A Delivery is delivered when every
+part is, and failed (rejected, expired) as soon as any part is. Receipts arrive in any
+order and sometimes more than once; a final word is never taken back.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import events, outbox
+from ..carrier import Receipt
+from ..db import utcnow
+from ..models import (
+    FINAL_DELIVERY_STATUSES,
+    CarrierMessage,
+    Chat,
+    Delivery,
+    DeliveryStatus,
+    Message,
+)
+
+log = logging.getLogger(__name__)
+
+RECEIPT_STATUSES = frozenset(
+    {"delivered", "expired", "failed", "rejected", "accepted", "buffered", "unknown"}
+)
+FAILED_PART = ("failed", "rejected", "expired")  # in this order of precedence
+FINAL_PART = frozenset({"delivered", *FAILED_PART})
+
+# Vonage's DLR err-code values, so staff read a reason rather than a number.
+ERROR_TEXT = {
+    "1": "Unknown error from the handset's network",
+    "2": "The handset is off or out of coverage (temporary)",
+    "3": "The handset is off or out of coverage (permanent)",
+    "4": "The recipient has barred this call or SMS",
+    "5": "The number was ported and could not be routed",
+    "6": "The network rejected the SMS as spam",
+    "7": "The handset was busy",
+    "8": "Network error",
+    "9": "The number does not exist",
+    "10": "The network rejected the message text",
+    "11": "The number cannot be reached from this sender",
+    "12": "The destination is unreachable",
+    "13": "The recipient is under the age limit for this content",
+    "14": "The recipient's network blocked the number",
+    "15": "The recipient's prepaid account has no credit",
+    "16": "The gateway's quota was exceeded",
+    "50": "The recipient's network filtered the SMS (entity filter)",
+    "51": "The recipient's network filtered the SMS (sender id filter)",
+    "52": "The recipient's network filtered the SMS (content filter)",
+    "53": "The recipient's network filtered the SMS (consent filter)",
+    "54": "The SMS breaks a local regulation",
+    "99": "General error",
+}
+
+
+@dataclass
+class ReceiptOutcome:
+    found: bool  # the carrier message id is one of ours
+    delivery: Delivery | None = None
+    changed: bool = False  # the Delivery's status moved
+
+
+def normalise_status(raw: str) -> str:
+    status = raw.strip().lower()
+    return status if status in RECEIPT_STATUSES else "unknown"
+
+
+async def apply_receipt(
+    session: AsyncSession, receipt: Receipt, now: datetime | None = None
+) -> ReceiptOutcome:
+    """Record a receipt for one part and update its Delivery's status."""
+    now = now or utcnow()
+    link = await session.get(CarrierMessage, receipt.carrier_message_id)
+    if link is None:
+        log.info(
+            "receipt (%s) for carrier message %s, which is not one of ours",
+            receipt.status,
+            receipt.carrier_message_id,
+        )
+        return ReceiptOutcome(found=False)
+    # The Delivery row's lock orders concurrent receipts for its parts: each sees the
+    # parts the others recorded, so the last one to arrive can say "all delivered".
+    delivery = (
+        await session.exec(
+            select(Delivery).where(col(Delivery.id) == link.delivery_id).with_for_update()
+        )
+    ).one()
+    parts = list(
+        (
+            await session.exec(
+                select(CarrierMessage)
+                .where(CarrierMessage.delivery_id == delivery.id)
+                .execution_options(populate_existing=True)
+            )
+        ).all()
+    )
+    part = next(p for p in parts if p.carrier_message_id == receipt.carrier_message_id)
+    status = normalise_status(receipt.status)
+    error_code = receipt.error_code if receipt.error_code not in (None, "", "0") else None
+    if part.status in FINAL_PART:
+        if status != part.status:
+            log.info(
+                "receipt %s for part %s ignored: it was already %s",
+                status,
+                part.carrier_message_id,
+                part.status,
+            )
+    else:
+        part.status = status
+        part.error_code = error_code
+        part.updated_at = now
+        session.add(part)
+    new_status, part_error = aggregate(parts)
+    if (
+        new_status is None
+        or delivery.status in FINAL_DELIVERY_STATUSES
+        or new_status == delivery.status
+    ):
+        return ReceiptOutcome(found=True, delivery=delivery)
+    delivery.status = new_status
+    delivery.updated_at = now
+    if new_status == DeliveryStatus.delivered:
+        delivery.error = delivery.error_code = None
+    else:
+        delivery.error_code = part_error
+        delivery.error = describe_failure(new_status, part_error, len(parts))
+    delivery.lease_until = None
+    session.add(delivery)
+    await session.flush()
+    await _emit(session, delivery)
+    log.info("delivery %s is now %s", delivery.public_id, new_status)
+    return ReceiptOutcome(found=True, delivery=delivery, changed=True)
+
+
+def aggregate(parts: list[CarrierMessage]) -> tuple[DeliveryStatus | None, str | None]:
+    """The Delivery's status from its parts' (and the error code that decided it), or
+    None while the parts have not settled it."""
+    for failure in FAILED_PART:
+        for part in parts:
+            if part.status == failure:
+                return DeliveryStatus(failure), part.error_code
+    if parts and all(part.status == "delivered" for part in parts):
+        return DeliveryStatus.delivered, None
+    return None, None
+
+
+def describe_failure(status: DeliveryStatus, error_code: str | None, parts: int) -> str:
+    what = {
+        DeliveryStatus.failed: "The carrier could not deliver the SMS",
+        DeliveryStatus.rejected: "The carrier rejected the SMS",
+        DeliveryStatus.expired: "The SMS expired before the handset could take it",
+    }.get(status, "The SMS was not delivered")
+    if parts > 1:
+        what += f" (at least one of its {parts} parts)"
+    if error_code:
+        reason = ERROR_TEXT.get(error_code, "see the carrier's error codes")
+        what += f": {reason} (error {error_code})"
+    return what[:500]
+
+
+async def _emit(session: AsyncSession, delivery: Delivery) -> None:
+    chat_public_id = message_public_id = None
+    if delivery.chat_id is not None:
+        query = select(Chat.public_id).where(col(Chat.id) == delivery.chat_id)
+        chat_public_id = (await session.exec(query)).first()
+    if delivery.message_id is not None:
+        found = select(Message.public_id).where(col(Message.id) == delivery.message_id)
+        message_public_id = (await session.exec(found)).first()
+    await events.emit(
+        session,
+        events.DELIVERY_UPDATED,
+        chat_public_id,
+        outbox.delivery_event_data(delivery, message_public_id),
+    )
