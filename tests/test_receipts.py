@@ -1,0 +1,195 @@
+"""Delivery receipts: an inbound SMS forwarded through the real SDK to the fake Vonage,
+then Vonage's receipts for its parts posted to the webhook."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from quart import Quart
+from sqlmodel import col, select
+
+from smsproxy.config import Settings
+from smsproxy.models import CarrierMessage, Delivery, DeliveryStatus, EventRecord
+from smsproxy.runtime import Runtime
+from smsproxy.sender import drain
+from tests.conftest import make_settings
+from tests.helpers import add_numbers, start_chat
+
+if TYPE_CHECKING:
+    from tests.fakes.vonage_server import FakeVonage
+
+pytest_plugins = ["tests.fakes.vonage_server"]
+
+P1 = "+447700900901"
+ALICE, BOB = "+447700900101", "+447700900102"
+RECEIPT = "/webhooks/delivery-receipt"
+LONG_TEXT = "Traffic on the ring road; I will be about ten minutes late. " * 4  # 2 parts
+
+
+@pytest.fixture
+def settings(database_url: str, fake_vonage: FakeVonage) -> Settings:
+    return make_settings(
+        database_url,
+        carrier="vonage",
+        vonage_api_key=fake_vonage.api_key,
+        vonage_api_secret=fake_vonage.api_secret,
+        vonage_rest_host=fake_vonage.host,
+        vonage_timeout_seconds=2,
+    )
+
+
+async def forwarded(app: Quart, fake: FakeVonage, text: str) -> tuple[Delivery, list[str]]:
+    """Alice texts Bob through the webhook; the sender sends it to the fake Vonage."""
+    rt: Runtime = app.extensions["smsproxy"]
+    await add_numbers(rt, P1)
+    await start_chat(rt, (ALICE, "Rider"), (BOB, "Driver"))
+    response = await app.test_client().post(
+        "/webhooks/inbound-sms",
+        form={"msisdn": ALICE[1:], "to": P1[1:], "messageId": "IN-1", "text": text},
+    )
+    assert response.status_code == 204
+    await drain(rt, timeout=5)
+    [request] = fake.wait_for(1)
+    delivery = await load(rt)
+    assert delivery.status == DeliveryStatus.sent
+    assert request.client_ref == delivery.public_id
+    return delivery, request.message_ids
+
+
+async def load(rt: Runtime) -> Delivery:
+    async with rt.db.read() as session:
+        return (await session.exec(select(Delivery))).one()
+
+
+async def receipt(app: Quart, message_id: str, status: str, how: str = "form", **extra: str) -> Any:
+    fields = {
+        "msisdn": BOB[1:],
+        "to": P1[1:],
+        "network-code": "23410",
+        "messageId": message_id,
+        "price": "0.03330000",
+        "status": status,
+        "scts": "2501011200",
+        "err-code": "0",
+        "message-timestamp": "2025-01-01 12:00:00",
+        **extra,
+    }
+    client = app.test_client()
+    if how == "get":
+        return await client.get(RECEIPT, query_string=fields)
+    if how == "json":
+        return await client.post(RECEIPT, json=fields)
+    return await client.post(RECEIPT, form=fields)
+
+
+async def delivery_events(rt: Runtime, delivery: Delivery) -> list[str]:
+    async with rt.db.read() as session:
+        records = (
+            await session.exec(
+                select(EventRecord)
+                .where(EventRecord.name == "delivery.updated")
+                .order_by(col(EventRecord.id))
+            )
+        ).all()
+    return [r.payload["status"] for r in records if r.payload["delivery_id"] == delivery.public_id]
+
+
+@pytest.mark.parametrize("how", ["get", "form", "json"])
+async def test_delivered(
+    app: Quart, app_runtime: Runtime, fake_vonage: FakeVonage, how: str
+) -> None:
+    delivery, [message_id] = await forwarded(app, fake_vonage, "Outside")
+
+    response = await receipt(app, message_id, "delivered", how)
+
+    assert response.status_code == 204
+    assert (await load(app_runtime)).status == DeliveryStatus.delivered
+    assert await delivery_events(app_runtime, delivery) == [
+        "queued",
+        "sending",
+        "sent",
+        "delivered",
+    ]
+
+
+async def test_failed_with_its_error_code(
+    app: Quart, app_runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    _, [message_id] = await forwarded(app, fake_vonage, "Outside")
+
+    await receipt(app, message_id, "failed", **{"err-code": "6"})
+
+    delivery = await load(app_runtime)
+    assert delivery.status == DeliveryStatus.failed
+    assert delivery.error_code == "6"
+    assert "spam" in (delivery.error or "") and "error 6" in (delivery.error or "")
+    async with app_runtime.db.read() as session:
+        part = await session.get(CarrierMessage, message_id)
+    assert part is not None and (part.status, part.error_code) == ("failed", "6")
+
+
+async def test_a_final_word_is_never_taken_back(
+    app: Quart, app_runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    _, [message_id] = await forwarded(app, fake_vonage, "Outside")
+
+    for status in ("accepted", "delivered", "buffered", "failed", "unknown"):
+        assert (await receipt(app, message_id, status)).status_code == 204
+
+    assert (await load(app_runtime)).status == DeliveryStatus.delivered
+
+
+async def test_intermediate_statuses_leave_it_sent(
+    app: Quart, app_runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    _, [message_id] = await forwarded(app, fake_vonage, "Outside")
+    for status in ("accepted", "buffered", "something-new"):
+        await receipt(app, message_id, status)
+    assert (await load(app_runtime)).status == DeliveryStatus.sent
+
+
+async def test_a_multipart_sms_is_delivered_when_every_part_is(
+    app: Quart, app_runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    _, message_ids = await forwarded(app, fake_vonage, LONG_TEXT)
+    assert len(message_ids) == 2
+
+    await receipt(app, message_ids[1], "delivered")
+    assert (await load(app_runtime)).status == DeliveryStatus.sent
+    await receipt(app, message_ids[0], "delivered")
+
+    assert (await load(app_runtime)).status == DeliveryStatus.delivered
+
+
+async def test_a_multipart_sms_fails_when_any_part_does(
+    app: Quart, app_runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    _, message_ids = await forwarded(app, fake_vonage, LONG_TEXT)
+
+    await receipt(app, message_ids[0], "delivered")
+    await receipt(app, message_ids[1], "expired", **{"err-code": "2"})
+
+    delivery = await load(app_runtime)
+    assert delivery.status == DeliveryStatus.expired
+    assert delivery.error_code == "2" and "2 parts" in (delivery.error or "")
+
+
+async def test_a_receipt_for_an_unknown_message_is_accepted_quietly(
+    app: Quart, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="smsproxy")
+
+    response = await receipt(app, "NOT-OURS-1", "delivered")
+
+    assert response.status_code == 204
+    [record] = [r for r in caplog.records if "NOT-OURS-1" in r.getMessage()]
+    assert record.levelno == logging.INFO
+    assert BOB[1:] not in record.getMessage() and P1[1:] not in record.getMessage()
+
+
+async def test_a_receipt_without_status_is_malformed(app: Quart) -> None:
+    response = await receipt(app, "X1", "")
+    assert response.status_code == 400
+    assert "status" in (await response.get_json())["error"]["message"]
