@@ -2,18 +2,37 @@
 
 Staff see the handsets on the sandbox page; a reply typed there enters through the same
 inbound path as a real webhook. Used whenever no Vonage credentials are configured.
+Each SMS it "sends" is reported delivered shortly afterwards, through the same receipt
+code a Vonage delivery receipt goes through, so the dashboard shows the whole journey.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import secrets
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..models import SandboxSms
-from . import OutboundSms, SendResult
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..models import CarrierMessage, Chat, ChatStatus, Participant, SandboxSms
+from ..proxy import multipart
+from ..proxy.phone import parse_number
+from ..proxy.receipts import apply_receipt
+from ..proxy.routing import Outcome, routing_options
+from . import InboundSms, OutboundSms, Receipt, SendResult
 
 if TYPE_CHECKING:
     from ..runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+RECEIPT_DELAY_SECONDS = 0.5
+RECEIPT_PATIENCE_SECONDS = 30.0
+MAX_HANDSET_SMS = 200
 
 
 def new_sandbox_message_id() -> str:
@@ -23,8 +42,10 @@ def new_sandbox_message_id() -> str:
 class SandboxCarrier:
     name = "sandbox"
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: Runtime, receipt_delay: float = RECEIPT_DELAY_SECONDS) -> None:
         self.runtime = runtime
+        self.receipt_delay = receipt_delay
+        self._receipts: set[asyncio.Task[None]] = set()
 
     async def send(self, sms: OutboundSms) -> SendResult:
         message_id = new_sandbox_message_id()
@@ -38,7 +59,110 @@ class SandboxCarrier:
                     carrier_message_id=message_id,
                 )
             )
+        task = asyncio.create_task(self._report_delivered(message_id))
+        self._receipts.add(task)
+        task.add_done_callback(self._receipts.discard)
         return SendResult(message_ids=[message_id])
 
+    async def _report_delivered(self, message_id: str) -> None:
+        """Say "delivered" once the sender has recorded the send.
+
+        The sender writes the message id (and "sent") only after send() returns, so the
+        receipt waits until that row exists, as a real receipt follows the carrier's
+        acceptance. Waiting here keeps the sender unaware of the sandbox.
+        """
+        db = self.runtime.db
+        delay = self.receipt_delay
+        waited = 0.0
+        try:
+            while waited <= RECEIPT_PATIENCE_SECONDS:
+                await asyncio.sleep(delay)
+                waited += delay
+                async with db.read() as session:
+                    recorded = await session.get(CarrierMessage, message_id) is not None
+                if recorded:
+                    async with db.transaction() as session:
+                        await apply_receipt(session, Receipt(message_id, "delivered", "0"))
+                    return
+                delay = min(max(delay * 2, 0.05), 1.0)
+            log.info("sandbox receipt for %s dropped: the send was never recorded", message_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("sandbox receipt for %s failed", message_id)
+
+    async def settle(self) -> None:
+        """Wait until every receipt due so far has been reported (for tests and demos)."""
+        while self._receipts:
+            await asyncio.gather(*list(self._receipts), return_exceptions=True)
+
     async def aclose(self) -> None:
-        return None
+        for task in list(self._receipts):
+            task.cancel()
+        for task in list(self._receipts):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+
+async def text_from_handset(
+    runtime: Runtime, handset_number: str, proxy_number: str, text: str
+) -> Outcome:
+    """A simulated handset texts a proxy number: through the very path a webhook takes."""
+    default_region = runtime.settings.default_region
+    handset = parse_number(handset_number, default_region)
+    proxy = parse_number(proxy_number, default_region)
+    message_id = new_sandbox_message_id()
+    inbound = InboundSms(sender=handset, to=proxy, carrier_message_id=message_id, text=text)
+    async with runtime.db.transaction() as session:
+        session.add(
+            SandboxSms(
+                handset_number=handset,
+                proxy_number=proxy,
+                direction="out",
+                body=text,
+                carrier_message_id=message_id,
+            )
+        )
+        return await multipart.accept(session, inbound, routing_options(runtime.settings))
+
+
+@dataclass
+class Route:
+    proxy_number: str  # what this handset texts to reach the chat
+    chat_id: str
+
+
+@dataclass
+class Handset:
+    number: str
+    sms: list[SandboxSms] = field(default_factory=list)  # oldest first
+    routes: list[Route] = field(default_factory=list)  # its active chats
+
+
+async def list_handsets(session: AsyncSession) -> list[Handset]:
+    """Every known real number (participants, past and present, and anyone who texted
+    through the sandbox), with its SMS in order and the numbers it can text now."""
+    handsets: dict[str, Handset] = {}
+    numbers = (await session.exec(select(Participant.real_number).distinct())).all()
+    for number in numbers:
+        handsets.setdefault(number, Handset(number))
+    messages = (
+        await session.exec(
+            select(SandboxSms).order_by(col(SandboxSms.created_at), col(SandboxSms.id))
+        )
+    ).all()
+    for sms in messages:
+        handsets.setdefault(sms.handset_number, Handset(sms.handset_number)).sms.append(sms)
+    routes = (
+        await session.exec(
+            select(Participant.real_number, Participant.proxy_number, Chat.public_id)
+            .join(Chat, col(Chat.id) == Participant.chat_id)
+            .where(col(Participant.active), Chat.status == ChatStatus.active)
+            .order_by(col(Chat.id))
+        )
+    ).all()
+    for real_number, proxy, chat_id in routes:
+        handsets.setdefault(real_number, Handset(real_number)).routes.append(Route(proxy, chat_id))
+    for handset in handsets.values():
+        handset.sms = handset.sms[-MAX_HANDSET_SMS:]
+    return [handsets[number] for number in sorted(handsets)]
