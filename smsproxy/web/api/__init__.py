@@ -92,4 +92,4 @@ def actor() -> str:
     return f"api_key:{current_key().prefix}"
 
 
-from . import chats, numbers  # noqa: E402,F401  (routes register on the blueprint)
+from . import chats, messages, numbers  # noqa: E402,F401  (routes register on the blueprint)
