@@ -8,11 +8,14 @@ from typing import Any
 
 from quart import Quart
 from quart.wrappers import Request as QuartRequest
+from quart_auth import QuartAuth
+from quart_rate_limiter import RateLimiter
 from quart_schema import Info, QuartSchema
 from werkzeug.exceptions import BadRequest
 
 from .config import Settings, load_settings
 from .runtime import Runtime
+from .web import auth, csrf
 from .web.errors import register_error_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,8 +60,15 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         security=[{"bearer": []}],
     )
+    # Limits only routes that ask (@rate_limit); registered before the CSRF check so
+    # refused login attempts still count.
+    RateLimiter(app, key_function=auth.client_address, store=auth.rate_limit_store(settings))
+    QuartAuth(app, user_class=auth.StaffAuthUser, duration=auth.SESSION_SECONDS)
+    csrf.init_app(app)
+    auth.init_app(app)
     register_error_handlers(app)
     _register_blueprints(app)
+    auth.add_home_redirect(app)  # after every blueprint: only if none serves "/"
 
     @app.before_serving
     async def start_runtime() -> None:

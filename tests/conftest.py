@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -13,10 +14,12 @@ from typing import Any
 
 import pytest
 from quart import Quart
+from quart.typing import TestClientProtocol
+from quart.wrappers import Response
 from sqlalchemy import text
 from sqlmodel import SQLModel
 
-from smsproxy import models  # noqa: F401
+from smsproxy import models
 from smsproxy.app import create_app
 from smsproxy.config import Settings
 from smsproxy.db import create_engine
@@ -136,3 +139,81 @@ async def api_key(app: Quart) -> str:
 def app_runtime(app: Quart) -> Runtime:
     value: Runtime = app.extensions["smsproxy"]
     return value
+
+
+# Staff sessions for page tests: `staff_client` (an admin) and `agent_client` are
+# logged-in test clients; send their forms with `csrf_post(client, path, form)`.
+
+STAFF_PASSWORD = "staff password for tests"
+_staff_password_hash: list[str] = []
+
+
+async def add_staff(app: Quart, username: str, role: str = "agent") -> models.StaffUser:
+    """A staff user whose password is STAFF_PASSWORD (hashed once per test session)."""
+    from smsproxy.proxy.users import hasher
+
+    if not _staff_password_hash:
+        _staff_password_hash.append(hasher.hash(STAFF_PASSWORD))
+    runtime: Runtime = app.extensions["smsproxy"]
+    async with runtime.db.transaction() as session:
+        user = models.StaffUser(
+            username=username, password_hash=_staff_password_hash[0], role=models.Role(role)
+        )
+        session.add(user)
+    return user
+
+
+async def logged_in_client(app: Quart, username: str, role: str) -> TestClientProtocol:
+    """A test client holding a new staff user's login cookie. It skips the password form
+    (tests/test_auth.py covers that) so page tests stay fast."""
+    from quart_auth import generate_auth_token
+
+    from smsproxy.web.auth import auth_id_for
+
+    user = await add_staff(app, username, role)
+    client = app.test_client()
+    cookie_name = app.extensions["QUART_AUTH"][0].cookie_name
+    client.set_cookie("localhost", cookie_name, generate_auth_token(client, auth_id_for(user)))
+    return client
+
+
+async def csrf_token_of(client: TestClientProtocol) -> str:
+    """The client's CSRF token, read from its session (put there first when missing)."""
+    async with client.session_transaction() as session:
+        token = session.get("csrf_token")
+        if not token:
+            token = session["csrf_token"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+async def csrf_headers(client: TestClientProtocol) -> dict[str, str]:
+    """Headers a page's fetch() sends: the CSRF token and this site's Origin."""
+    return {"X-CSRF-Token": await csrf_token_of(client), "Origin": "http://localhost"}
+
+
+async def csrf_post(
+    client: TestClientProtocol,
+    path: str,
+    form: dict[str, str] | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+    **kwargs: Any,
+) -> Response:
+    """POST a form the way this site's own page does: with the CSRF token and Origin."""
+    token = await csrf_token_of(client)
+    sent = {"Origin": "http://localhost", **(headers or {})}
+    return await client.post(
+        path, form={**(form or {}), "csrf_token": token}, headers=sent, **kwargs
+    )
+
+
+@pytest.fixture
+async def staff_client(app: Quart) -> TestClientProtocol:
+    """Logged in as "test-admin", an admin."""
+    return await logged_in_client(app, "test-admin", "admin")
+
+
+@pytest.fixture
+async def agent_client(app: Quart) -> TestClientProtocol:
+    """Logged in as "test-agent", an agent."""
+    return await logged_in_client(app, "test-agent", "agent")
