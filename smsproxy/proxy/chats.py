@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -251,7 +252,8 @@ def render(template: str, view: ChatView, participant: Participant | None) -> st
 
     try:
         return template.format_map(_Keep(values))
-    except (ValueError, IndexError):
+    except (ValueError, IndexError, KeyError, AttributeError, TypeError):
+        # A template typo ("{other.name}") must not make every chat creation fail.
         return template
 
 
@@ -278,11 +280,13 @@ def encode_cursor(chat_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("c"):
-            raise ValueError(raw)
-        return int(raw[1:])
     except (ValueError, UnicodeDecodeError):
-        raise InvalidChat("cursor is not one this API returned", field="cursor") from None
+        raw = ""
+    # Only what encode_cursor makes: a digit string the database can compare with an id
+    # (a 70-digit one overflowed the driver and answered 500).
+    if not re.fullmatch(r"c[0-9]{1,18}", raw):
+        raise InvalidChat("cursor is not one this API returned", field="cursor")
+    return int(raw[1:])
 
 
 async def list_chats(
