@@ -82,8 +82,9 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
 
 def _register_blueprints(app: Quart) -> None:
-    from .web import api, health, webhooks
+    from .web import api, health, live, webhooks
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(live.blueprint)
     app.register_blueprint(webhooks.blueprint)
