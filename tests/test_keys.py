@@ -1,0 +1,122 @@
+"""API keys: shown once, stored as a digest, found by it, revocable."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from smsproxy.models import ApiKey, AuditEvent
+from smsproxy.proxy import keys
+from smsproxy.proxy.errors import InvalidChat, NotFound
+from smsproxy.runtime import Runtime
+
+
+async def make(rt: Runtime, name: str) -> tuple[ApiKey, str]:
+    async with rt.db.transaction() as session:
+        return await keys.create_key(session, name, actor="admin")
+
+
+async def verify(rt: Runtime, presented: str) -> ApiKey | None:
+    async with rt.db.transaction() as session:
+        return await keys.verify_key(session, presented)
+
+
+async def revoke(rt: Runtime, ident: str) -> ApiKey:
+    async with rt.db.transaction() as session:
+        return await keys.revoke_key(session, ident, actor="admin")
+
+
+async def test_a_key_is_stored_only_as_its_digest(runtime: Runtime) -> None:
+    record, key = await make(runtime, "  billing  ")
+    assert key.startswith("spx_") and len(key) > 40
+    assert record.name == "billing"
+    assert record.prefix == key[:12]
+    assert record.key_hash == keys.digest(key) != key
+    async with runtime.db.read() as session:
+        stored = (await session.exec(select(ApiKey))).one()
+        audit = (await session.exec(select(AuditEvent))).one()
+    assert key not in (stored.key_hash, stored.prefix, stored.name)
+    assert (audit.actor, audit.action, audit.target) == ("admin", "api_key.create", key[:12])
+
+
+async def test_keys_are_unique(runtime: Runtime) -> None:
+    (_, first), (_, second) = await make(runtime, "a"), await make(runtime, "a")
+    assert first != second
+
+
+@pytest.mark.parametrize("name", ["", "   ", "x" * 101])
+async def test_a_key_needs_a_sensible_name(runtime: Runtime, name: str) -> None:
+    with pytest.raises(InvalidChat, match="1 to 100 characters"):
+        await make(runtime, name)
+
+
+async def test_verify_finds_the_key_and_notes_its_use(runtime: Runtime) -> None:
+    record, key = await make(runtime, "ops")
+    assert record.last_used_at is None
+    found = await verify(runtime, key)
+    assert found is not None and found.id == record.id
+    assert found.last_used_at is not None
+
+
+async def test_last_use_is_written_at_most_once_a_minute(runtime: Runtime) -> None:
+    _, key = await make(runtime, "ops")
+    first = await verify(runtime, key)
+    assert first is not None and first.last_used_at is not None
+    again = await verify(runtime, key)
+    assert again is not None and again.last_used_at == first.last_used_at
+    async with runtime.db.transaction() as session:
+        stored = (await session.exec(select(ApiKey))).one()
+        stored.last_used_at = first.last_used_at - timedelta(minutes=2)
+        session.add(stored)
+    later = await verify(runtime, key)
+    assert later is not None and later.last_used_at is not None
+    assert later.last_used_at >= first.last_used_at  # written again, not left 2 min back
+
+
+@pytest.mark.parametrize(
+    "presented",
+    ["", "spx_", "spx_not-a-key", "Bearer spx_x", "sk_live_something", "spx_" + "a" * 300],
+)
+async def test_unknown_keys_are_not_found(runtime: Runtime, presented: str) -> None:
+    await make(runtime, "ops")
+    assert await verify(runtime, presented) is None
+
+
+async def test_a_key_with_one_character_changed_is_unknown(runtime: Runtime) -> None:
+    _, key = await make(runtime, "ops")
+    changed = key[:-1] + ("A" if key[-1] != "A" else "B")
+    assert await verify(runtime, changed) is None
+
+
+@pytest.mark.parametrize("how", ["id", "prefix", "whole key", "name"])
+async def test_revoke_by_id_prefix_or_name(runtime: Runtime, how: str) -> None:
+    record, key = await make(runtime, "old integration")
+    _, other = await make(runtime, "current")
+    ident = {
+        "id": str(record.id),
+        "prefix": record.prefix,
+        "whole key": key,
+        "name": "old integration",
+    }[how]
+    revoked = await revoke(runtime, ident)
+    assert revoked.id == record.id and revoked.revoked_at is not None
+    assert await verify(runtime, key) is None
+    assert await verify(runtime, other) is not None
+    with pytest.raises(NotFound, match="No active API key"):
+        await revoke(runtime, ident)
+
+
+async def test_revoking_an_ambiguous_name_asks_for_the_id(runtime: Runtime) -> None:
+    await make(runtime, "twin")
+    await make(runtime, "twin")
+    with pytest.raises(InvalidChat, match="2 active keys are named 'twin': use the id"):
+        await revoke(runtime, "twin")
+
+
+async def test_list_keys_in_creation_order(runtime: Runtime) -> None:
+    for name in ("b", "a", "c"):
+        await make(runtime, name)
+    async with runtime.db.read() as session:
+        assert [k.name for k in await keys.list_keys(session)] == ["b", "a", "c"]
