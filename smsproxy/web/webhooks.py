@@ -77,8 +77,7 @@ async def receive_inbound_sms() -> Response:
     check_signature(rt.settings, params)
     inbound = parse_inbound(params)
     async with rt.db.transaction() as session:
-        outcome = await multipart.accept(session, inbound, routing_options(rt.settings))
-    log.info("inbound webhook %s: %s", inbound.carrier_message_id, outcome.route)
+        await multipart.accept(session, inbound, routing_options(rt.settings))
     return Response(status=204)
 
 
