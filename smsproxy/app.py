@@ -82,9 +82,10 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
 
 def _register_blueprints(app: Quart) -> None:
-    from .web import api, health, live, webhooks
+    from .web import api, dashboard, health, live, webhooks
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(webhooks.blueprint)
+    app.register_blueprint(dashboard.blueprint)

@@ -1,0 +1,279 @@
+"""What staff work through: chats by latest activity, searches, unread counts, and the
+SMS that reached a number with no chat.
+
+Unread counts are per staff member: a `ChatReadMark` remembers the newest message shown
+to that person in that chat, and every message written by a participant after it is
+unread to them. Staff and system messages never count: nobody needs to answer them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, or_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..db import utcnow
+from ..models import AuthorKind, Chat, ChatReadMark, ChatStatus, Message, Participant
+from .chats import ChatView
+from .errors import InvalidChat, InvalidNumber, NotFound
+from .phone import parse_number
+
+PAGE_SIZE = 25
+
+
+@dataclass
+class ChatRow:
+    """One line of the chat list."""
+
+    view: ChatView
+    last_message: Message | None
+    unread: int
+
+
+@dataclass(frozen=True)
+class ChatFilter:
+    status: ChatStatus | None = None
+    text: str = ""  # as typed: a reference, a name, a chat id or a phone number
+    default_region: str | None = None
+
+
+def _encode(*parts: object) -> str:
+    raw = "|".join(str(part) for part in parts)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, count: int) -> list[str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise InvalidChat("That page link is not valid any more", field="cursor") from None
+    parts = raw.split("|")
+    if len(parts) != count:
+        raise InvalidChat("That page link is not valid any more", field="cursor")
+    return parts
+
+
+def _activity_cursor(chat: Chat) -> str:
+    return _encode(chat.last_activity_at.isoformat(), chat.id)
+
+
+def _after_activity_cursor(cursor: str) -> Any:
+    when_raw, id_raw = _decode(cursor, 2)
+    try:
+        when, chat_id = datetime.fromisoformat(when_raw), int(id_raw)
+    except ValueError:
+        raise InvalidChat("That page link is not valid any more", field="cursor") from None
+    if when.tzinfo is None:
+        raise InvalidChat("That page link is not valid any more", field="cursor")
+    return or_(
+        col(Chat.last_activity_at) < when,
+        and_(col(Chat.last_activity_at) == when, col(Chat.id) < chat_id),
+    )
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _matches(search: ChatFilter) -> list[Any]:
+    """Conditions on Chat for a filter: a typed number matches exactly (real or proxy),
+    anything else matches part of a reference or a participant's name."""
+    conditions: list[Any] = []
+    if search.status is not None:
+        conditions.append(col(Chat.status) == search.status)
+    text = search.text.strip()
+    if not text:
+        return conditions
+    pattern = _like(text)
+    people = select(Participant.chat_id).where(col(Participant.name).ilike(pattern, escape="\\"))
+    either = [
+        col(Chat.reference).ilike(pattern, escape="\\"),
+        col(Chat.public_id) == text,
+        col(Chat.id).in_(people),
+    ]
+    try:
+        number = parse_number(text, search.default_region)
+    except InvalidNumber:
+        number = None
+    if number is not None:
+        by_number = select(Participant.chat_id).where(
+            or_(col(Participant.real_number) == number, col(Participant.proxy_number) == number)
+        )
+        either.append(col(Chat.id).in_(by_number))
+    conditions.append(or_(*either))
+    return conditions
+
+
+async def search_chats(
+    session: AsyncSession,
+    search: ChatFilter,
+    *,
+    staff_user_id: int,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list[ChatRow], str | None]:
+    """Latest activity first; returns a page and the cursor of the next one."""
+    query = (
+        select(Chat)
+        .where(*_matches(search))
+        .order_by(col(Chat.last_activity_at).desc(), col(Chat.id).desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        query = query.where(_after_activity_cursor(cursor))
+    chats = list((await session.exec(query)).all())
+    next_cursor = None
+    if len(chats) > limit:
+        chats = chats[:limit]
+        next_cursor = _activity_cursor(chats[-1])
+    return await _rows(session, chats, staff_user_id), next_cursor
+
+
+async def chat_row(
+    session: AsyncSession, public_id: str, search: ChatFilter, *, staff_user_id: int
+) -> ChatRow | None:
+    """The list row of one chat, or None when the chat does not match the filter."""
+    query = select(Chat).where(col(Chat.public_id) == public_id, *_matches(search))
+    chat = (await session.exec(query)).first()
+    if chat is None:
+        return None
+    return (await _rows(session, [chat], staff_user_id))[0]
+
+
+async def _rows(session: AsyncSession, chats: list[Chat], staff_user_id: int) -> list[ChatRow]:
+    ids = [chat.id for chat in chats if chat.id is not None]
+    if not ids:
+        return []
+    people: dict[int, list[Participant]] = {chat_id: [] for chat_id in ids}
+    found = await session.exec(
+        select(Participant)
+        .where(col(Participant.chat_id).in_(ids))
+        .order_by(col(Participant.position))
+    )
+    for participant in found.all():
+        people[participant.chat_id].append(participant)
+    latest = await last_messages(session, ids)
+    unread = await unread_counts(session, staff_user_id, ids)
+    return [
+        ChatRow(ChatView(chat, people[chat.id]), latest.get(chat.id), unread.get(chat.id, 0))
+        for chat in chats
+        if chat.id is not None
+    ]
+
+
+async def last_messages(session: AsyncSession, chat_ids: list[int]) -> dict[int, Message]:
+    newest = (
+        select(func.max(Message.id))
+        .where(col(Message.chat_id).in_(chat_ids))
+        .group_by(col(Message.chat_id))
+    )
+    rows = await session.exec(select(Message).where(col(Message.id).in_(newest)))
+    return {message.chat_id: message for message in rows.all() if message.chat_id is not None}
+
+
+async def unread_counts(
+    session: AsyncSession, staff_user_id: int, chat_ids: list[int]
+) -> dict[int, int]:
+    """Messages from participants after this person's read mark, per chat."""
+    mark = ChatReadMark
+    query = (
+        select(Message.chat_id, func.count())
+        .select_from(Message)
+        .outerjoin(
+            mark,
+            and_(
+                col(mark.chat_id) == Message.chat_id,
+                col(mark.staff_user_id) == staff_user_id,
+            ),
+        )
+        .where(
+            col(Message.chat_id).in_(chat_ids),
+            col(Message.author_kind) == AuthorKind.participant,
+            col(Message.id) > func.coalesce(col(mark.last_message_id), 0),
+        )
+        .group_by(col(Message.chat_id))
+    )
+    rows = (await session.exec(query)).all()
+    return {int(chat_id): int(count) for chat_id, count in rows if chat_id is not None}
+
+
+async def mark_read(
+    session: AsyncSession, chat_id: int, staff_user_id: int, last_message_id: int
+) -> None:
+    """Record that this person has seen the chat up to `last_message_id`. Marks only
+    move forward: an older page reporting late never makes read messages unread."""
+    if last_message_id <= 0:
+        return
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = ChatReadMark.__table__  # type: ignore[attr-defined]
+    now = utcnow()
+    statement = (
+        insert(table)
+        .values(
+            staff_user_id=staff_user_id,
+            chat_id=chat_id,
+            last_message_id=last_message_id,
+            read_at=now,
+        )
+        .on_conflict_do_update(
+            index_elements=[table.c.staff_user_id, table.c.chat_id],
+            set_={"last_message_id": last_message_id, "read_at": now},
+            where=table.c.last_message_id < last_message_id,
+        )
+    )
+    await session.exec(statement)
+
+
+async def newest_message_id(
+    session: AsyncSession, chat_id: int, up_to_public_id: str | None = None
+) -> int:
+    """The internal id of a chat's newest message, or of the named one when it is in
+    the chat (what a page has actually shown). 0 when there is none."""
+    query = select(func.max(Message.id)).where(col(Message.chat_id) == chat_id)
+    if up_to_public_id is not None:
+        query = query.where(col(Message.public_id) == up_to_public_id)
+    return int((await session.exec(query)).one() or 0)
+
+
+async def list_unrouted(
+    session: AsyncSession, *, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[Message], str | None]:
+    """SMS that reached a number with no active chat for their sender, newest first."""
+    query = (
+        select(Message)
+        .where(col(Message.chat_id).is_(None), col(Message.author_kind) == AuthorKind.unrouted)
+        .order_by(col(Message.id).desc())
+        .limit(limit + 1)
+    )
+    if cursor:
+        (raw,) = _decode(cursor, 1)
+        if not raw.isdigit():
+            raise InvalidChat("That page link is not valid any more", field="cursor")
+        query = query.where(col(Message.id) < int(raw))
+    messages = list((await session.exec(query)).all())
+    next_cursor = None
+    if len(messages) > limit:
+        messages = messages[:limit]
+        next_cursor = _encode(messages[-1].id)
+    return messages, next_cursor
+
+
+async def get_unrouted(session: AsyncSession, public_id: str) -> Message:
+    query = select(Message).where(
+        col(Message.public_id) == public_id,
+        col(Message.chat_id).is_(None),
+        col(Message.author_kind) == AuthorKind.unrouted,
+    )
+    message = (await session.exec(query)).first()
+    if message is None:
+        raise NotFound("That unrouted message does not exist (any more)")
+    return message

@@ -1,0 +1,69 @@
+"""A chat's transcript as staff read it: the newest messages with the state of every
+SMS each one caused, and who on the staff wrote what."""
+
+from __future__ import annotations
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..models import Delivery, Message, StaffUser
+from .chats import ChatView, TranscriptEntry
+from .errors import NotFound
+
+TRANSCRIPT_SIZE = 200
+
+
+async def recent_transcript(
+    session: AsyncSession, view: ChatView, limit: int = TRANSCRIPT_SIZE
+) -> tuple[list[TranscriptEntry], bool]:
+    """The newest `limit` messages of a chat, oldest first, and whether older ones exist."""
+    query = (
+        select(Message)
+        .where(col(Message.chat_id) == view.chat.id)
+        .order_by(col(Message.id).desc())
+        .limit(limit + 1)
+    )
+    messages = list((await session.exec(query)).all())
+    has_older = len(messages) > limit
+    messages = messages[:limit]
+    messages.reverse()
+    return await _entries(session, view, messages), has_older
+
+
+async def transcript_entry(
+    session: AsyncSession, view: ChatView, message_public_id: str
+) -> TranscriptEntry:
+    query = select(Message).where(
+        col(Message.chat_id) == view.chat.id, col(Message.public_id) == message_public_id
+    )
+    message = (await session.exec(query)).first()
+    if message is None:
+        raise NotFound(f"Chat {view.chat.public_id} has no message {message_public_id!r}")
+    return (await _entries(session, view, [message]))[0]
+
+
+async def _entries(
+    session: AsyncSession, view: ChatView, messages: list[Message]
+) -> list[TranscriptEntry]:
+    deliveries: dict[int | None, list[Delivery]] = {m.id: [] for m in messages}
+    if messages:
+        rows = await session.exec(
+            select(Delivery)
+            .where(col(Delivery.message_id).in_(list(deliveries)))
+            .order_by(col(Delivery.id))
+        )
+        for delivery in rows.all():
+            deliveries[delivery.message_id].append(delivery)
+    people = {p.id: p for p in view.participants}
+    return [TranscriptEntry(m, people.get(m.participant_id), deliveries[m.id]) for m in messages]
+
+
+async def staff_names(session: AsyncSession, messages: list[Message]) -> dict[int, str]:
+    """Usernames of the staff who wrote these messages."""
+    ids = {m.staff_user_id for m in messages if m.staff_user_id is not None}
+    if not ids:
+        return {}
+    rows = await session.exec(
+        select(StaffUser.id, StaffUser.username).where(col(StaffUser.id).in_(ids))
+    )
+    return {int(user_id): name for user_id, name in rows.all() if user_id is not None}

@@ -1,0 +1,161 @@
+"""One chat: its transcript as bubbles, the participants, a staff message box, closing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, flash, redirect, render_template, request, url_for
+
+from ...models import ChatStatus, Participant
+from ...proxy import inbox, transcripts
+from ...proxy.chats import ChatView, get_chat
+from ...proxy.chats import close_chat as close_chat_rule
+from ...proxy.errors import ProxyError
+from ...proxy.lifecycle import templates_of
+from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
+from .. import runtime
+from ..auth import staff_required
+from . import (
+    FormErrors,
+    actor_of,
+    error_field,
+    event_position,
+    fetch_wants_json,
+    fragment,
+    json_form_error,
+    signed_in,
+)
+
+blueprint = Blueprint("chat", __name__)
+
+
+async def render_chat(
+    chat_id: str,
+    *,
+    errors: FormErrors | None = None,
+    typed: dict[str, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The chat page. Opening it marks the chat read up to the newest message shown."""
+    staff = await signed_in()
+    rt = runtime()
+    async with rt.db.transaction() as session:
+        position = await event_position(session)
+        view = await get_chat(session, chat_id)
+        entries, has_older = await transcripts.recent_transcript(session, view)
+        names = await transcripts.staff_names(session, [e.message for e in entries])
+        if entries and view.chat.id is not None and entries[-1].message.id is not None:
+            await inbox.mark_read(session, view.chat.id, staff.id, entries[-1].message.id)
+    html = await render_template(
+        "chats/chat.html",
+        view=view,
+        chat=view.chat,
+        entries=entries,
+        has_older=has_older,
+        staff_names=names,
+        people=_people(view),
+        errors=errors or {},
+        typed=typed or {},
+        max_body=MAX_BODY_LENGTH,
+        last_event_id=position,
+        is_active=view.chat.status == ChatStatus.active,
+    )
+    return html, status
+
+
+def _people(view: ChatView) -> dict[int | None, Participant]:
+    return {p.id: p for p in view.participants}
+
+
+@blueprint.get("/chats/<chat_id>")
+@staff_required
+async def get_chat_page(chat_id: str) -> Any:
+    return await render_chat(chat_id)
+
+
+@blueprint.get("/chats/<chat_id>/messages/<message_id>")
+@staff_required
+async def get_message(chat_id: str, message_id: str) -> Any:
+    """One bubble, for the live script to insert or refresh."""
+    async with runtime().db.read() as session:
+        view = await get_chat(session, chat_id)
+        entry = await transcripts.transcript_entry(session, view, message_id)
+        names = await transcripts.staff_names(session, [entry.message])
+    html = await render_template(
+        "chats/_message.html", entry=entry, staff_names=names, people=_people(view)
+    )
+    return fragment(html)
+
+
+@blueprint.post("/chats/<chat_id>/messages")
+@staff_required
+async def post_message(chat_id: str) -> Any:
+    staff = await signed_in()
+    form = await request.form
+    body = form.get("body", "")
+    to = form.get("to", TO_ALL) or TO_ALL
+    try:
+        async with runtime().db.transaction() as session:
+            sent = await send_staff_message(
+                session,
+                chat_id,
+                body,
+                to=to,
+                staff_user_id=staff.id,
+                actor=actor_of(staff),
+            )
+    except ProxyError as error:
+        field = error_field(error, "body")
+        if fetch_wants_json():
+            return json_form_error({field: error.message}, error.status)
+        return await render_chat(
+            chat_id,
+            errors={field: error.message},
+            typed={"body": body, "to": to},
+            status=error.status,
+        )
+    if fetch_wants_json():
+        return {"message_id": sent.message.public_id}, 201
+    count = len(sent.deliveries)
+    await flash(f"Message sent to {count} participant{'s' if count != 1 else ''}.", "success")
+    return redirect(url_for(".get_chat_page", chat_id=chat_id), 303)
+
+
+@blueprint.post("/chats/<chat_id>/close")
+@staff_required
+async def post_close(chat_id: str) -> Any:
+    staff = await signed_in()
+    form = await request.form
+    goodbye = form.get("goodbye") == "yes"
+    rt = runtime()
+    async with rt.db.transaction() as session:
+        view = await get_chat(session, chat_id)
+        closed = await close_chat_rule(
+            session,
+            view.chat,
+            reason="staff",
+            actor=actor_of(staff),
+            goodbye=goodbye,
+            templates=templates_of(rt),
+        )
+    if closed:
+        note = " Each participant gets the goodbye SMS." if goodbye else ""
+        await flash(f"Chat closed: its numbers are free again.{note}", "success")
+    else:
+        await flash("This chat was already closed.", "info")
+    return redirect(url_for(".get_chat_page", chat_id=chat_id), 303)
+
+
+@blueprint.post("/chats/<chat_id>/read")
+@staff_required
+async def post_read(chat_id: str) -> Any:
+    """The live script saw new messages while the page was open: mark them read."""
+    staff = await signed_in()
+    form = await request.form
+    message_id = form.get("message_id", "")[:40] or None
+    async with runtime().db.transaction() as session:
+        view = await get_chat(session, chat_id)
+        assert view.chat.id is not None
+        newest = await inbox.newest_message_id(session, view.chat.id, message_id)
+        await inbox.mark_read(session, view.chat.id, staff.id, newest)
+    return "", 204

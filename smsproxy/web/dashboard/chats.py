@@ -1,0 +1,72 @@
+"""The chat list: newest activity first, filtered and searched, updated live."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, render_template
+from sqlmodel import select
+from werkzeug.exceptions import BadRequest
+
+from ...models import Chat, ChatStatus, ProxyNumber
+from ...proxy.inbox import ChatFilter, chat_row, search_chats
+from .. import runtime
+from ..auth import staff_required
+from . import event_position, fragment, query_value, settings, signed_in
+
+blueprint = Blueprint("chats", __name__)
+
+STATUSES = {"active": ChatStatus.active, "closed": ChatStatus.closed, "all": None}
+
+
+def chat_filter() -> tuple[str, ChatFilter]:
+    status = query_value("status", "active", 10) or "active"
+    if status not in STATUSES:
+        raise BadRequest("status must be active, closed or all")
+    text = query_value("q").strip()
+    return status, ChatFilter(STATUSES[status], text, settings().default_region)
+
+
+@blueprint.get("/chats")
+@staff_required
+async def get_chats() -> Any:
+    staff = await signed_in()
+    status, search = chat_filter()
+    cursor = query_value("cursor", limit=300) or None
+    async with runtime().db.read() as session:
+        position = await event_position(session)
+        rows, next_cursor = await search_chats(
+            session, search, staff_user_id=staff.id, cursor=cursor
+        )
+        setup = None
+        if not rows and not cursor:
+            setup = {
+                "has_chats": (await session.exec(select(Chat.id).limit(1))).first() is not None,
+                "has_numbers": (await session.exec(select(ProxyNumber.id).limit(1))).first()
+                is not None,
+            }
+    return await render_template(
+        "chats/list.html",
+        rows=rows,
+        status=status,
+        q=search.text,
+        cursor=cursor,
+        next_cursor=next_cursor,
+        setup=setup,
+        last_event_id=position,
+    )
+
+
+@blueprint.get("/chats/<chat_id>/row")
+@staff_required
+async def get_chat_row(chat_id: str) -> Any:
+    """One row of the list, for the live script; 204 when the chat no longer matches
+    the page's filter."""
+    staff = await signed_in()
+    _, search = chat_filter()
+    async with runtime().db.read() as session:
+        row = await chat_row(session, chat_id, search, staff_user_id=staff.id)
+    if row is None:
+        return "", 204
+    html = await render_template("chats/_row.html", row=row)
+    return fragment(html)

@@ -1,0 +1,75 @@
+"""API keys (admins only): create one (shown once), see them all, revoke."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, flash, redirect, render_template, request, url_for
+
+from ...proxy import keys
+from ...proxy.errors import ProxyError
+from .. import runtime
+from ..auth import admin_required
+from . import FormErrors, actor_of, error_field, signed_in
+
+blueprint = Blueprint("keys", __name__)
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+async def render_keys(
+    *,
+    errors: FormErrors | None = None,
+    typed: dict[str, str] | None = None,
+    created: tuple[str, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int, dict[str, str]]:
+    """`created` is (name, key) right after creation: the only time the key is shown."""
+    async with runtime().db.read() as session:
+        found = await keys.list_keys(session)
+    html = await render_template(
+        "api_keys.html",
+        keys=list(reversed(found)),
+        errors=errors or {},
+        typed=typed or {},
+        created=created,
+    )
+    return html, status, NO_STORE
+
+
+@blueprint.get("/api-keys")
+@admin_required
+async def get_keys() -> Any:
+    return await render_keys()
+
+
+@blueprint.post("/api-keys")
+@admin_required
+async def post_key() -> Any:
+    staff = await signed_in()
+    name = (await request.form).get("name", "")[:200]
+    try:
+        async with runtime().db.transaction() as session:
+            record, key = await keys.create_key(session, name, actor=actor_of(staff))
+    except ProxyError as error:
+        errors = {error_field(error, "name"): error.message}
+        return await render_keys(errors=errors, typed={"name": name}, status=error.status)
+    # Rendered, not redirected: a reload must not show the key again, and nothing
+    # stores it to show later.
+    return await render_keys(created=(record.name, key), status=201)
+
+
+@blueprint.post("/api-keys/<int:key_id>/revoke")
+@admin_required
+async def post_key_revoke(key_id: int) -> Any:
+    staff = await signed_in()
+    try:
+        async with runtime().db.transaction() as session:
+            record = await keys.revoke_key(session, str(key_id), actor=actor_of(staff))
+    except ProxyError as error:
+        await flash(error.message, "error")
+        return redirect(url_for(".get_keys"), 303)
+    await flash(
+        f"Key {record.prefix}… ({record.name}) is revoked: it stops working now.", "success"
+    )
+    return redirect(url_for(".get_keys"), 303)

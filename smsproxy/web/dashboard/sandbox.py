@@ -1,0 +1,191 @@
+"""Simulated phones (sandbox carrier only): what each real number received and sent,
+and a box to text any proxy number from it through the same path a webhook takes.
+
+These phones are fake, so their full numbers are shown here, and only here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import (
+    Blueprint,
+    flash,
+    redirect,
+    render_template,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
+from sqlmodel import col, select
+from werkzeug.exceptions import NotFound
+
+from ...carrier.sandbox import Handset, list_handsets, text_from_handset
+from ...models import ProxyNumber
+from ...proxy.errors import ProxyError
+from ...proxy.messages import MAX_BODY_LENGTH
+from ...proxy.phone import parse_number
+from ...proxy.routing import Route
+from .. import runtime
+from ..auth import staff_required
+from . import FormErrors, error_field, event_position, fetch_wants_json, fragment, settings
+
+blueprint = Blueprint("sandbox", __name__)
+
+SESSION_PHONES = "sandbox_phones"
+MAX_ADDED_PHONES = 20
+OUTCOMES = {
+    Route.routed: "Delivered into its chat: the other participants get it.",
+    Route.unrouted: "No active chat for this phone on that number: kept as unrouted.",
+    Route.not_ours: "That number is not in the pool: kept as unrouted, no reply.",
+    Route.duplicate: "Already received.",
+    Route.buffered: "Part of a longer SMS: waiting for the rest.",
+}
+
+
+class SmsError(ProxyError):
+    status = 422
+
+
+def require_sandbox() -> None:
+    # Checked inside each guarded handler, so a visitor who is not logged in is sent
+    # to the login page whatever the carrier.
+    if settings().carrier != "sandbox":
+        raise NotFound("The sandbox exists only while the sandbox carrier is in use.")
+
+
+def _added_phones() -> list[str]:
+    value = session.get(SESSION_PHONES, [])
+    return [str(number) for number in value][:MAX_ADDED_PHONES] if isinstance(value, list) else []
+
+
+async def _phones() -> tuple[list[Handset], list[ProxyNumber], int]:
+    async with runtime().db.read() as db_session:
+        position = await event_position(db_session)
+        handsets = await list_handsets(db_session)
+        numbers = list(
+            (await db_session.exec(select(ProxyNumber).order_by(col(ProxyNumber.number)))).all()
+        )
+    known = {handset.number for handset in handsets}
+    handsets.extend(Handset(number) for number in _added_phones() if number not in known)
+    return handsets, numbers, position
+
+
+async def render_sandbox(
+    *,
+    errors: dict[str, FormErrors] | None = None,
+    typed: dict[str, dict[str, str]] | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """`errors` and `typed` are keyed by phone number ("new" for the add-a-phone form)."""
+    handsets, numbers, position = await _phones()
+    html = await render_template(
+        "sandbox.html",
+        handsets=handsets,
+        numbers=numbers,
+        errors=errors or {},
+        typed=typed or {},
+        max_body=MAX_BODY_LENGTH,
+        last_event_id=position,
+    )
+    return html, status
+
+
+@blueprint.get("/sandbox")
+@staff_required
+async def get_sandbox() -> Any:
+    require_sandbox()
+    return await render_sandbox()
+
+
+@blueprint.get("/sandbox/phones")
+@staff_required
+async def get_phones() -> Any:
+    """Every phone, for the live script to refresh the page's logs from."""
+    require_sandbox()
+    handsets, numbers, _ = await _phones()
+    html = await render_template_string(
+        '{% from "macros.html" import sandbox_phones %}'
+        "{{ sandbox_phones(handsets, numbers, {}, {}, max_body) }}",
+        handsets=handsets,
+        numbers=numbers,
+        max_body=MAX_BODY_LENGTH,
+    )
+    return fragment(html)
+
+
+def _check_text(text: str) -> str:
+    if not text.strip():
+        raise SmsError("Write the SMS to send", field="text")
+    if len(text) > MAX_BODY_LENGTH:
+        raise SmsError(f"An SMS here is at most {MAX_BODY_LENGTH} characters", field="text")
+    return text
+
+
+async def _send(phone: str, proxy: str, text: str) -> Route:
+    if not proxy:
+        raise SmsError("Choose the proxy number to text", field="proxy")
+    _check_text(text)
+    outcome = await text_from_handset(runtime(), phone, proxy, text)
+    return outcome.route
+
+
+async def _answer(key: str, typed: dict[str, str], work: Any) -> Any:
+    try:
+        route = await work()
+    except ProxyError as error:
+        field = error_field(error, "text")
+        if fetch_wants_json():
+            return {"error": {"message": error.message, "fields": {field: error.message}}}, 422
+        return await render_sandbox(
+            errors={key: {field: error.message}}, typed={key: typed}, status=422
+        )
+    note = OUTCOMES.get(route, "Sent.") if route is not None else "Phone added."
+    if fetch_wants_json():
+        return {"route": route.value if route is not None else None, "note": note}, 200
+    await flash(note, "success")
+    return redirect(url_for(".get_sandbox"), 303)
+
+
+@blueprint.post("/sandbox/phones")
+@staff_required
+async def post_phone() -> Any:
+    """A new simulated phone; with a first SMS, it sends that at once."""
+    require_sandbox()
+    form = await request.form
+    typed = {
+        "number": form.get("number", "")[:60],
+        "proxy": form.get("proxy", ""),
+        "text": form.get("text", "")[: MAX_BODY_LENGTH + 1],
+    }
+
+    async def work() -> Route | None:
+        try:
+            number = parse_number(typed["number"], settings().default_region)
+        except ProxyError as error:
+            error.field = "number"
+            raise
+        if typed["text"].strip():
+            route = await _send(number, typed["proxy"], typed["text"])
+        else:
+            route = None
+        phones = _added_phones()
+        if number not in phones:
+            session[SESSION_PHONES] = [*phones, number][-MAX_ADDED_PHONES:]
+        return route
+
+    return await _answer("new", typed, work)
+
+
+@blueprint.post("/sandbox/phones/<phone>/sms")
+@staff_required
+async def post_phone_sms(phone: str) -> Any:
+    require_sandbox()
+    form = await request.form
+    typed = {"proxy": form.get("proxy", ""), "text": form.get("text", "")[: MAX_BODY_LENGTH + 1]}
+
+    async def work() -> Route:
+        return await _send(phone, typed["proxy"], typed["text"])
+
+    return await _answer(phone, typed, work)

@@ -1,0 +1,248 @@
+// One chat, live: new messages appear at the bottom, delivery states change in place,
+// a close shows at once. The view follows new messages only when the reader is already
+// at the bottom; otherwise a "New messages" button offers to jump there.
+
+import { csrfFetch } from "./app.js";
+import { connectLive } from "./live.js";
+
+const LABELS = {
+  queued: "Queued",
+  sending: "Sending",
+  sent: "Sent",
+  delivered: "Delivered",
+  failed: "Failed",
+  rejected: "Rejected",
+  expired: "Expired",
+  suppressed: "Not sent",
+};
+const CLOSE_REASONS = {
+  staff: "by staff",
+  api: "through the API",
+  expired: "because it expired",
+};
+const NEAR_BOTTOM_PX = 48;
+const COALESCE_MS = 80;
+
+function elementFrom(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return template.content.firstElementChild;
+}
+
+/** Show `message` under the field it belongs to (or clear it with null). */
+function showFieldError(field, message) {
+  if (!field) return;
+  const id = `${field.id}-live-error`;
+  let error = document.getElementById(id);
+  field.parentElement.querySelectorAll(".field-error").forEach((old) => {
+    if (old !== error) old.remove();
+  });
+  if (!message) {
+    error?.remove();
+    field.removeAttribute("aria-invalid");
+    return;
+  }
+  if (!error) {
+    error = document.createElement("p");
+    error.className = "field-error";
+    error.id = id;
+    field.after(error);
+  }
+  error.textContent = message;
+  field.setAttribute("aria-invalid", "true");
+  const described = new Set((field.getAttribute("aria-describedby") ?? "").split(" "));
+  described.add(id);
+  field.setAttribute("aria-describedby", [...described].filter(Boolean).join(" "));
+}
+
+function setup(page) {
+  const chatId = page.dataset.chatId;
+  const scroller = document.getElementById("thread-scroll");
+  const thread = document.getElementById("thread");
+  const jump = document.getElementById("jump-latest");
+  const emptyNote = scroller.querySelector('[data-role="empty"]');
+  const composer = document.getElementById("composer");
+  const since = Number.parseInt(page.dataset.lastEventId ?? "", 10);
+  const pending = new Set();
+  let timer = null;
+  let unseen = null; // newest message id shown but not yet reported as read
+
+  const atBottom = () =>
+    scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= NEAR_BOTTOM_PX;
+  const toBottom = () => {
+    scroller.scrollTop = scroller.scrollHeight;
+    jump.hidden = true;
+  };
+  const bubble = (id) => thread.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
+
+  function place(element) {
+    // In time order: a slow fetch for an older message must not land below a newer one.
+    const order = Number(element.dataset.order);
+    const later = [...thread.children].find((other) => Number(other.dataset.order) > order);
+    if (later) later.before(element);
+    else thread.append(element);
+  }
+
+  async function load(id) {
+    let response;
+    try {
+      const url = page.dataset.messageUrl.replace("__ID__", encodeURIComponent(id));
+      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    } catch {
+      return;
+    }
+    if (!response.ok || response.redirected) return;
+    const fresh = elementFrom(await response.text());
+    if (!fresh) return;
+    const existing = bubble(id);
+    if (existing) {
+      // Only the delivery list changes after a message exists; replacing just it keeps
+      // screen readers from announcing the whole message again.
+      const list = existing.querySelector(".deliveries, .deliveries-none");
+      const update = fresh.querySelector(".deliveries, .deliveries-none");
+      if (list && update) list.replaceWith(update);
+      else if (update) existing.append(update);
+      return;
+    }
+    const follow = atBottom();
+    place(fresh);
+    emptyNote.hidden = true;
+    if (follow) toBottom();
+    else jump.hidden = false;
+    unseen = id;
+    reportRead();
+  }
+
+  function schedule(id) {
+    pending.add(id);
+    timer ??= setTimeout(async () => {
+      timer = null;
+      const ids = [...pending];
+      pending.clear();
+      for (const id of ids) await load(id);
+    }, COALESCE_MS);
+  }
+
+  function updateDelivery(data) {
+    const item = thread.querySelector(`[data-delivery-id="${CSS.escape(data.delivery_id)}"]`);
+    if (!item) {
+      if (data.message_id) schedule(data.message_id);
+      return;
+    }
+    const badge = item.querySelector('[data-role="status"]');
+    badge.className = `badge badge-${data.status}`;
+    badge.dataset.status = data.status;
+    badge.textContent = LABELS[data.status] ?? data.status;
+    const error = item.querySelector('[data-role="error"]');
+    error.textContent = data.error ?? "";
+    error.hidden = !data.error;
+  }
+
+  function showClosed(data) {
+    page.dataset.status = "closed";
+    const status = document.getElementById("chat-status");
+    status.className = "badge badge-closed";
+    status.textContent = "Closed";
+    document.getElementById("chat-actions")?.remove();
+    composer?.remove();
+    const note = document.getElementById("closed-note");
+    if (data.close_reason) {
+      note.querySelector('[data-role="closed-text"]').textContent =
+        `This chat was closed ${CLOSE_REASONS[data.close_reason] ?? `(${data.close_reason})`}`;
+    }
+    note.hidden = false;
+  }
+
+  let readTimer = null;
+  function reportRead() {
+    if (!unseen || document.visibilityState !== "visible") return;
+    clearTimeout(readTimer);
+    readTimer = setTimeout(() => {
+      const id = unseen;
+      unseen = null;
+      const body = new URLSearchParams({ message_id: id });
+      csrfFetch(page.dataset.readUrl, { method: "POST", body }).catch(() => {
+        unseen ??= id;
+      });
+    }, 500);
+  }
+  document.addEventListener("visibilitychange", reportRead);
+
+  connectLive({
+    topic: `chat:${chatId}`,
+    since: Number.isInteger(since) ? since : null,
+    onEvent(event) {
+      const data = event.data ?? {};
+      if (event.name === "message.created") schedule(data.id);
+      else if (event.name === "delivery.updated") updateDelivery(data);
+      else if (event.name === "chat.closed") showClosed(data);
+    },
+  });
+
+  scroller.addEventListener("scroll", () => {
+    if (atBottom()) jump.hidden = true;
+  });
+  jump.addEventListener("click", () => {
+    toBottom();
+    scroller.focus();
+  });
+  toBottom();
+
+  if (composer) setupComposer(composer, { schedule, toBottom });
+}
+
+function setupComposer(form, { schedule, toBottom }) {
+  const body = form.querySelector("textarea");
+  const to = form.querySelector("select");
+  const count = document.getElementById("composer-count");
+  const button = form.querySelector('button[type="submit"]');
+  const max = Number(body.maxLength);
+  const defaultHint = count.textContent;
+
+  const updateCount = () => {
+    count.textContent = body.value
+      ? `${body.value.length} / ${max} characters`
+      : defaultHint;
+  };
+  body.addEventListener("input", updateCount);
+  body.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    button.disabled = true;
+    showFieldError(body, null);
+    showFieldError(to, null);
+    try {
+      const response = await csrfFetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        const fields = answer.error?.fields ?? {};
+        const message = answer.error?.message ?? "The message was not sent. Try again.";
+        if (fields.to) showFieldError(to, fields.to);
+        else showFieldError(body, fields.body ?? message);
+        return;
+      }
+      body.value = "";
+      updateCount();
+      toBottom();
+      schedule(answer.message_id);
+    } catch {
+      showFieldError(body, "Could not reach the server: the message was not sent.");
+    } finally {
+      button.disabled = false;
+      body.focus();
+    }
+  });
+}
+
+const page = document.getElementById("chat-page");
+if (page) setup(page);

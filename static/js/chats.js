@@ -1,0 +1,236 @@
+// The chat list and the unrouted inbox, live; and the new-chat form's rows.
+//
+// Live lists ([data-live-list]) re-fetch the server-rendered row of whatever an event
+// names, so a row looks the same however it arrived, and the server decides whether it
+// still matches the page's filter (204: it does not). Rows that change above what the
+// reader is looking at never move what they are looking at.
+
+import { connectLive } from "./live.js";
+
+const COALESCE_MS = 120;
+
+function elementFrom(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return template.content.firstElementChild;
+}
+
+/** Run `change`, then scroll so the first row in view stays where it was on screen. */
+function keepInView(list, change) {
+  const anchor = [...list.children].find((row) => row.getBoundingClientRect().bottom > 0);
+  const before = anchor?.getBoundingClientRect().top;
+  change();
+  if (window.scrollY > 0 && anchor?.isConnected && before !== undefined) {
+    const shift = anchor.getBoundingClientRect().top - before;
+    if (shift) window.scrollBy(0, shift);
+  }
+}
+
+function setupLiveList(root) {
+  const kind = root.dataset.liveList;
+  const list = root.querySelector('[data-role="items"]');
+  const empty = root.querySelector('[data-role="empty"]');
+  const announcer = root.querySelector('[data-role="announcer"]');
+  const mayInsert = root.dataset.insert === "yes";
+  const since = Number.parseInt(root.dataset.lastEventId ?? "", 10);
+  const pending = new Map();
+  let timer = null;
+
+  const rowUrl = (id) => root.dataset.rowUrl.replace("__ID__", encodeURIComponent(id));
+  const find = (id) => list.querySelector(`[data-item-id="${CSS.escape(id)}"]`);
+
+  function updateEmpty() {
+    const hasRows = list.children.length > 0;
+    list.hidden = !hasRows;
+    if (empty) empty.hidden = hasRows;
+  }
+
+  function announce(text) {
+    if (!announcer || !text) return;
+    announcer.textContent = "";
+    // A fresh text node each time, so the same words are announced again.
+    requestAnimationFrame(() => {
+      announcer.textContent = text;
+    });
+  }
+
+  async function refresh(id, { bump, message }) {
+    const existing = find(id);
+    if (!existing && !mayInsert) return;
+    let response;
+    try {
+      response = await fetch(rowUrl(id), {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+      });
+    } catch {
+      return; // offline: the next event or a reload brings the row
+    }
+    if (response.redirected) return; // logged out: the next navigation shows the login
+    if (response.status === 204 || response.status === 404) {
+      if (existing) keepInView(list, () => existing.remove());
+      updateEmpty();
+      return;
+    }
+    if (!response.ok) return;
+    const row = elementFrom(await response.text());
+    if (!row) return;
+    keepInView(list, () => {
+      const current = find(id);
+      if (bump && mayInsert) {
+        current?.remove();
+        list.prepend(row);
+      } else if (current) {
+        current.replaceWith(row);
+      } else if (mayInsert) {
+        list.prepend(row);
+      }
+    });
+    if (bump) {
+      row.classList.add("is-fresh");
+      setTimeout(() => row.classList.remove("is-fresh"), 2000);
+    }
+    updateEmpty();
+    announce(message);
+  }
+
+  function schedule(id, options) {
+    const previous = pending.get(id);
+    pending.set(id, {
+      bump: Boolean(options.bump || previous?.bump),
+      message: options.message ?? previous?.message,
+    });
+    timer ??= setTimeout(flush, COALESCE_MS);
+  }
+
+  async function flush() {
+    timer = null;
+    const batch = [...pending];
+    pending.clear();
+    for (const [id, options] of batch) await refresh(id, options);
+  }
+
+  function onChatsEvent(event) {
+    if (!event.chat_id) return;
+    const data = event.data ?? {};
+    if (event.name === "chat.created") {
+      schedule(event.chat_id, { bump: true, message: "A new chat started" });
+    } else if (event.name === "message.created") {
+      const who = data.author_kind === "participant" && data.author ? data.author : null;
+      schedule(event.chat_id, { bump: true, message: who ? `New message from ${who}` : null });
+    } else if (event.name === "chat.closed") {
+      schedule(event.chat_id, { bump: false });
+    }
+  }
+
+  function onUnroutedEvent(event) {
+    const data = event.data ?? {};
+    if (event.name !== "message.created" || event.chat_id || data.author_kind !== "unrouted") {
+      return;
+    }
+    schedule(data.id, { bump: true, message: "A new unrouted SMS arrived" });
+  }
+
+  connectLive({
+    topic: "chats",
+    since: Number.isInteger(since) ? since : null,
+    onEvent: kind === "unrouted" ? onUnroutedEvent : onChatsEvent,
+  });
+}
+
+// New chat: participant rows added and removed in place (the buttons also work as plain
+// submits without this script), and the browser's time zone sent beside the expiry.
+
+const ROW_NAME = /participants-\d+-/g;
+
+function renumber(form) {
+  const rows = [...form.querySelectorAll('[data-role="row"]')];
+  const box = form.querySelector('[data-role="participants"]');
+  const min = Number(box.dataset.min);
+  const max = Number(box.dataset.max);
+  rows.forEach((row, index) => {
+    for (const element of row.querySelectorAll("[id], [for], [name], [aria-describedby]")) {
+      for (const attribute of ["id", "for", "name", "aria-describedby"]) {
+        const value = element.getAttribute(attribute);
+        if (value) element.setAttribute(attribute, value.replace(ROW_NAME, `participants-${index}-`));
+      }
+    }
+    row.querySelector(".row-number").textContent = String(index + 1);
+    const label = row.querySelector('label[for$="-number"]');
+    if (label) label.textContent = `Participant ${index + 1} phone number`;
+    const remove = row.querySelector(".row-remove");
+    remove.value = `remove-${index}`;
+    remove.querySelector(".visually-hidden").textContent = ` participant ${index + 1}`;
+    remove.disabled = rows.length <= min;
+    const number = row.querySelector('input[type="tel"]');
+    if (number) number.required = index < min;
+  });
+  form.querySelector('[data-role="row-count"]').value = String(rows.length);
+  form.querySelector('[data-role="add-row"]').disabled = rows.length >= max;
+}
+
+function addRow(form) {
+  const rows = [...form.querySelectorAll('[data-role="row"]')];
+  const model = rows.find((row) => row.querySelector('input[type="tel"]'));
+  if (!model) return;
+  const row = model.cloneNode(true);
+  for (const input of row.querySelectorAll("input")) {
+    input.value = "";
+    input.removeAttribute("aria-invalid");
+  }
+  for (const error of row.querySelectorAll(".field-error")) error.remove();
+  for (const element of row.querySelectorAll("[aria-describedby]")) {
+    element.removeAttribute("aria-describedby");
+  }
+  rows.at(-1).after(row);
+  renumber(form);
+  row.querySelector('input[type="tel"]').focus();
+}
+
+function removeRow(form, button) {
+  const row = button.closest('[data-role="row"]');
+  const next = row.nextElementSibling ?? row.previousElementSibling;
+  row.remove();
+  renumber(form);
+  (next?.querySelector("input:not([type=hidden])") ?? form.querySelector("input[type=tel]"))?.focus();
+}
+
+function offsetLabel(minutes) {
+  const sign = minutes <= 0 ? "+" : "−";
+  const total = Math.abs(minutes);
+  const hours = String(Math.floor(total / 60)).padStart(2, "0");
+  return `UTC${sign}${hours}:${String(total % 60).padStart(2, "0")}`;
+}
+
+function setupNewChat(form) {
+  const expiry = form.querySelector("#expires_at");
+  const offset = form.querySelector('[data-role="tz-offset"]');
+  const hint = form.querySelector('[data-role="tz-hint"]');
+  const updateOffset = () => {
+    // The offset at the chosen moment, which differs from today's across a DST change.
+    const chosen = expiry.value ? new Date(expiry.value) : new Date();
+    const minutes = Number.isNaN(chosen.getTime())
+      ? new Date().getTimezoneOffset()
+      : chosen.getTimezoneOffset();
+    offset.value = String(minutes);
+    hint.textContent = `In your local time (${offsetLabel(minutes)}).`;
+  };
+  updateOffset();
+  expiry.addEventListener("input", updateOffset);
+
+  form.addEventListener("click", (event) => {
+    const button = event.target.closest("button");
+    if (!button || button.type !== "submit") return;
+    if (button.dataset.role === "add-row") {
+      event.preventDefault();
+      addRow(form);
+    } else if (button.classList.contains("row-remove")) {
+      event.preventDefault();
+      removeRow(form, button);
+    }
+  });
+  form.addEventListener("submit", updateOffset);
+}
+
+for (const root of document.querySelectorAll("[data-live-list]")) setupLiveList(root);
+for (const form of document.querySelectorAll("[data-new-chat]")) setupNewChat(form);
