@@ -106,6 +106,7 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.before_commit: list[AfterCommit] = []
         self.after_commit: list[AfterCommit] = []
 
     @property
@@ -114,10 +115,13 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """One unit of work: commit on success, roll back on error, then run hooks."""
+        """One unit of work: before-commit hooks, commit (or roll back on error), then
+        after-commit hooks."""
         async with self.sessions() as session:
             async with session.begin():
                 yield session
+                for hook in self.before_commit:
+                    await hook(session)
             for hook in self.after_commit:
                 result = hook(session)
                 if hasattr(result, "__await__"):

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import or_
+from sqlalchemy import or_, text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -53,14 +53,40 @@ async def emit(
 ) -> EventRecord:
     """Record an event in the current transaction; it is published after commit.
 
-    `data` must never hold a full real phone number: events reach browsers.
+    The row is written just before commit (`write_pending`), so its id is known once
+    the transaction has committed. `data` must never hold a full real phone number:
+    events reach browsers.
     """
     assert name in EVENT_NAMES, name
     record = EventRecord(name=name, chat_public_id=chat_id, payload=data)
-    session.add(record)
-    await session.flush()
     session.info.setdefault(PENDING_KEY, []).append(record)
     return record
+
+
+# Any constant: the key of the advisory lock that orders event ids on PostgreSQL.
+EVENT_ORDER_LOCK = 0x5350_4556
+
+
+async def write_pending(session: AsyncSession) -> None:
+    """Insert this transaction's events, as the last step before commit.
+
+    Pages resume from the last event id they saw, so ids must become visible in
+    increasing order. PostgreSQL hands out sequence values at insert time, and two
+    transactions could commit out of that order and hide an event from a resuming page
+    for good. A transaction-scoped advisory lock taken right here, held only for the
+    insert and the commit, makes ids follow commit order. SQLite already serialises
+    writers.
+    """
+    records: list[EventRecord] = session.info.get(PENDING_KEY, [])
+    if not records:
+        return
+    connection = await session.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(
+            text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK}
+        )
+    session.add_all(records)
+    await session.flush()
 
 
 def take_pending(session: AsyncSession) -> list[Event]:

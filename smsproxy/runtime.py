@@ -32,6 +32,7 @@ class Runtime:
         self.background = background
         self.outbox_wakeup = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self.db.before_commit.append(events.write_pending)
         self.db.after_commit.append(self._after_commit)
         from .carrier.factory import make_carrier
 
