@@ -7,7 +7,7 @@ from typing import Any
 
 from markupsafe import escape
 from pydantic import ValidationError
-from quart import Quart, Response, jsonify, render_template, request
+from quart import Quart, Response, has_request_context, jsonify, render_template, request
 from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
@@ -21,6 +21,9 @@ JSON_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/openapi.json")
 
 
 def wants_json() -> bool:
+    if not has_request_context():
+        # A WebSocket handler: there is no page to render, and JSON is what it speaks.
+        return True
     return request.path.startswith(JSON_PREFIXES) or (
         request.accept_mimetypes.best == "application/json"
     )
@@ -88,7 +91,10 @@ def register_error_handlers(app: Quart) -> None:
 
     @app.errorhandler(Exception)
     async def on_unexpected(error: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        if has_request_context():
+            log.exception("unhandled error on %s %s", request.method, request.path)
+        else:
+            log.exception("unhandled error")
         if wants_json():
             return json_error(500, "internal_error", "Something went wrong on our side")
         return await _html_error(500, "Something went wrong on our side.")

@@ -10,7 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, g, request
-from quart_rate_limiter import RateLimit, remote_addr_key
+from quart_rate_limiter import RateLimit
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import Unauthorized
 
@@ -28,7 +28,9 @@ async def api_key_or_address() -> str:
     """Rate limits count per API key (by its public prefix), else per address."""
     header = request.headers.get("Authorization", "")
     token = header.removeprefix("Bearer ").strip()
-    return f"key:{token[:12]}" if token.startswith("spx_") else await remote_addr_key()
+    # The connection's address, not X-Forwarded-For, which any client can set; behind a
+    # proxy, run hypercorn with its proxy-headers middleware.
+    return f"key:{token[:12]}" if token.startswith("spx_") else (request.remote_addr or "-")
 
 
 API_LIMITS = [
