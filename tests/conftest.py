@@ -85,10 +85,17 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 async def _truncate_all(url: str) -> None:
+    # DELETE, not TRUNCATE: a test leaves a handful of rows, and TRUNCATE's new files
+    # for every table and index cost ~0.35 s per test where DELETE takes ~15 ms.
     engine = create_engine(url)
-    names = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
     async with engine.begin() as connection:
-        await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            await connection.execute(table.delete())
+        sequences = await connection.execute(
+            text("SELECT sequencename FROM pg_sequences WHERE schemaname = current_schema()")
+        )
+        for (name,) in sequences.all():
+            await connection.execute(text(f'ALTER SEQUENCE "{name}" RESTART'))
     await engine.dispose()
 
 
