@@ -26,6 +26,13 @@ blueprint = Blueprint("dashboard", __name__)
 FormErrors = dict[str, str]
 
 
+class InvalidForm(ProxyError):
+    """A form value the page itself checks (a choice not offered, a malformed date)."""
+
+    status = 422
+    code = "invalid_form"
+
+
 @blueprint.app_template_filter("masked")
 def masked(number: str | None) -> str:
     """`{{ number | masked }}`: the only way a real number reaches a page."""

@@ -30,7 +30,7 @@ from ...proxy.errors import NotFound, ProxyError
 from ...proxy.lifecycle import templates_of
 from .. import runtime
 from ..auth import staff_required
-from . import FormErrors, actor_of, error_field, masked, signed_in
+from . import FormErrors, InvalidForm, actor_of, error_field, masked, signed_in
 
 blueprint = Blueprint("new_chat", __name__)
 
@@ -145,7 +145,7 @@ def _expiry(form: NewChatForm) -> datetime | None:
     try:
         local = datetime.fromisoformat(form.expires_at.strip())
     except ValueError:
-        raise ProxyError(
+        raise InvalidForm(
             "Enter a date and time such as 2030-01-31 18:00", field="expires_at"
         ) from None
     if local.tzinfo is not None:
@@ -162,7 +162,7 @@ def _expiry(form: NewChatForm) -> datetime | None:
 def _ttl(form: NewChatForm) -> int | None:
     allowed = {value for value, _ in TTL_CHOICES}
     if form.ttl not in allowed:
-        raise ProxyError("Choose one of the idle limits offered", field="ttl")
+        raise InvalidForm("Choose one of the idle limits offered", field="ttl")
     return int(form.ttl) if form.ttl else None
 
 

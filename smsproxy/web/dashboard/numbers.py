@@ -10,7 +10,7 @@ from ...proxy import pool
 from ...proxy.errors import ProxyError
 from .. import runtime
 from ..auth import admin_required, staff_required
-from . import FormErrors, error_field, event_position, settings
+from . import FormErrors, InvalidForm, error_field, event_position, settings
 
 blueprint = Blueprint("numbers", __name__)
 
@@ -54,7 +54,7 @@ async def post_number() -> Any:
     typed = {"number": form.get("number", "")[:60], "label": form.get("label", "")[:200]}
     try:
         if len(typed["label"].strip()) > MAX_LABEL:
-            raise ProxyError(f"A label is at most {MAX_LABEL} characters", field="label")
+            raise InvalidForm(f"A label is at most {MAX_LABEL} characters", field="label")
         async with runtime().db.transaction() as session:
             record = await pool.add_number(
                 session,

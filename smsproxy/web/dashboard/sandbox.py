@@ -29,7 +29,15 @@ from ...proxy.phone import parse_number
 from ...proxy.routing import Route
 from .. import runtime
 from ..auth import staff_required
-from . import FormErrors, error_field, event_position, fetch_wants_json, fragment, settings
+from . import (
+    FormErrors,
+    InvalidForm,
+    error_field,
+    event_position,
+    fetch_wants_json,
+    fragment,
+    settings,
+)
 
 blueprint = Blueprint("sandbox", __name__)
 
@@ -42,10 +50,6 @@ OUTCOMES = {
     Route.duplicate: "Already received.",
     Route.buffered: "Part of a longer SMS: waiting for the rest.",
 }
-
-
-class SmsError(ProxyError):
-    status = 422
 
 
 def require_sandbox() -> None:
@@ -117,15 +121,15 @@ async def get_phones() -> Any:
 
 def _check_text(text: str) -> str:
     if not text.strip():
-        raise SmsError("Write the SMS to send", field="text")
+        raise InvalidForm("Write the SMS to send", field="text")
     if len(text) > MAX_BODY_LENGTH:
-        raise SmsError(f"An SMS here is at most {MAX_BODY_LENGTH} characters", field="text")
+        raise InvalidForm(f"An SMS here is at most {MAX_BODY_LENGTH} characters", field="text")
     return text
 
 
 async def _send(phone: str, proxy: str, text: str) -> Route:
     if not proxy:
-        raise SmsError("Choose the proxy number to text", field="proxy")
+        raise InvalidForm("Choose the proxy number to text", field="proxy")
     _check_text(text)
     outcome = await text_from_handset(runtime(), phone, proxy, text)
     return outcome.route
