@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import threading
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -264,7 +266,17 @@ async def test_503_with_retry_after_when_the_database_is_unavailable(url: str) -
         receipt = await post(
             app, {"messageId": "X", "status": "delivered"}, path="/webhooks/delivery-receipt"
         )
+    await aiosqlite_threads_done()
     for answer in (response, receipt):
         assert answer.status_code == 503
         assert answer.headers["Retry-After"].isdigit()
         assert (await answer.get_json())["error"]["code"] == "unavailable"
+
+
+async def aiosqlite_threads_done() -> None:
+    """aiosqlite answers a failed connect's clean-up on the event loop from its own
+    thread; let it finish while the loop still runs, or it warns about a closed loop."""
+    for _ in range(100):
+        if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
+            return
+        await asyncio.sleep(0.02)
