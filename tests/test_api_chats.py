@@ -280,3 +280,15 @@ async def test_closing_frees_the_routes_for_the_next_chat(api: Api) -> None:
     status, again = await api.post("/chats", two_people(RIDER, "+447700900003"))
     assert status == 201
     assert again["participants"][0]["proxy_number"] == PROXY
+
+
+async def test_close_with_a_null_body_takes_the_defaults(api: Api) -> None:
+    _, chat = await api.post("/chats", {**two_people(RIDER, DRIVER), "intro": False})
+    response = await api.client.post(
+        f"/api/v1/chats/{chat['id']}/close",
+        data="null",
+        headers={**api.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 200
+    assert (await response.get_json())["status"] == "closed"
+    assert len(await api.deliveries(DeliveryKind.goodbye)) == 2

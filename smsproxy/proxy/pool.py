@@ -33,7 +33,7 @@ async def add_number(
         raise Conflict(f"{number} is already in the pool", field="number")
     if await _is_participant_number(session, number):
         raise Conflict(
-            f"{number} belongs to a participant of an active chat; a person's own number "
+            f"{mask(number)} belongs to a participant of an active chat; a person's own number "
             "cannot be a proxy number",
             field="number",
         )

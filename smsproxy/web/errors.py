@@ -44,6 +44,9 @@ def describe_validation_error(error: Exception) -> tuple[str, list[dict[str, Any
             message = item["msg"].removeprefix("Value error, ")
             if item["type"] == "extra_forbidden":
                 message = "is not a known field"
+            elif not item["loc"] and item["type"] in ("model_type", "dict_type"):
+                # Not "an instance of ChatCreate": callers never see the class names.
+                message = "must be a JSON object"
             details.append({"field": where, "message": message})
         summary = "; ".join(f"{d['field']}: {d['message']}" for d in details[:5])
         return f"Invalid request: {summary}", details
@@ -56,6 +59,9 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(RequestSchemaValidationError)
     async def on_schema_error(error: RequestSchemaValidationError) -> Response:
         message, details = describe_validation_error(error.validation_error)
+        if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
+            # quart-schema reads a form or an empty body as a missing JSON object.
+            message = "Send the body as JSON with 'Content-Type: application/json'"
         return json_error(400, "invalid_request", message, details=details)
 
     @app.errorhandler(ProxyError)

@@ -79,6 +79,8 @@ async def optional_body(model: type[M]) -> M:
         data = json.loads(raw)
     except ValueError:
         raise RequestSchemaValidationError(ValueError("JSON")) from None
+    if data is None:  # an explicit JSON null asks for the defaults, like no body
+        return model()
     try:
         return model.model_validate(data)
     except ValidationError as error:
