@@ -85,14 +85,27 @@ def _make_sqlite_safe(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# PostgreSQL error classes that mean "the database is not there right now", not "this
+# statement is wrong": connection exceptions, a missing database, shutdown, starting up.
+UNAVAILABLE_SQLSTATES = ("08", "3D000", "57P01", "57P02", "57P03", "53300")
+SQLITE_DOWN = ("unable to open", "database is locked", "disk i/o error", "readonly database")
+
+
 def is_unavailable(error: BaseException) -> bool:
     """True when the database cannot be reached (as opposed to a bad statement)."""
-    if isinstance(error, OSError | ConnectionError):
+    if isinstance(error, OSError | ConnectionError | TimeoutError):
         return True
-    if isinstance(error, OperationalError | DBAPIError):
-        return bool(getattr(error, "connection_invalidated", False)) or isinstance(
-            error, OperationalError
-        )
+    message = str(getattr(error, "orig", None) or error).lower()
+    if isinstance(error, OperationalError) and any(text in message for text in SQLITE_DOWN):
+        return True
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return True
+        state = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        if isinstance(state, str) and state.startswith(UNAVAILABLE_SQLSTATES):
+            return True
+        cause = error.orig.__cause__ if error.orig is not None else None
+        return isinstance(cause, OSError | ConnectionError | TimeoutError)
     return False
 
 

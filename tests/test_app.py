@@ -21,3 +21,32 @@ async def test_unknown_api_route_answers_json(app: Quart) -> None:
     assert response.status_code == 404
     body = await response.get_json()
     assert body["error"]["code"] == "not_found"
+
+
+async def test_database_errors_are_told_apart() -> None:
+    """A database that is down is "unavailable" (callers answer 503 and retry later); a
+    wrong statement is not."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from smsproxy.db import create_engine, is_unavailable
+    from tests.conftest import POSTGRES_URL, USE_POSTGRES
+
+    async def error_of(url: str, statement: str) -> BaseException:
+        engine = create_engine(url)
+        try:
+            async with engine.connect() as connection:
+                await connection.execute(text(statement))
+        except (SQLAlchemyError, OSError) as error:
+            return error
+        finally:
+            await engine.dispose()
+        raise AssertionError("no error")
+
+    assert is_unavailable(await error_of("postgresql://postgres@127.0.0.1:1/x", "SELECT 1"))
+    assert is_unavailable(await error_of("sqlite:////nonexistent-dir/x.db", "SELECT 1"))
+    assert not is_unavailable(await error_of("sqlite://", "SELECT * FROM no_such_table"))
+    if USE_POSTGRES:
+        root = POSTGRES_URL.rpartition("/")[0]
+        assert is_unavailable(await error_of(f"{root}/no_such_database_here", "SELECT 1"))
+        assert not is_unavailable(await error_of(POSTGRES_URL, "SELECT * FROM no_such_table"))
