@@ -264,6 +264,30 @@ CASES: list[tuple[str, str, dict[str, Any], int, str, str]] = [
         "invalid_request",
         "reference: String should have at most 200 characters",
     ),
+    (
+        "POST",
+        "/chats",
+        {"json": {"participants": PAIR, "expires_at": "9999-12-31T23:59:59-12:00"}},
+        422,
+        "invalid_chat",
+        "expires_at is too far in the future",
+    ),
+    (
+        "POST",
+        "/chats",
+        {"json": {"participants": [PAIR[0], {"number": DRIVER, "name": "nul\u0000"}]}},
+        422,
+        "invalid_chat",
+        "Participant 2's name has control characters",
+    ),
+    (
+        "POST",
+        "/chats",
+        {"json": {"participants": PAIR, "reference": "a\u0000b"}},
+        422,
+        "invalid_chat",
+        "reference has control characters",
+    ),
     ("GET", "/chats?cursor=bad!", {}, 422, "invalid_chat", "cursor is not one this API returned"),
     (
         "GET",
@@ -369,6 +393,20 @@ async def test_bad_requests_get_a_clear_json_error(
     assert set(body) == {"error"}
     assert body["error"]["code"] == code
     assert words in body["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/chats?reference=a%00b", "/chats/ch_%00", "/chats/ch_%00/messages", "/numbers/%2B44%00"],
+)
+async def test_a_nul_character_anywhere_is_never_a_500(app: Quart, api_key: str, path: str) -> None:
+    """PostgreSQL refuses NUL in text outright; SQLite stores it. Neither may answer 500."""
+    method = "DELETE" if path.startswith("/numbers") else "GET"
+    response = await app.test_client().open(f"/api/v1{path}", method=method, headers=auth(api_key))
+    assert response.status_code in {200, 400, 404, 422}
+    body = await response.get_json()
+    if response.status_code != 200:
+        assert body["error"]["message"]
 
 
 async def test_pool_exhausted_is_a_409_that_names_who(app: Quart, api_key: str) -> None:

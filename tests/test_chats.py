@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -112,6 +112,14 @@ async def test_create_records_the_chat_and_its_routes(rt: Runtime) -> None:
     assert ALICE not in json.dumps(event.payload) and BOB not in json.dumps(event.payload)
 
 
+async def test_expiry_is_kept_in_utc(rt: Runtime) -> None:
+    in_new_york = datetime(2100, 1, 1, 7, 0, tzinfo=timezone(-timedelta(hours=5)))
+    view = await create(rt, spec(ALICE, BOB, expires_at=in_new_york))
+    assert view.chat.expires_at == in_new_york
+    assert view.chat.expires_at is not None and view.chat.expires_at.tzinfo == UTC
+    assert view.chat.expires_at.hour == 12
+
+
 async def test_intro_goes_to_each_participant_from_their_own_number(rt: Runtime) -> None:
     await add_numbers(rt, "+12025550901")
     sam = "+12025550111"
@@ -207,6 +215,21 @@ def test_unnamed_participants_are_numbered() -> None:
             InvalidChat,
             "expires_at",
             "in the past",
+        ),
+        (
+            spec(
+                ALICE, BOB, expires_at=datetime(9999, 12, 31, tzinfo=timezone(-timedelta(hours=12)))
+            ),
+            InvalidChat,
+            "expires_at",
+            "too far in the future",
+        ),
+        (spec(ALICE, BOB, reference="line\nbreak"), InvalidChat, "reference", "control characters"),
+        (
+            ChatSpec([NewParticipant(ALICE), NewParticipant(BOB, "nul\x00")]),
+            InvalidChat,
+            "participants.1.name",
+            "Participant 2's name has control characters",
         ),
     ],
 )

@@ -6,9 +6,10 @@ import asyncio
 import base64
 import logging
 import re
+import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import update
@@ -82,6 +83,11 @@ async def validate_spec(
         )
     numbers: list[str] = []
     for index, person in enumerate(spec.participants):
+        if _has_control_characters(person.name):
+            raise InvalidChat(
+                f"Participant {index + 1}'s name has control characters",
+                field=f"participants.{index}.name",
+            )
         where = f"participants.{index}.number"
         try:
             number = parse_number(person.number, default_region)
@@ -105,11 +111,21 @@ async def validate_spec(
         numbers.append(number)
     if spec.expires_at is not None and spec.expires_at <= utcnow():
         raise InvalidChat("expires_at is in the past", field="expires_at")
+    if spec.expires_at is not None and spec.expires_at.year >= 9999:
+        # Year 9999 in another zone is year 10000 in UTC, which no datetime can hold.
+        raise InvalidChat("expires_at is too far in the future", field="expires_at")
     if spec.ttl_seconds is not None and spec.ttl_seconds < 60:
         raise InvalidChat("ttl_seconds must be at least 60", field="ttl_seconds")
     if spec.reference is not None and len(spec.reference) > 200:
         raise InvalidChat("reference is longer than 200 characters", field="reference")
+    if spec.reference is not None and _has_control_characters(spec.reference):
+        raise InvalidChat("reference has control characters", field="reference")
     return numbers
+
+
+def _has_control_characters(text: str) -> bool:
+    # Names go into SMS text and both go onto pages; PostgreSQL refuses NUL outright.
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
 
 
 async def create_chat(
@@ -131,7 +147,7 @@ async def create_chat(
     now = utcnow()
     chat = Chat(
         reference=spec.reference or None,
-        expires_at=spec.expires_at,
+        expires_at=spec.expires_at.astimezone(UTC) if spec.expires_at else None,
         idle_ttl_seconds=spec.ttl_seconds,
         last_activity_at=now,
         created_at=now,

@@ -55,6 +55,15 @@ def describe_validation_error(error: Exception) -> tuple[str, list[dict[str, Any
     return "Request body is not valid JSON", []
 
 
+def is_unstorable_value(error: SQLAlchemyError) -> bool:
+    """A value from the request the database refuses: PostgreSQL's data exceptions
+    (SQLSTATE class 22, such as a NUL in text) and out-of-range numbers or dates the
+    driver cannot even send. The request's fault, so a 400 rather than a 500."""
+    original = getattr(error, "orig", None)
+    sqlstate = str(getattr(original, "sqlstate", None) or "")
+    return sqlstate.startswith("22") or isinstance(original, OverflowError)
+
+
 def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(RequestSchemaValidationError)
     async def on_schema_error(error: RequestSchemaValidationError) -> Response:
@@ -93,6 +102,14 @@ def register_error_handlers(app: Quart) -> None:
                 response.headers["Retry-After"] = "5"
                 return response
             return await _html_error(503, "The database is unavailable; try again shortly.")
+        if is_unstorable_value(error):
+            message = (
+                "The request holds a value the database cannot store: text with a NUL "
+                "character, or a number or date out of range"
+            )
+            if wants_json():
+                return json_error(400, "invalid_request", message)
+            return await _html_error(400, message)
         raise error
 
     @app.errorhandler(Exception)
