@@ -26,6 +26,7 @@ from . import events, outbox
 from .carrier import CarrierError, OutboundSms, SendResult, TransientCarrierError
 from .db import Database, is_unavailable, utcnow
 from .models import CarrierMessage, Chat, Delivery, DeliveryStatus, Message
+from .proxy.receipts import settle
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -152,6 +153,7 @@ async def record_sent(runtime: Runtime, claimed: Delivery, result: SendResult) -
             row.lease_until = None
             row.error = row.error_code = None
             await _emit(session, row)
+        await settle(session, row, now)  # receipts that beat this record
         status = DeliveryStatus(row.status)
     log.info("delivery %s sent in %d part(s)", claimed.public_id, len(result.message_ids))
     return status

@@ -44,9 +44,18 @@ async def messages(rt: Runtime) -> list[Message]:
         return list((await session.exec(select(Message).order_by(col(Message.id)))).all())
 
 
-async def stored_parts(rt: Runtime) -> list[InboundPart]:
+async def stored_parts(rt: Runtime, forwarded: bool = False) -> list[InboundPart]:
+    """The parts waiting for their set (or, with `forwarded`, every row kept)."""
+    query = select(InboundPart)
+    if not forwarded:
+        query = query.where(col(InboundPart.forwarded_at).is_(None))
     async with rt.db.read() as session:
-        return list((await session.exec(select(InboundPart))).all())
+        return list((await session.exec(query)).all())
+
+
+async def deliveries(rt: Runtime) -> list[Delivery]:
+    async with rt.db.read() as session:
+        return list((await session.exec(select(Delivery))).all())
 
 
 async def chat_with_alice(rt: Runtime) -> None:
@@ -89,6 +98,63 @@ async def test_retried_parts_are_duplicates(runtime: Runtime) -> None:
     assert late.route == Route.duplicate
     assert len(await messages(runtime)) == 1
     assert await stored_parts(runtime) == []
+
+
+async def test_a_retried_later_part_of_a_forwarded_set_is_a_duplicate(runtime: Runtime) -> None:
+    await chat_with_alice(runtime)
+    start = utcnow()
+    for number in (1, 2, 3):
+        await send(runtime, part(number), now=start)
+
+    again = await send(runtime, part(2), now=start + timedelta(seconds=5))
+
+    assert again.route == Route.duplicate
+    assert await stored_parts(runtime) == []
+    flushed = await flush_expired(runtime.db, OPTIONS, TIMEOUT, now=start + timedelta(hours=1))
+    assert flushed == 0
+    assert len(await messages(runtime)) == 1
+    assert len(await deliveries(runtime)) == 1
+
+
+async def test_a_retried_part_of_a_flushed_set_is_a_duplicate(runtime: Runtime) -> None:
+    await chat_with_alice(runtime)
+    start = utcnow()
+    await send(runtime, part(2), now=start)
+    await flush_expired(runtime.db, OPTIONS, TIMEOUT, now=start + timedelta(seconds=61))
+
+    again = await send(runtime, part(2), now=start + timedelta(seconds=90))
+
+    assert again.route == Route.duplicate
+    assert len(await messages(runtime)) == 1 and len(await deliveries(runtime)) == 1
+
+
+async def test_forwarded_parts_are_forgotten_after_a_day(runtime: Runtime) -> None:
+    await chat_with_alice(runtime)
+    start = utcnow()
+    for number in (1, 2, 3):
+        await send(runtime, part(number), now=start)
+    assert len(await stored_parts(runtime, forwarded=True)) == 3
+
+    await flush_expired(runtime.db, OPTIONS, TIMEOUT, now=start + timedelta(hours=23))
+    assert len(await stored_parts(runtime, forwarded=True)) == 3
+    await flush_expired(runtime.db, OPTIONS, TIMEOUT, now=start + timedelta(hours=25))
+
+    assert await stored_parts(runtime, forwarded=True) == []
+    assert len(await messages(runtime)) == 1
+
+
+async def test_a_reused_reference_starts_a_new_set(runtime: Runtime) -> None:
+    await chat_with_alice(runtime)
+    for number in (1, 2):
+        await send(runtime, part(number, total=2))
+
+    for number in (1, 2):
+        outcome = await send(runtime, part(number, total=2, message_id=f"new-{number}"))
+
+    assert outcome.route == Route.routed
+    bodies = [m.body for m in await messages(runtime)]
+    assert bodies == [TEXTS[0] + TEXTS[1]] * 2
+    assert len(await deliveries(runtime)) == 2
 
 
 async def test_the_same_part_under_a_new_id_is_kept_once(runtime: Runtime) -> None:

@@ -10,10 +10,11 @@ import pytest
 from quart import Quart
 from sqlmodel import col, select
 
+from smsproxy.carrier import SendResult
 from smsproxy.config import Settings
 from smsproxy.models import CarrierMessage, Delivery, DeliveryStatus, EventRecord
 from smsproxy.runtime import Runtime
-from smsproxy.sender import drain
+from smsproxy.sender import drain, record_sent
 from tests.conftest import make_settings
 from tests.helpers import add_numbers, start_chat
 
@@ -187,6 +188,80 @@ async def test_a_receipt_for_an_unknown_message_is_accepted_quietly(
     [record] = [r for r in caplog.records if "NOT-OURS-1" in r.getMessage()]
     assert record.levelno == logging.INFO
     assert BOB[1:] not in record.getMessage() and P1[1:] not in record.getMessage()
+
+
+async def queued(app: Quart) -> Delivery:
+    """Alice texts Bob; the Delivery waits for the sender, which has not recorded a send."""
+    rt: Runtime = app.extensions["smsproxy"]
+    await add_numbers(rt, P1)
+    await start_chat(rt, (ALICE, "Rider"), (BOB, "Driver"))
+    response = await app.test_client().post(
+        "/webhooks/inbound-sms",
+        form={"msisdn": ALICE[1:], "to": P1[1:], "messageId": "IN-1", "text": "Outside"},
+    )
+    assert response.status_code == 204
+    return await load(rt)
+
+
+async def test_a_receipt_before_the_send_is_recorded_is_kept(
+    app: Quart, app_runtime: Runtime
+) -> None:
+    delivery = await queued(app)
+
+    response = await receipt(app, "EARLY-1", "delivered", **{"client-ref": delivery.public_id})
+    assert response.status_code == 204
+    # One part known of an unknown number: not yet enough to call it delivered.
+    assert (await load(app_runtime)).status == delivery.status
+    async with app_runtime.db.read() as session:
+        part = await session.get(CarrierMessage, "EARLY-1")
+    assert part is not None and (part.delivery_id, part.status) == (delivery.id, "delivered")
+
+    status = await record_sent(app_runtime, delivery, SendResult(message_ids=["EARLY-1"]))
+
+    assert status == DeliveryStatus.delivered
+    after = await load(app_runtime)
+    assert (after.status, after.carrier_message_ids) == (DeliveryStatus.delivered, ["EARLY-1"])
+    assert (await delivery_events(app_runtime, delivery))[-2:] == ["sent", "delivered"]
+
+
+async def test_an_early_part_waits_for_the_others(app: Quart, app_runtime: Runtime) -> None:
+    delivery = await queued(app)
+    await receipt(app, "EARLY-1", "delivered", **{"client-ref": delivery.public_id})
+
+    await record_sent(app_runtime, delivery, SendResult(message_ids=["EARLY-1", "LATE-2"]))
+    assert (await load(app_runtime)).status == DeliveryStatus.sent
+    await receipt(app, "LATE-2", "delivered")
+
+    assert (await load(app_runtime)).status == DeliveryStatus.delivered
+
+
+async def test_an_early_failure_is_not_undone_by_the_send_record(
+    app: Quart, app_runtime: Runtime
+) -> None:
+    delivery = await queued(app)
+
+    extra = {"client-ref": delivery.public_id, "err-code": "9"}
+    await receipt(app, "EARLY-1", "rejected", **extra)
+    assert (await load(app_runtime)).status == DeliveryStatus.rejected
+    status = await record_sent(app_runtime, delivery, SendResult(message_ids=["EARLY-1"]))
+
+    after = await load(app_runtime)
+    assert status == after.status == DeliveryStatus.rejected
+    assert after.error_code == "9"
+
+
+async def test_an_unknown_message_with_a_foreign_client_ref_is_ignored(
+    app: Quart, app_runtime: Runtime
+) -> None:
+    delivery = await queued(app)
+
+    response = await receipt(app, "NOT-OURS-2", "delivered", **{"client-ref": "dl_not_ours"})
+    no_ref = await receipt(app, "NOT-OURS-3", "delivered")
+
+    assert (response.status_code, no_ref.status_code) == (204, 204)
+    async with app_runtime.db.read() as session:
+        assert (await session.exec(select(CarrierMessage))).all() == []
+    assert (await load(app_runtime)).status == delivery.status
 
 
 async def test_a_receipt_without_status_is_malformed(app: Quart) -> None:

@@ -2,9 +2,11 @@
 
 A long SMS reaches us as separate webhooks (concat-ref, concat-total, concat-part) in
 any order, possibly on different processes. Each part is stored as an InboundPart; the
-part that completes a set reassembles it and routes it as one message, deleting the
-parts in the same transaction. Sets that never complete are forwarded as received by
-the flusher once `concat_timeout_seconds` have passed since their first part.
+part that completes a set reassembles it and routes it as one message, marking the
+parts forwarded in the same transaction. Sets that never complete are forwarded as
+received by the flusher once `concat_timeout_seconds` have passed since their first part.
+Forwarded parts are kept for FORWARDED_RETENTION, so a carrier's retry of any part of a
+set already sent on is recognised as a duplicate rather than stored as a new fragment.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import delete, func, text
+from sqlalchemy import delete, func, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -33,6 +35,7 @@ log = logging.getLogger(__name__)
 
 MISSING_PART = "[…]"
 FLUSH_INTERVAL_SECONDS = 5.0
+FORWARDED_RETENTION = timedelta(hours=24)
 _LOCK_NAMESPACE = 0x534D53  # "SMS": keeps these advisory locks apart from anyone else's
 
 
@@ -63,6 +66,17 @@ async def receive_part(
     ):
         log.info("part %s was already received: a retry", inbound.carrier_message_id)
         return Outcome(Route.duplicate)
+    # A forwarded part in this slot under another message id means the handset has
+    # reused the concat-ref for a new message: the old part gives way to the new one.
+    await session.exec(
+        delete(InboundPart).where(
+            col(InboundPart.sender_number) == inbound.sender,
+            col(InboundPart.proxy_number) == inbound.to,
+            col(InboundPart.concat_ref) == inbound.concat_ref,
+            col(InboundPart.part_number) == inbound.concat_part,
+            col(InboundPart.forwarded_at).is_not(None),
+        )
+    )
     part = InboundPart(
         sender_number=inbound.sender,
         proxy_number=inbound.to,
@@ -103,7 +117,11 @@ async def _route_set(
 ) -> Outcome:
     ids = [p.id for p in parts]
     async with session.begin_nested() as nested:
-        result = await session.exec(delete(InboundPart).where(col(InboundPart.id).in_(ids)))
+        result = await session.exec(
+            update(InboundPart)
+            .where(col(InboundPart.id).in_(ids), col(InboundPart.forwarded_at).is_(None))
+            .values(forwarded_at=now)
+        )
         if result.rowcount != len(ids):
             # Another process took this set first; its message is the one that counts.
             await nested.rollback()
@@ -128,7 +146,8 @@ async def flush_expired(
     now: datetime | None = None,
     batch: int = 100,
 ) -> int:
-    """Forward, as received, every set whose first part is older than `max_age`.
+    """Forward, as received, every set whose first part is older than `max_age`, and
+    forget the parts forwarded more than FORWARDED_RETENTION ago.
 
     Each set goes in its own transaction, so one bad set does not hold up the rest, and
     several processes may flush at once: the set's lock and the conditional delete let
@@ -136,10 +155,15 @@ async def flush_expired(
     """
     now = now or utcnow()
     cutoff = now - max_age
+    async with db.transaction() as session:
+        await session.exec(
+            delete(InboundPart).where(col(InboundPart.forwarded_at) <= now - FORWARDED_RETENTION)
+        )
     async with db.read() as session:
         due = (
             await session.exec(
                 select(InboundPart.sender_number, InboundPart.proxy_number, InboundPart.concat_ref)
+                .where(col(InboundPart.forwarded_at).is_(None))
                 .group_by(
                     col(InboundPart.sender_number),
                     col(InboundPart.proxy_number),
@@ -190,6 +214,7 @@ async def _parts_of(
             InboundPart.sender_number == sender,
             InboundPart.proxy_number == proxy_number,
             InboundPart.concat_ref == ref,
+            col(InboundPart.forwarded_at).is_(None),
         )
         .order_by(col(InboundPart.part_number))
     )

@@ -4,6 +4,12 @@ A long SMS is billed and reported as several parts, each with its own carrier me
 id (CarrierMessage rows, written by the sender). A Delivery is delivered when every
 part is, and failed (rejected, expired) as soon as any part is. Receipts arrive in any
 order and sometimes more than once; a final word is never taken back.
+
+A receipt can also beat the sender's own record of the carrier's answer. The carrier
+echoes our Delivery's public id as client-ref, so such a receipt is still matched: its
+part is recorded then. Until the sender has recorded how many parts there were, a
+failed part fails the Delivery but a delivered one cannot complete it; settle() folds
+the early receipts in once the sender knows the parts.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -80,20 +87,24 @@ async def apply_receipt(
     """Record a receipt for one part and update its Delivery's status."""
     now = now or utcnow()
     link = await session.get(CarrierMessage, receipt.carrier_message_id)
-    if link is None:
-        log.info(
-            "receipt (%s) for carrier message %s, which is not one of ours",
-            receipt.status,
-            receipt.carrier_message_id,
-        )
-        return ReceiptOutcome(found=False)
-    # The Delivery row's lock orders concurrent receipts for its parts: each sees the
-    # parts the others recorded, so the last one to arrive can say "all delivered".
-    delivery = (
-        await session.exec(
-            select(Delivery).where(col(Delivery.id) == link.delivery_id).with_for_update()
-        )
-    ).one()
+    if link is not None:
+        # The Delivery row's lock orders concurrent receipts for its parts: each sees the
+        # parts the others recorded, so the last one to arrive can say "all delivered".
+        delivery = (
+            await session.exec(
+                select(Delivery).where(col(Delivery.id) == link.delivery_id).with_for_update()
+            )
+        ).one()
+    else:
+        early = await _early_delivery(session, receipt)
+        if early is None:
+            log.info(
+                "receipt (%s) for carrier message %s, which is not one of ours",
+                receipt.status,
+                receipt.carrier_message_id,
+            )
+            return ReceiptOutcome(found=False)
+        delivery = early
     parts = list(
         (
             await session.exec(
@@ -119,13 +130,77 @@ async def apply_receipt(
         part.error_code = error_code
         part.updated_at = now
         session.add(part)
+    changed = await _fold(session, delivery, parts, now)
+    return ReceiptOutcome(found=True, delivery=delivery, changed=changed)
+
+
+async def settle(session: AsyncSession, delivery: Delivery, now: datetime | None = None) -> bool:
+    """Fold the receipts that came before the sender recorded the parts into the
+    Delivery (whose row the caller holds locked). True if its status moved."""
+    parts = list(
+        (
+            await session.exec(
+                select(CarrierMessage).where(CarrierMessage.delivery_id == delivery.id)
+            )
+        ).all()
+    )
+    return await _fold(session, delivery, parts, now or utcnow())
+
+
+async def _early_delivery(session: AsyncSession, receipt: Receipt) -> Delivery | None:
+    """The Delivery named by the receipt's client-ref, with the receipt's part recorded
+    under it, when the receipt came before the sender recorded the carrier's ids."""
+    if not receipt.client_ref:
+        return None
+    # Locked before the part is written: the sender's record_sent takes the same lock
+    # before it looks for the part, so it sees this row rather than inserting its own.
+    query = select(Delivery).where(Delivery.public_id == receipt.client_ref).with_for_update()
+    delivery = (await session.exec(query)).first()
+    if delivery is None:
+        return None
+    assert delivery.id is not None
+    link = await session.get(CarrierMessage, receipt.carrier_message_id)
+    if link is None:
+        try:
+            async with session.begin_nested():
+                session.add(
+                    CarrierMessage(
+                        carrier_message_id=receipt.carrier_message_id,
+                        delivery_id=delivery.id,
+                    )
+                )
+                await session.flush()
+        except IntegrityError:
+            pass  # written meanwhile; the select below reads it
+        link = await session.get(CarrierMessage, receipt.carrier_message_id)
+    if link is None or link.delivery_id != delivery.id:
+        log.warning(
+            "receipt for carrier message %s names delivery %s, which does not own it",
+            receipt.carrier_message_id,
+            delivery.public_id,
+        )
+        return None
+    log.info(
+        "receipt for carrier message %s came before the send was recorded (delivery %s)",
+        receipt.carrier_message_id,
+        delivery.public_id,
+    )
+    return delivery
+
+
+async def _fold(
+    session: AsyncSession, delivery: Delivery, parts: list[CarrierMessage], now: datetime
+) -> bool:
     new_status, part_error = aggregate(parts)
+    if new_status == DeliveryStatus.delivered and not delivery.carrier_message_ids:
+        # Only the sender's record says how many parts there are; settle() decides.
+        return False
     if (
         new_status is None
         or delivery.status in FINAL_DELIVERY_STATUSES
         or new_status == delivery.status
     ):
-        return ReceiptOutcome(found=True, delivery=delivery)
+        return False
     delivery.status = new_status
     delivery.updated_at = now
     if new_status == DeliveryStatus.delivered:
@@ -138,7 +213,7 @@ async def apply_receipt(
     await session.flush()
     await _emit(session, delivery)
     log.info("delivery %s is now %s", delivery.public_id, new_status)
-    return ReceiptOutcome(found=True, delivery=delivery, changed=True)
+    return True
 
 
 def aggregate(parts: list[CarrierMessage]) -> tuple[DeliveryStatus | None, str | None]:

@@ -111,6 +111,7 @@ def upgrade() -> None:
         ),
         sa.Column("body", sa.Text(), nullable=False),
         sa.Column("received_at", smsproxy.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("forwarded_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("carrier_message_id"),
         sa.UniqueConstraint("sender_number", "proxy_number", "concat_ref", "part_number"),
