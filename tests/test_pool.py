@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
@@ -250,3 +252,13 @@ async def test_remove_number(runtime: Runtime) -> None:
         await pool.remove_number(session, "447700900901")
     async with runtime.db.read() as session:
         assert [u.number.number for u in await pool.list_numbers(session)] == [GB2]
+
+
+async def test_adding_one_number_twice_at_once_is_a_conflict(runtime: Runtime) -> None:
+    results = await asyncio.gather(
+        add_numbers(runtime, GB1), add_numbers(runtime, GB1), return_exceptions=True
+    )
+    assert sorted(type(r).__name__ for r in results) == ["Conflict", "NoneType"]
+    assert any("already in the pool" in str(r) for r in results)
+    async with runtime.db.read() as session:
+        assert [u.number.number for u in await pool.list_numbers(session)] == [GB1]

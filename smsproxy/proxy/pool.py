@@ -7,6 +7,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from sqlalchemy import func, text
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,8 +39,12 @@ async def add_number(
             field="number",
         )
     record = ProxyNumber(number=number, country=region_of(number), label=label.strip())
-    session.add(record)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        # Another transaction added the same number between the check and the insert.
+        raise Conflict(f"{number} is already in the pool", field="number") from None
     await events.emit(session, events.NUMBER_CHANGED, None, {"number": number, "change": "added"})
     return record
 
