@@ -674,6 +674,14 @@ async def test_sandbox_errors_and_new_phones(staff_client: Client, app_runtime: 
     phones = await text(await staff_client.get("/sandbox/phones"))
     assert "<html" not in phones and f'data-phone="{STRANGER}"' in phones
 
+    wrong = await csrf_post(
+        staff_client, f"/sandbox/phones/{STRANGER}/sms", {"proxy": "x1", "text": "Kept"}
+    )
+    html = await text(wrong)
+    assert wrong.status_code == 422
+    assert "not part of a phone number" in field_error(html, "proxy")
+    assert ">Kept</textarea>" in html
+
 
 async def test_no_sandbox_with_a_real_carrier(database_url: str) -> None:
     settings = make_settings(

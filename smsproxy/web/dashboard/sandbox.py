@@ -130,6 +130,11 @@ def _check_text(text: str) -> str:
 async def _send(phone: str, proxy: str, text: str) -> Route:
     if not proxy:
         raise InvalidForm("Choose the proxy number to text", field="proxy")
+    try:
+        parse_number(proxy, settings().default_region)
+    except ProxyError as error:
+        error.field = "proxy"
+        raise
     _check_text(text)
     outcome = await text_from_handset(runtime(), phone, proxy, text)
     return outcome.route
