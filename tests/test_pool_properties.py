@@ -8,8 +8,10 @@ then the error names the first such participant.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete
@@ -70,6 +72,23 @@ steps = st.lists(
 )
 
 
+@dataclass
+class Loop:
+    """One event loop and one database for every example: a new engine per example
+    would spend most of the time connecting."""
+
+    runner: asyncio.Runner
+    db: Database
+
+
+@pytest.fixture
+def loop(database_url: str) -> Iterator[Loop]:
+    with asyncio.Runner() as runner:
+        db = Database(database_url)
+        yield Loop(runner, db)
+        runner.run(db.dispose())
+
+
 @settings(
     max_examples=40,
     deadline=None,
@@ -77,40 +96,39 @@ steps = st.lists(
 )
 @given(pool_spec=pools, countries=people_countries, plan=steps)
 def test_allocation_matches_the_model(
-    database_url: str,
+    loop: Loop,
     pool_spec: list[tuple[str, bool]],
     countries: list[str],
     plan: list[Create | Close],
 ) -> None:
-    asyncio.run(run_example(database_url, pool_spec, countries, plan))
+    loop.runner.run(run_example(loop.db, pool_spec, countries, plan))
 
 
 async def run_example(
-    url: str, pool_spec: list[tuple[str, bool]], countries: list[str], plan: list[Create | Close]
+    db: Database,
+    pool_spec: list[tuple[str, bool]],
+    countries: list[str],
+    plan: list[Create | Close],
 ) -> None:
-    db = Database(url)
-    try:
-        await empty(db)
-        model = Model(
-            pool={},
-            people=[(number_in(c, i, 100), c) for i, c in enumerate(countries)],
-        )
-        async with db.transaction() as session:
-            for index, (country, enabled) in enumerate(pool_spec):
-                number = number_in(country, index, 900)
-                await pool.add_number(session, number)
-                if enabled:
-                    model.pool[number] = country
-                else:
-                    await pool.set_enabled(session, number, False)
-        for step in plan:
-            if isinstance(step, Create):
-                await create_step(db, model, step)
+    await empty(db)
+    model = Model(
+        pool={},
+        people=[(number_in(c, i, 100), c) for i, c in enumerate(countries)],
+    )
+    async with db.transaction() as session:
+        for index, (country, enabled) in enumerate(pool_spec):
+            number = number_in(country, index, 900)
+            await pool.add_number(session, number)
+            if enabled:
+                model.pool[number] = country
             else:
-                await close_step(db, model, step)
-            await check_database(db, model)
-    finally:
-        await db.dispose()
+                await pool.set_enabled(session, number, False)
+    for step in plan:
+        if isinstance(step, Create):
+            await create_step(db, model, step)
+        else:
+            await close_step(db, model, step)
+        await check_database(db, model)
 
 
 async def empty(db: Database) -> None:
