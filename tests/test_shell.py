@@ -36,7 +36,7 @@ async def test_shell_for_staff_in_sandbox(app: Quart, admin: bool) -> None:
         assert f'href="{href}"' in html
     assert ('href="/api-keys"' in html) == admin
     assert "Sandbox mode:" in html and "no real SMS are sent" in html
-    assert '<span id="live-status"' in html and 'data-state="offline"' in html
+    assert '<span id="live-status"' in html and 'data-state="idle"' in html
     assert 'action="/logout"' in html and 'name="csrf_token"' in html
     assert ("test-admin" if admin else "test-agent") in html
 
