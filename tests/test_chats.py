@@ -172,67 +172,33 @@ def test_render(template: str, expected: str) -> None:
 
 
 def test_unnamed_participants_are_numbered() -> None:
-    assert (
-        chats.display_name(
-            Participant(chat_id=1, real_number=ALICE, proxy_number=PROXY, position=2)
-        )
-        == "Participant 3"
-    )
+    third = Participant(chat_id=1, real_number=ALICE, proxy_number=PROXY, position=2)
+    assert chats.display_name(third) == "Participant 3"
+
+
+ELEVEN = ChatSpec([NewParticipant(f"+4477009002{i:02d}") for i in range(11)])
+PAST = utcnow() - timedelta(seconds=1)
+YEAR_10000 = datetime(9999, 12, 31, tzinfo=timezone(-timedelta(hours=12)))  # in UTC
+NUL_NAME = ChatSpec([NewParticipant(ALICE), NewParticipant(BOB, "nul\x00")])
+SECOND = "participants.1.number"
 
 
 @pytest.mark.parametrize(
     ("chat_spec", "error", "field", "words"),
     [
         (spec(ALICE), InvalidChat, "participants", "2 to 10 participants, got 1"),
-        (
-            ChatSpec([NewParticipant(f"+4477009002{i:02d}") for i in range(11)]),
-            InvalidChat,
-            "participants",
-            "got 11",
-        ),
-        (
-            spec(ALICE, "call me"),
-            InvalidNumber,
-            "participants.1.number",
-            "Participant 2's number 'call me'",
-        ),
-        (
-            spec(ALICE, "+44 7700 900101"),
-            InvalidChat,
-            "participants.1.number",
-            "Participants 1 and 2 have the same number (+44770•••••01)",
-        ),
-        (
-            spec(ALICE, PROXY),
-            InvalidChat,
-            "participants.1.number",
-            "one of the pool's proxy numbers",
-        ),
+        (ELEVEN, InvalidChat, "participants", "got 11"),
+        (spec(ALICE, "call me"), InvalidNumber, SECOND, "Participant 2's number 'call me'"),
+        (spec(ALICE, "+44 7700 900101"), InvalidChat, SECOND, "the same number (+44770•••••01)"),
+        (spec(ALICE, PROXY), InvalidChat, SECOND, "one of the pool's proxy numbers"),
         (spec(ALICE, BOB, ttl_seconds=59), InvalidChat, "ttl_seconds", "at least 60"),
         (spec(ALICE, BOB, reference="x" * 201), InvalidChat, "reference", "longer than 200"),
-        (
-            spec(ALICE, BOB, expires_at=utcnow() - timedelta(seconds=1)),
-            InvalidChat,
-            "expires_at",
-            "in the past",
-        ),
-        (
-            spec(
-                ALICE, BOB, expires_at=datetime(9999, 12, 31, tzinfo=timezone(-timedelta(hours=12)))
-            ),
-            InvalidChat,
-            "expires_at",
-            "too far in the future",
-        ),
-        (spec(ALICE, BOB, reference="line\nbreak"), InvalidChat, "reference", "control characters"),
-        (
-            ChatSpec([NewParticipant(ALICE), NewParticipant(BOB, "nul\x00")]),
-            InvalidChat,
-            "participants.1.name",
-            "Participant 2's name has control characters",
-        ),
+        (spec(ALICE, BOB, reference="a\nb"), InvalidChat, "reference", "control characters"),
+        (spec(ALICE, BOB, expires_at=PAST), InvalidChat, "expires_at", "in the past"),
+        (spec(ALICE, BOB, expires_at=YEAR_10000), InvalidChat, "expires_at", "too far in the"),
+        (NUL_NAME, InvalidChat, "participants.1.name", "Participant 2's name has control"),
     ],
-)
+)  # fmt: skip
 async def test_invalid_chats_are_refused_with_a_reason(
     rt: Runtime, chat_spec: ChatSpec, error: type[Exception], field: str, words: str
 ) -> None:
