@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import events
-from .models import Delivery, DeliveryKind, DeliveryStatus
+from .models import Chat, Delivery, DeliveryKind, DeliveryStatus, Message
 from .proxy.phone import mask
 
 WAKE_KEY = "smsproxy.wake_outbox"
@@ -57,6 +58,23 @@ def delivery_event_data(delivery: Delivery, message_public_id: str | None) -> di
         "error": delivery.error,
         "error_code": delivery.error_code,
     }
+
+
+async def emit_update(session: AsyncSession, delivery: Delivery) -> None:
+    """Tell live pages a delivery's state changed (looks up the public ids they use)."""
+    chat_public_id = message_public_id = None
+    if delivery.chat_id is not None:
+        query = select(Chat.public_id).where(col(Chat.id) == delivery.chat_id)
+        chat_public_id = (await session.exec(query)).first()
+    if delivery.message_id is not None:
+        found = select(Message.public_id).where(col(Message.id) == delivery.message_id)
+        message_public_id = (await session.exec(found)).first()
+    await events.emit(
+        session,
+        events.DELIVERY_UPDATED,
+        chat_public_id,
+        delivery_event_data(delivery, message_public_id),
+    )
 
 
 def suppressed(delivery: Delivery, reason: str) -> None:

@@ -22,10 +22,10 @@ from sqlalchemy import ColumnElement, and_, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from . import events, outbox
+from . import outbox
 from .carrier import CarrierError, OutboundSms, SendResult, TransientCarrierError
 from .db import Database, is_unavailable, utcnow
-from .models import CarrierMessage, Chat, Delivery, DeliveryStatus, Message
+from .models import CarrierMessage, Delivery, DeliveryStatus
 from .proxy.receipts import settle
 
 if TYPE_CHECKING:
@@ -105,7 +105,7 @@ async def claim_due(
             row.attempts += 1
             row.updated_at = now
             if fresh:
-                await _emit(session, row)
+                await outbox.emit_update(session, row)
     return rows
 
 
@@ -152,7 +152,7 @@ async def record_sent(runtime: Runtime, claimed: Delivery, result: SendResult) -
             row.sent_at = now
             row.lease_until = None
             row.error = row.error_code = None
-            await _emit(session, row)
+            await outbox.emit_update(session, row)
         await settle(session, row, now)  # receipts that beat this record
         status = DeliveryStatus(row.status)
     log.info("delivery %s sent in %d part(s)", claimed.public_id, len(result.message_ids))
@@ -195,29 +195,13 @@ async def record_failure(
                 else error.message
             )[:500]
             log.info("delivery %s failed (code %s)", row.public_id, row.error_code)
-        await _emit(session, row)
+        await outbox.emit_update(session, row)
         return DeliveryStatus(row.status)
 
 
 async def _locked(session: AsyncSession, claimed: Delivery) -> Delivery | None:
     query = select(Delivery).where(col(Delivery.id) == claimed.id).with_for_update()
     return (await session.exec(query)).first()
-
-
-async def _emit(session: AsyncSession, delivery: Delivery) -> None:
-    chat_public_id = message_public_id = None
-    if delivery.chat_id is not None:
-        query = select(Chat.public_id).where(col(Chat.id) == delivery.chat_id)
-        chat_public_id = (await session.exec(query)).first()
-    if delivery.message_id is not None:
-        query = select(Message.public_id).where(col(Message.id) == delivery.message_id)
-        message_public_id = (await session.exec(query)).first()
-    await events.emit(
-        session,
-        events.DELIVERY_UPDATED,
-        chat_public_id,
-        outbox.delivery_event_data(delivery, message_public_id),
-    )
 
 
 async def run_round(

@@ -22,16 +22,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .. import events, outbox
+from .. import outbox
 from ..carrier import Receipt
 from ..db import utcnow
 from ..models import (
     FINAL_DELIVERY_STATUSES,
     CarrierMessage,
-    Chat,
     Delivery,
     DeliveryStatus,
-    Message,
 )
 
 log = logging.getLogger(__name__)
@@ -211,7 +209,7 @@ async def _fold(
     delivery.lease_until = None
     session.add(delivery)
     await session.flush()
-    await _emit(session, delivery)
+    await outbox.emit_update(session, delivery)
     log.info("delivery %s is now %s", delivery.public_id, new_status)
     return True
 
@@ -240,19 +238,3 @@ def describe_failure(status: DeliveryStatus, error_code: str | None, parts: int)
         reason = ERROR_TEXT.get(error_code, "see the carrier's error codes")
         what += f": {reason} (error {error_code})"
     return what[:500]
-
-
-async def _emit(session: AsyncSession, delivery: Delivery) -> None:
-    chat_public_id = message_public_id = None
-    if delivery.chat_id is not None:
-        query = select(Chat.public_id).where(col(Chat.id) == delivery.chat_id)
-        chat_public_id = (await session.exec(query)).first()
-    if delivery.message_id is not None:
-        found = select(Message.public_id).where(col(Message.id) == delivery.message_id)
-        message_public_id = (await session.exec(found)).first()
-    await events.emit(
-        session,
-        events.DELIVERY_UPDATED,
-        chat_public_id,
-        outbox.delivery_event_data(delivery, message_public_id),
-    )
