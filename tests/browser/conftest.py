@@ -1,0 +1,237 @@
+"""The real app, served by hypercorn on a free port in a thread of this process, and
+Debian's Chromium driven by Playwright.
+
+The server thread has its own event loop. A test reaches the app's objects (the
+Runtime, the LiveHub) on that loop with `await server.run(coroutine)`, so what it does
+there happens exactly as a request handler would do it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import re
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from hypercorn.asyncio import serve
+from hypercorn.config import Config
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
+from quart import Quart
+
+from smsproxy.app import create_app
+from smsproxy.models import Role
+from smsproxy.proxy import users
+from smsproxy.runtime import Runtime
+from smsproxy.web.live import HUB_KEY, LiveHub
+from tests.conftest import IN_CI, REDIS_URL, make_settings
+from tests.helpers import add_numbers
+from tests.server import free_port
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
+# Two cores run the server, its background jobs and Chromium at once: wait generously.
+TIMEOUT_MS = 15_000
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0
+LOGIN_URL = re.compile(r".*/login(\?.*)?$")
+
+STAFF_USERNAME = "browser-admin"
+STAFF_PASSWORD = "browser tests password"
+
+# The pool: one UK and one US number, so that a UK and a US participant each get the
+# number of their own country (DESIGN.md rule 2) and every SMS shows which one it used.
+PROXY_UK = "+447700900100"
+PROXY_US = "+12025550901"
+ALICE = "+447700900001"  # UK: texts PROXY_UK
+BOB = "+12025550111"  # US: texts PROXY_US
+
+pytestmark = pytest.mark.browser
+
+T = TypeVar("T")
+
+
+class LiveServer:
+    """The app under hypercorn in a background thread with its own event loop."""
+
+    def __init__(self, app: Quart, port: int) -> None:
+        self.app = app
+        self.port = port
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name=f"hypercorn-{port}", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    @property
+    def runtime(self) -> Runtime:
+        value: Runtime = self.app.extensions["smsproxy"]
+        return value
+
+    @property
+    def hub(self) -> LiveHub:
+        value: LiveHub = self.app.extensions[HUB_KEY]
+        return value
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._serve())
+        except BaseException as error:  # reported by start() or stop()
+            self._error = error
+
+    async def _serve(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        config = Config()
+        config.bind = [f"127.0.0.1:{self.port}"]
+        config.graceful_timeout = 3.0
+        config.accesslog = None
+        await serve(self.app, config, shutdown_trigger=self._stop.wait)
+
+    def start(self) -> None:
+        """Serve, and return once /healthz answers."""
+        self._thread.start()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if not self._thread.is_alive():
+                raise RuntimeError(f"the server stopped while starting: {self._error!r}")
+            try:
+                with urllib.request.urlopen(self.url("/healthz"), timeout=1) as answer:
+                    if answer.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT} s")
+
+    def stop(self) -> None:
+        if self.loop is not None and self._stop is not None and not self.loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop ended on its own
+                self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(STOP_TIMEOUT)
+        if self._thread.is_alive():
+            raise RuntimeError(f"the server did not stop within {STOP_TIMEOUT} s")
+        if self._error is not None:
+            raise RuntimeError("the server thread failed") from self._error
+
+    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+        """Start a coroutine on the server's loop, as a request handler would run it."""
+        assert self.loop is not None, "the server is not running"
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+
+    async def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Run a coroutine on the server's loop and return its result."""
+        return await asyncio.wrap_future(self.submit(coroutine))
+
+
+@pytest.fixture
+def chromium_path() -> Path:
+    if CHROMIUM.exists():
+        return CHROMIUM
+    message = f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
+    if IN_CI:
+        pytest.fail(message + ", and CI must run them")
+    pytest.skip(message)
+
+
+@pytest.fixture
+def screenshots() -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+async def _seed(rt: Runtime) -> None:
+    async with rt.db.transaction() as session:
+        await users.create_user(session, STAFF_USERNAME, STAFF_PASSWORD, Role.admin, actor="tests")
+    await add_numbers(rt, PROXY_UK, PROXY_US)
+
+
+@pytest.fixture
+def server(chromium_path: Path, database_url: str) -> Iterator[LiveServer]:
+    """The app on the test's migrated database: sandbox carrier, background jobs on (the
+    sender sends and the sandbox reports deliveries), Redis when REDIS_URL is set.
+    Seeded with an admin (STAFF_USERNAME / STAFF_PASSWORD) and the two proxy numbers."""
+    settings = make_settings(database_url, redis_url=REDIS_URL or None)
+    live = LiveServer(create_app(settings, background=True), free_port())
+    live.start()
+    try:
+        live.submit(_seed(live.runtime)).result(START_TIMEOUT)
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture
+async def browser(chromium_path: Path) -> AsyncIterator[Browser]:
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as playwright:
+        value = await playwright.chromium.launch(
+            executable_path=str(chromium_path), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield value
+        finally:
+            await value.close()
+
+
+@pytest.fixture
+async def context(browser: Browser, server: LiveServer) -> AsyncIterator[BrowserContext]:
+    """A fresh browser profile on the server. Closed before the server stops, so no
+    page reconnects to a server that is going away."""
+    value = await browser.new_context(
+        base_url=server.base_url,
+        viewport={"width": 1280, "height": 800},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    value.set_default_timeout(TIMEOUT_MS)
+    try:
+        yield value
+    finally:
+        await value.close()
+
+
+async def log_in(page: Page, screenshots: Path | None = None) -> None:
+    """Through the login form, as a person does, from a page that asks for it."""
+    await page.goto("/chats")
+    await expect(page).to_have_url(LOGIN_URL)
+    await expect(page.get_by_role("heading", name="Log in")).to_be_visible()
+    if screenshots is not None:
+        await shoot(page, screenshots, "login")
+    await page.get_by_label("Username").fill(STAFF_USERNAME)
+    await page.get_by_label("Password").fill(STAFF_PASSWORD)
+    await page.get_by_role("button", name="Log in").click()
+    await expect(page.get_by_role("heading", name="Chats", exact=True)).to_be_visible()
+
+
+async def shoot(page: Page, directory: Path, name: str) -> Path:
+    """A full-page PNG, from the top: clicks scroll the window, and sticky bars would
+    then sit mid-page in the picture."""
+    path = directory / f"{name}.png"
+    await page.evaluate("window.scrollTo(0, 0)")
+    await page.screenshot(path=str(path), full_page=True, animations="disabled")
+    return path
+
+
+async def mark_page(page: Page) -> None:
+    """Leave a mark in the document: still there later means the page never reloaded."""
+    await page.evaluate("window.__notReloaded = true")
+
+
+async def assert_not_reloaded(page: Page) -> None:
+    assert await page.evaluate("window.__notReloaded === true"), "the page reloaded"
