@@ -96,12 +96,7 @@ function setup(page) {
     if (!fresh) return;
     const existing = bubble(id);
     if (existing) {
-      // Only the delivery list changes after a message exists; replacing just it keeps
-      // screen readers from announcing the whole message again.
-      const list = existing.querySelector(".deliveries, .deliveries-none");
-      const update = fresh.querySelector(".deliveries, .deliveries-none");
-      if (list && update) list.replaceWith(update);
-      else if (update) existing.append(update);
+      mergeDeliveries(existing, fresh);
       return;
     }
     const follow = atBottom();
@@ -111,6 +106,25 @@ function setup(page) {
     else jump.hidden = false;
     unseen = id;
     reportRead();
+  }
+
+  function mergeDeliveries(existing, fresh) {
+    // Add only the deliveries the bubble lacks. Those it shows are kept current by live
+    // events, which arrive in order; this response may have been read before the newest
+    // of them and would move a badge back (Delivered -> Sent). Leaving the message itself
+    // alone also keeps screen readers from announcing it again.
+    const list = existing.querySelector(".deliveries");
+    const update = fresh.querySelector(".deliveries");
+    if (!update) return;
+    if (!list) {
+      existing.querySelector(".deliveries-none")?.remove();
+      existing.append(update);
+      return;
+    }
+    for (const item of update.querySelectorAll("[data-delivery-id]")) {
+      const id = CSS.escape(item.dataset.deliveryId);
+      if (!list.querySelector(`[data-delivery-id="${id}"]`)) list.append(item);
+    }
   }
 
   function schedule(id) {
