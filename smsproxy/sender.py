@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -27,6 +26,7 @@ from .carrier import CarrierError, OutboundSms, SendResult, TransientCarrierErro
 from .db import Database, is_unavailable, utcnow
 from .models import CarrierMessage, Delivery, DeliveryStatus
 from .proxy.receipts import settle
+from .ratelimit import Limiter, TokenBucket, make_limiter
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -36,35 +36,6 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 POLL_SECONDS = 1.0  # picks up rows other processes queued, and retries coming due
-
-
-class TokenBucket:
-    """At most `rate` sends a second, `burst` of them back to back."""
-
-    def __init__(
-        self, rate: float, burst: float = 1.0, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.rate = rate
-        self.burst = max(1.0, burst)
-        self._clock = clock
-        self._tokens = self.burst
-        self._stamp = clock()
-
-    def reserve(self) -> float:
-        """Take a token; return the seconds to wait before using it (0 when one is free).
-
-        Tokens may go negative: each caller queues behind those already waiting.
-        """
-        now = self._clock()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        self._tokens -= 1
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-    async def acquire(self) -> None:
-        wait = self.reserve()
-        if wait > 0:
-            await asyncio.sleep(wait)
 
 
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
@@ -110,7 +81,7 @@ async def claim_due(
 
 
 async def process(
-    runtime: Runtime, delivery: Delivery, limiter: TokenBucket | None = None
+    runtime: Runtime, delivery: Delivery, limiter: Limiter | None = None
 ) -> DeliveryStatus:
     """Send one claimed row and record the outcome; returns the row's new status."""
     if limiter is not None:
@@ -206,7 +177,7 @@ async def _locked(session: AsyncSession, claimed: Delivery) -> Delivery | None:
 
 async def run_round(
     runtime: Runtime,
-    limiter: TokenBucket | None = None,
+    limiter: Limiter | None = None,
     now: datetime | None = None,
     limit: int | None = None,
 ) -> int:
@@ -262,7 +233,7 @@ async def drain(runtime: Runtime, timeout: float = 30.0) -> int:  # noqa: ASYNC1
 async def run_sender(runtime: Runtime) -> None:
     """The background loop: at most SEND_CONCURRENCY sends in flight, at the set rate."""
     settings = runtime.settings
-    limiter = TokenBucket(settings.send_rate_per_second)
+    limiter = make_limiter(settings)
     capacity = settings.send_concurrency
     in_flight: set[asyncio.Task[None]] = set()
     try:
@@ -291,9 +262,10 @@ async def run_sender(runtime: Runtime) -> None:
                     await asyncio.wait_for(runtime.outbox_wakeup.wait(), POLL_SECONDS)
     finally:
         await _finish(in_flight, grace=min(15.0, settings.vonage_timeout_seconds + 1))
+        await limiter.aclose()
 
 
-async def _send_logged(runtime: Runtime, row: Delivery, limiter: TokenBucket) -> None:
+async def _send_logged(runtime: Runtime, row: Delivery, limiter: Limiter) -> None:
     try:
         await process(runtime, row, limiter)
     except Exception:
