@@ -17,6 +17,7 @@ from quart.wrappers import Response
 from sqlmodel import col, select
 
 from smsproxy.app import create_app
+from smsproxy.carrier import InboundSms
 from smsproxy.carrier.sandbox import text_from_handset
 from smsproxy.models import (
     ApiKey,
@@ -31,6 +32,7 @@ from smsproxy.models import (
 )
 from smsproxy.proxy import keys
 from smsproxy.proxy.chats import ChatSpec, ChatView, NewParticipant, Templates, create_chat
+from smsproxy.proxy.routing import RoutingOptions, receive
 from smsproxy.runtime import Runtime
 from tests.conftest import csrf_headers, csrf_post, logged_in_client, make_settings
 from tests.helpers import add_numbers, start_chat
@@ -622,6 +624,23 @@ async def test_unrouted_inbox(staff_client: Client, app_runtime: Runtime) -> Non
     assert row.status_code == 200 and "Later text" in await text(row)
     assert_masked(await text(row))
     assert (await staff_client.get("/unrouted/msg_nothing/row")).status_code == 404
+
+
+async def test_an_alphanumeric_sender_shows_as_sent_and_offers_no_chat(
+    staff_client: Client, app_runtime: Runtime
+) -> None:
+    await add_numbers(app_runtime, P1)
+    await text_from_handset(app_runtime, STRANGER, P1, "From a person")
+    async with app_runtime.db.transaction() as session:
+        await receive(session, InboundSms("MyBank", P1, "BANK1", "From a bank"), RoutingOptions())
+    [bank] = await rows_of(app_runtime, Message, col(Message.body) == "From a bank")
+
+    html = await text(await staff_client.get("/unrouted"))
+    row = await text(await staff_client.get(f"/unrouted/{bank.public_id}/row"))
+
+    assert ">MyBank<" in row and "Start a chat" not in row and "/chats/new" not in row
+    assert html.count("/chats/new?from=") == 1 and "+44770•••••99" in html and ">MyBank<" in html
+    assert_masked(html)
 
 
 # Sandbox

@@ -17,6 +17,7 @@ from smsproxy.models import (
     Delivery,
     DeliveryKind,
     DeliveryStatus,
+    EndedNotice,
     EventRecord,
     Message,
     Participant,
@@ -28,6 +29,7 @@ from smsproxy.proxy.routing import (
     Route,
     RoutingOptions,
     claim_ended_notice,
+    is_alphanumeric_sender,
     receive,
     record_once,
 )
@@ -295,3 +297,45 @@ async def test_numbers_and_text_stay_out_of_logs(
     assert logged, "routing should say what it did"
     for private in (ALICE, BOB, STRANGER, ALICE[1:], STRANGER[1:], "secret text"):
         assert private not in logged
+
+
+@pytest.mark.parametrize(
+    ("sender", "alphanumeric"),
+    [
+        ("VONAGE", True),
+        ("MyBank", True),
+        ("Bank 24", True),
+        (ALICE, False),
+        ("+12025550123", False),
+        ("", False),
+        (None, False),
+    ],
+)
+def test_alphanumeric_senders_are_told_from_numbers(sender: str | None, alphanumeric: bool) -> None:
+    assert is_alphanumeric_sender(sender) is alphanumeric
+
+
+async def test_an_alphanumeric_sender_is_kept_and_never_answered(
+    runtime: Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    await add_numbers(runtime, P1)
+    await start_chat(runtime, (ALICE, "Rider"), (BOB, "Driver"))
+    caplog.set_level(logging.INFO, logger="smsproxy")
+
+    outcome = await route(runtime, sms("MyBank", P1, "Your code is 482913", "A1"))
+
+    assert outcome.route == Route.unrouted and outcome.deliveries == []
+    [message] = await rows(runtime, Message, col(Message.chat_id).is_(None))
+    assert (message.author_kind, message.sender_number, message.proxy_number) == (
+        AuthorKind.unrouted,
+        "MyBank",
+        P1,
+    )
+    assert await rows(runtime, Delivery) == []  # no ended reply: nobody can receive it
+    async with runtime.db.read() as session:
+        assert (await session.exec(select(EndedNotice))).all() == []
+    [event] = await rows(runtime, EventRecord, EventRecord.name == "message.created")
+    assert event.payload["sender"] == "MyBank"
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "alphanumeric sender" in logged and "A1" in logged
+    assert "482913" not in logged

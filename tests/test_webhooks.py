@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -16,7 +17,7 @@ from sqlmodel import col, select
 from vonage_http_client import Auth
 
 from smsproxy.app import create_app
-from smsproxy.models import Delivery, InboundPart, Message
+from smsproxy.models import AuthorKind, Delivery, InboundPart, Message
 from smsproxy.runtime import Runtime
 from tests.conftest import make_settings
 from tests.helpers import add_numbers, start_chat
@@ -116,7 +117,9 @@ async def test_multipart_parts_arrive_as_webhooks(app: Quart) -> None:
         ({"msisdn": ""}, "msisdn"),
         ({"to": ""}, "to"),
         ({"messageId": ""}, "messageId"),
-        ({"msisdn": "HELLO"}, "msisdn is not a phone number"),
+        ({"msisdn": "12"}, "msisdn is not a phone number"),
+        ({"msisdn": "  "}, "msisdn is not a phone number"),
+        ({"msisdn": "Bank\u200b"}, "msisdn is not a phone number"),
         ({"to": "12"}, "to is not a phone number"),
         ({"messageId": "x" * 65}, "messageId must be"),
         ({"concat": "true", "concat-ref": "1", "concat-total": "x"}, "concat-total"),
@@ -136,6 +139,60 @@ async def test_malformed_webhooks_get_400_with_a_reason(
     assert error["code"] == "malformed_webhook"
     assert reason in error["message"]
     assert await stored_messages(app) == []
+
+
+@pytest.mark.parametrize("how", ["get", "form", "json"])
+@pytest.mark.parametrize(
+    ("msisdn", "stored"),
+    [
+        ("VONAGE", "VONAGE"),
+        (" MyBank ", "MyBank"),
+        ("A Very Long Company Name Ltd", "A Very Long Company"),  # the column's 20
+    ],
+)
+async def test_an_alphanumeric_sender_is_kept_unrouted_without_reply(
+    app: Quart, caplog: pytest.LogCaptureFixture, how: str, msisdn: str, stored: str
+) -> None:
+    await chat_on_p1(app)
+    caplog.set_level(logging.INFO, logger="smsproxy")
+
+    response = await post(app, inbound_fields(msisdn=msisdn, text="Your code is 482913"), how)
+
+    assert response.status_code == 204, await response.get_data(as_text=True)
+    [message] = await stored_messages(app)
+    assert (message.chat_id, message.author_kind, message.sender_number) == (
+        None,
+        AuthorKind.unrouted,
+        stored,
+    )
+    rt: Runtime = app.extensions["smsproxy"]
+    async with rt.db.read() as session:
+        assert (await session.exec(select(Delivery))).all() == []
+    logged = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "alphanumeric sender" in logged and "482913" not in logged
+
+
+async def test_a_multipart_sms_from_an_alphanumeric_sender_is_kept_whole(app: Quart) -> None:
+    await chat_on_p1(app)
+    for number, text in ((2, "is 482913"), (1, "Your code ")):
+        fields = inbound_fields(
+            f"BANK{number}",
+            msisdn="MyBank",
+            text=text,
+            concat="true",
+            **{"concat-ref": "9", "concat-total": "2", "concat-part": str(number)},
+        )
+        assert (await post(app, fields)).status_code == 204
+
+    [message] = await stored_messages(app)
+    assert (message.sender_number, message.body, message.chat_id) == (
+        "MyBank",
+        "Your code is 482913",
+        None,
+    )
+    rt: Runtime = app.extensions["smsproxy"]
+    async with rt.db.read() as session:
+        assert (await session.exec(select(Delivery))).all() == []
 
 
 async def test_a_json_body_must_be_an_object(app: Quart) -> None:

@@ -25,7 +25,7 @@ class SendResult:
 class InboundSms:
     """An SMS that reached one of our numbers, whichever way it came in."""
 
-    sender: str  # E.164 real number
+    sender: str  # E.164 real number, or an alphanumeric sender ID such as "VONAGE"
     to: str  # E.164 proxy number
     carrier_message_id: str
     text: str

@@ -26,6 +26,8 @@ from . import InboundSms, Receipt
 MAX_ID_LENGTH = 64
 MAX_CONCAT_PARTS = 255
 MAX_REF_LENGTH = 32
+# Message.sender_number and InboundPart.sender_number hold this many characters.
+MAX_SENDER_LENGTH = 20
 
 
 class SignatureRejected(ProxyError):
@@ -109,7 +111,7 @@ def parse_inbound(params: Mapping[str, str]) -> InboundSms:
     missing = [name for name in ("msisdn", "to", "messageId") if not params.get(name)]
     if missing:
         raise MalformedWebhook(f"The inbound SMS webhook lacks {', '.join(missing)}")
-    sender = _number(params["msisdn"], "msisdn")
+    sender = _sender(params["msisdn"])
     to = _number(params["to"], "to")
     message_id = _message_id(params["messageId"])
     concat_ref = concat_total = concat_part = None
@@ -155,6 +157,21 @@ def _number(raw: str, name: str) -> str:
         raise MalformedWebhook(
             f"{name} is not a phone number in international form: {reason}"
         ) from None
+
+
+def _sender(raw: str) -> str:
+    """The sender in E.164, or an alphanumeric sender ID ("VONAGE", "MyBank") as sent.
+
+    A sender ID cannot be answered, but refusing its webhook would only make Vonage
+    retry it for a day: it is kept (routing never forwards or answers it).
+    """
+    try:
+        return _number(raw, "msisdn")
+    except MalformedWebhook:
+        value = raw.strip()
+        if not (value.isprintable() and any(ch.isalpha() for ch in value)):
+            raise
+        return value[:MAX_SENDER_LENGTH].rstrip()
 
 
 def _message_id(raw: str) -> str:

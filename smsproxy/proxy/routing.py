@@ -8,6 +8,7 @@ commit together or not at all.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -42,6 +43,13 @@ log = logging.getLogger(__name__)
 
 ENDED_REPLY_EVERY = timedelta(hours=24)
 OPTED_OUT = "The recipient has opted out of SMS from this service"
+_E164 = re.compile(r"\+\d{1,19}")
+
+
+def is_alphanumeric_sender(sender: str | None) -> bool:
+    """True for a sender ID such as "VONAGE" or "MyBank": a name a company sends
+    under, which nobody can text back. Every other sender is stored in E.164."""
+    return bool(sender) and _E164.fullmatch(sender or "") is None
 
 
 @dataclass(frozen=True)
@@ -83,6 +91,9 @@ async def receive(
     if await is_recorded(session, inbound.carrier_message_id):
         log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
         return Outcome(Route.duplicate)
+    if is_alphanumeric_sender(inbound.sender):
+        # Never a participant (they are phone numbers), and never answered.
+        return await _keep_unrouted(session, inbound, options, now)
     author = await active_participant(session, inbound.sender, inbound.to)
     if author is None:
         return await _keep_unrouted(session, inbound, options, now)
@@ -230,6 +241,12 @@ async def _keep_unrouted(
     if not await is_proxy_number(session, inbound.to):
         log.info("inbound %s is for a number outside the pool", inbound.carrier_message_id)
         return Outcome(Route.not_ours, message)
+    if is_alphanumeric_sender(inbound.sender):
+        log.info(
+            "inbound %s is from an alphanumeric sender, which cannot be answered; kept as unrouted",
+            inbound.carrier_message_id,
+        )
+        return Outcome(Route.unrouted, message)
     deliveries = []
     if options.ended_reply and await claim_ended_notice(
         session, inbound.sender, inbound.to, now, options.ended_reply_every
@@ -281,9 +298,11 @@ async def claim_ended_notice(
 
 
 def unrouted_event_data(message: Message) -> dict[str, Any]:
-    """Live data for an unrouted SMS: the sender masked, never in full."""
+    """Live data for an unrouted SMS: the sender masked, never in full (an alphanumeric
+    sender is a company's name, not personal data: shown as sent)."""
+    sender = message.sender_number
     return {
         **message_event_data(message, None),
-        "sender": mask(message.sender_number),
+        "sender": sender if is_alphanumeric_sender(sender) else mask(sender),
         "proxy_number": message.proxy_number,
     }

@@ -7,11 +7,19 @@ from typing import Any
 from quart import Blueprint, render_template, render_template_string
 
 from ...proxy import inbox
+from ...proxy.routing import is_alphanumeric_sender
 from .. import runtime
 from ..auth import staff_required
 from . import event_position, fragment, query_value
 
 blueprint = Blueprint("unrouted", __name__)
+
+
+@blueprint.app_template_test("alphanumeric_sender")
+def alphanumeric_sender(sender: str | None) -> bool:
+    """`{% if number is alphanumeric_sender %}`: a company's sender ID ("MyBank"), not
+    personal data and not a number anyone can text."""
+    return is_alphanumeric_sender(sender)
 
 
 @blueprint.get("/unrouted")
