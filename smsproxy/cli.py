@@ -182,10 +182,12 @@ async def users_create(runtime: Any, args: argparse.Namespace) -> int:
     generated = not args.password_stdin
     password = users.generate_password() if generated else sys.stdin.readline().rstrip("\n")
     async with runtime.db.transaction() as session:
-        user = await users.create_user(session, args.username, password, args.role, actor="cli")
+        user = await users.create_user(
+            session, args.username, password, args.role, actor="cli", one_time=generated
+        )
     say(f"Created {user.role} {user.username!r}")
     if generated:
-        say("Password (shown once):")
+        say("One-time password (shown once; a new one is chosen at first login):")
         print(password)
     return 0
 

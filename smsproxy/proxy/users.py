@@ -52,15 +52,11 @@ def validate_username(raw: str) -> str:
     return username
 
 
-def validate_password(password: str) -> str:
+def validate_password(password: str, field: str = "password") -> str:
     if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ProxyError(
-            f"Password must be at least {MIN_PASSWORD_LENGTH} characters", field="password"
-        )
+        raise ProxyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters", field=field)
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ProxyError(
-            f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field="password"
-        )
+        raise ProxyError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field=field)
     return password
 
 
@@ -103,6 +99,13 @@ async def get_user_by_username(session: AsyncSession, username: str) -> StaffUse
     return (await session.exec(statement)).first()
 
 
+async def require_user(session: AsyncSession, username: str) -> StaffUser:
+    user = await get_user_by_username(session, username)
+    if user is None:
+        raise NotFound(f"No staff user named {normalize_username(username)!r}")
+    return user
+
+
 async def list_users(session: AsyncSession) -> list[StaffUser]:
     statement = select(StaffUser).order_by(StaffUser.username)
     return list((await session.exec(statement)).all())
@@ -115,14 +118,20 @@ async def create_user(
     role: Role | str = Role.agent,
     *,
     actor: str = "system",
+    one_time: bool = False,
 ) -> StaffUser:
+    """`one_time`: the password was generated and shown to someone, so the user must
+    choose their own at first login."""
     username = validate_username(username)
     validate_password(password)
     chosen_role = validate_role(role)
     if await get_user_by_username(session, username) is not None:
         raise Conflict(f"A staff user named {username!r} already exists", field="username")
     user = StaffUser(
-        username=username, password_hash=await hash_password(password), role=chosen_role
+        username=username,
+        password_hash=await hash_password(password),
+        role=chosen_role,
+        must_change_password=one_time,
     )
     try:
         # A savepoint, so losing a race with another process leaves the caller's
@@ -156,15 +165,22 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> S
 
 
 async def set_password(
-    session: AsyncSession, username: str, password: str, *, actor: str = "system"
+    session: AsyncSession,
+    username: str,
+    password: str,
+    *,
+    actor: str = "system",
+    one_time: bool = False,
 ) -> StaffUser:
-    user = await get_user_by_username(session, username)
-    if user is None:
-        raise NotFound(f"No staff user named {normalize_username(username)!r}")
+    """Replace a user's password, ending their other sessions. `one_time` as for
+    create_user."""
+    user = await require_user(session, username)
     validate_password(password)
     user.password_hash = await hash_password(password)
+    user.must_change_password = one_time
     session.add(user)
-    session.add(AuditEvent(actor=actor, action="staff.password", target=user.username))
+    action = "staff.password_reset" if one_time else "staff.password"
+    session.add(AuditEvent(actor=actor, action=action, target=user.username))
     await session.flush()
     return user
 
@@ -179,8 +195,98 @@ async def ensure_first_admin(session: AsyncSession) -> tuple[str, str] | None:
         return None
     password = generate_password()
     try:
-        await create_user(session, FIRST_ADMIN, password, Role.admin)
+        await create_user(session, FIRST_ADMIN, password, Role.admin, one_time=True)
     except Conflict:
         # Another process created it first; its caller shows the password.
         return None
     return FIRST_ADMIN, password
+
+
+# Managing staff. `by` is the username of the staff member acting (None for the CLI):
+# nobody locks themselves out, and the last active admin stays an active admin.
+
+
+async def change_own_password(
+    session: AsyncSession, user_id: int, current: str, new: str
+) -> StaffUser:
+    """A signed-in user replaces their password, proving they know the current one.
+    Clears the one-time flag and ends their other sessions."""
+    user = await get_user(session, user_id)
+    if user is None or not user.active:
+        raise NotFound("This account no longer exists or is disabled")
+    if not await _verify(user.password_hash, current or ""):
+        raise ProxyError("That is not your current password", field="current_password")
+    validate_password(new, field="new_password")
+    if new == current:
+        raise ProxyError("Choose a new password, not the one you have now", field="new_password")
+    return await set_password(session, user.username, new, actor=f"staff:{user.username}")
+
+
+async def reset_password(
+    session: AsyncSession, username: str, *, actor: str, by: str | None = None
+) -> tuple[StaffUser, str]:
+    """A new generated one-time password for someone else: returns it to show once."""
+    user = await require_user(session, username)
+    if by is not None and normalize_username(by) == user.username:
+        raise Conflict("Change your own password on your account page, not here")
+    password = generate_password()
+    await set_password(session, user.username, password, actor=actor, one_time=True)
+    return user, password
+
+
+async def set_active(
+    session: AsyncSession, username: str, active: bool, *, actor: str, by: str | None = None
+) -> StaffUser:
+    """Enable or disable an account. A disabled user's sessions end at their next
+    request (the login cookie is checked against the account every time)."""
+    user = await require_user(session, username)
+    if not active:
+        if by is not None and normalize_username(by) == user.username:
+            raise Conflict("You cannot disable your own account")
+        await _keep_an_admin(session, user, "disable")
+    if user.active == active:
+        return user
+    user.active = active
+    session.add(user)
+    action = "staff.enable" if active else "staff.disable"
+    session.add(AuditEvent(actor=actor, action=action, target=user.username))
+    await session.flush()
+    return user
+
+
+async def set_role(
+    session: AsyncSession, username: str, role: Role | str, *, actor: str
+) -> StaffUser:
+    chosen = validate_role(role)
+    user = await require_user(session, username)
+    if chosen != Role.admin:
+        await _keep_an_admin(session, user, "make an agent")
+    if user.role == chosen:
+        return user
+    user.role = chosen
+    session.add(user)
+    detail = {"role": chosen.value}
+    session.add(AuditEvent(actor=actor, action="staff.role", target=user.username, detail=detail))
+    await session.flush()
+    return user
+
+
+async def _keep_an_admin(session: AsyncSession, user: StaffUser, doing: str) -> None:
+    """Refuse to take the last active admin away.
+
+    The active admins' rows are locked (FOR UPDATE, which SQLite's BEGIN IMMEDIATE makes
+    unnecessary), so two admins disabling each other at once cannot both succeed: the
+    second one sees the first one's change.
+    """
+    statement = (
+        select(StaffUser)
+        .where(StaffUser.role == Role.admin, StaffUser.active == True)  # noqa: E712
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    admins = list((await session.exec(statement)).all())
+    if any(admin.id == user.id for admin in admins) and len(admins) == 1:
+        raise Conflict(
+            f"{user.username!r} is the last active admin: make someone else an admin "
+            f"before you {doing} them"
+        )
