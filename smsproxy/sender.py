@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_CAP_SECONDS = 300.0
 POLL_SECONDS = 1.0  # picks up rows other processes queued, and retries coming due
+EXPIRE_BATCH = 100  # rows past SEND_MAX_AGE_SECONDS marked failed per claim
 
 
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
@@ -56,18 +57,32 @@ def _due(now: datetime) -> ColumnElement[bool]:
 
 
 async def claim_due(
-    db: Database, limit: int, now: datetime | None = None, *, lease_seconds: float = 60
+    db: Database,
+    limit: int,
+    now: datetime | None = None,
+    *,
+    lease_seconds: float = 60,
+    max_age_seconds: int | None = None,
 ) -> list[Delivery]:
-    """Lease up to `limit` due rows to this caller, in one short transaction."""
+    """Lease up to `limit` due rows to this caller, in one short transaction.
+
+    With `max_age_seconds`, due rows queued longer ago than that are marked failed
+    instead (after an outage, a text hours late does more harm than good).
+    """
     now = now or utcnow()
+    due = _due(now)
+    if max_age_seconds is not None:
+        due = and_(due, col(Delivery.created_at) > now - timedelta(seconds=max_age_seconds))
     query = (
         select(Delivery)
-        .where(_due(now))
+        .where(due)
         .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
     async with db.transaction() as session:
+        if max_age_seconds is not None:
+            await _fail_too_old(session, now, max_age_seconds)
         rows = list((await session.exec(query)).all())
         for row in rows:
             fresh = row.status == DeliveryStatus.queued
@@ -78,6 +93,35 @@ async def claim_due(
             if fresh:
                 await outbox.emit_update(session, row)
     return rows
+
+
+async def _fail_too_old(session: AsyncSession, now: datetime, max_age_seconds: int) -> None:
+    query = (
+        select(Delivery)
+        .where(_due(now), col(Delivery.created_at) <= now - timedelta(seconds=max_age_seconds))
+        .order_by(col(Delivery.id))
+        .limit(EXPIRE_BATCH)
+        .with_for_update(skip_locked=True)
+    )
+    rows = list((await session.exec(query)).all())
+    reason = f"Not sent within {_span(max_age_seconds)}: an SMS is not sent so late"
+    for row in rows:
+        last = f" (last attempt: {row.error})" if row.error else ""
+        row.error = (reason + last)[:500]
+        row.status = DeliveryStatus.failed
+        row.lease_until = None
+        row.updated_at = now
+        await outbox.emit_update(session, row)
+    if rows:
+        log.info("%d queued SMS older than %d s marked failed, unsent", len(rows), max_age_seconds)
+
+
+def _span(seconds: int) -> str:
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return f"{seconds} seconds"
 
 
 async def process(
@@ -188,6 +232,7 @@ async def run_round(
         limit or settings.send_concurrency,
         now,
         lease_seconds=settings.send_lease_seconds,
+        max_age_seconds=settings.send_max_age_seconds,
     )
     if rows:
         await asyncio.gather(*(process(runtime, row, limiter) for row in rows))
@@ -244,7 +289,10 @@ async def run_sender(runtime: Runtime) -> None:
             if free > 0:
                 try:
                     rows = await claim_due(
-                        runtime.db, free, lease_seconds=settings.send_lease_seconds
+                        runtime.db,
+                        free,
+                        lease_seconds=settings.send_lease_seconds,
+                        max_age_seconds=settings.send_max_age_seconds,
                     )
                 except Exception as error:
                     _log_claim_failure(error)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -203,21 +204,133 @@ async def test_gives_up_on_transient_errors_past_max_age(
 ) -> None:
     queued = await queue_sms(runtime)
     max_age = runtime.settings.send_max_age_seconds
-    async with runtime.db.transaction() as session:
-        await session.exec(
-            update(Delivery)
-            .where(col(Delivery.id) == queued.id)
-            .values(created_at=utcnow() - timedelta(seconds=max_age + 1))
-        )
+    queued_at = utcnow() - timedelta(seconds=max_age + 1)
+    await backdate(runtime, queued, queued_at)
     fake_vonage.throttle()
 
-    await run_round(runtime)
+    # Still young when claimed; too old once the carrier's answer is recorded.
+    await run_round(runtime, now=queued_at + timedelta(seconds=max_age - 1))
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.failed
     assert row.error_code == "1"
     assert row.error is not None and row.error.startswith("Gave up after 1 attempt(s):")
     assert "throttled" in row.error
+
+
+async def backdate(rt: Runtime, delivery: Delivery, when: datetime) -> None:
+    """As if the row had been queued (and come due) at `when`."""
+    async with rt.db.transaction() as session:
+        await session.exec(
+            update(Delivery)
+            .where(col(Delivery.id) == delivery.id)
+            .values(created_at=when, next_attempt_at=when)
+        )
+
+
+async def test_a_row_past_max_age_when_claimed_is_failed_not_sent(
+    runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    max_age = runtime.settings.send_max_age_seconds
+    stale = await queue_sms(runtime, "stale")
+    fresh = await queue_sms(runtime, "fresh")
+    await backdate(runtime, stale, utcnow() - timedelta(seconds=max_age + 1))
+
+    assert await run_round(runtime) == 1
+
+    row = await load(runtime, stale)
+    assert (row.status, row.attempts, row.lease_until) == (DeliveryStatus.failed, 0, None)
+    assert row.error == "Not sent within 6 hours: an SMS is not sent so late"
+    assert [request.text for request in fake_vonage.requests] == ["fresh"]
+    assert (await load(runtime, fresh)).status == DeliveryStatus.sent
+    async with runtime.db.read() as session:
+        events = (await session.exec(select(EventRecord))).all()
+    assert any(
+        e.payload.get("delivery_id") == stale.public_id and e.payload.get("status") == "failed"
+        for e in events
+    ), "live pages hear that it failed"
+    assert await run_round(runtime, now=utcnow() + timedelta(hours=1)) == 0
+
+
+async def test_a_retry_that_comes_due_too_late_keeps_its_last_error(
+    runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    fake_vonage.throttle()
+    queued = await queue_sms(runtime)
+    await run_round(runtime)  # throttled: queued again with backoff
+    retry = await load(runtime, queued)
+    assert retry.status == DeliveryStatus.queued
+    max_age = runtime.settings.send_max_age_seconds
+
+    # Every worker was down until long after the retry came due.
+    assert await run_round(runtime, now=retry.created_at + timedelta(seconds=max_age)) == 0
+
+    row = await load(runtime, queued)
+    assert (row.status, row.attempts, row.error_code) == (DeliveryStatus.failed, 1, "1")
+    assert row.error is not None and row.error.startswith("Not sent within 6 hours")
+    assert "last attempt:" in row.error and "throttled" in row.error.lower()
+    assert len(fake_vonage.requests) == 1
+
+
+async def test_a_lost_lease_past_max_age_is_failed_not_sent_again(
+    runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    queued = await queue_sms(runtime)
+    now = utcnow()
+    await claim_due(runtime.db, 1, now, lease_seconds=60)  # and the process dies
+    max_age = runtime.settings.send_max_age_seconds
+
+    assert await run_round(runtime, now=now + timedelta(seconds=max_age + 1)) == 0
+
+    assert (await load(runtime, queued)).status == DeliveryStatus.failed
+    assert fake_vonage.requests == []
+
+
+async def test_the_worker_fails_rows_past_max_age_too(
+    database_url: str, fake_vonage: FakeVonage
+) -> None:
+    rt = Runtime(
+        vonage_settings(database_url, fake_vonage, send_max_age_seconds=90), background=False
+    )
+    await rt.start()
+    task = asyncio.create_task(sender.run_sender(rt))
+    try:
+        long_ago = utcnow() - timedelta(seconds=91)
+        stale = Delivery(
+            kind=DeliveryKind.staff,
+            from_number=FROM,
+            to_number=TO,
+            body="stale",
+            created_at=long_ago,
+            next_attempt_at=long_ago,
+        )
+        async with rt.db.transaction() as session:  # queued before an outage, say
+            session.add(stale)
+        fresh = await queue_sms(rt, "fresh")
+        await wait_for_status(rt, fresh, DeliveryStatus.sent)
+        row = await wait_for_status(rt, stale, DeliveryStatus.failed)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await rt.stop()
+
+    assert row.error == "Not sent within 90 seconds: an SMS is not sent so late"
+    assert [request.text for request in fake_vonage.requests] == ["fresh"]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (21600, "6 hours"),
+        (3600, "1 hour"),
+        (120, "2 minutes"),
+        (60, "1 minute"),
+        (90, "90 seconds"),
+    ],
+)
+def test_max_age_reads_as_people_say_it(seconds: int, shown: str) -> None:
+    assert sender._span(seconds) == shown
 
 
 async def test_expired_lease_is_claimed_again(runtime: Runtime, fake_vonage: FakeVonage) -> None:
