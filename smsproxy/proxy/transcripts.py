@@ -3,6 +3,7 @@ SMS each one caused, and who on the staff wrote what."""
 
 from __future__ import annotations
 
+from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -14,31 +15,51 @@ TRANSCRIPT_SIZE = 200
 
 
 async def recent_transcript(
-    session: AsyncSession, view: ChatView, limit: int = TRANSCRIPT_SIZE
+    session: AsyncSession,
+    view: ChatView,
+    limit: int = TRANSCRIPT_SIZE,
+    *,
+    before: str | None = None,
 ) -> tuple[list[TranscriptEntry], bool]:
-    """The newest `limit` messages of a chat, oldest first, and whether older ones exist."""
-    query = (
-        select(Message)
-        .where(col(Message.chat_id) == view.chat.id)
-        .order_by(col(Message.id).desc())
-        .limit(limit + 1)
-    )
-    messages = list((await session.exec(query)).all())
+    """The newest `limit` messages of a chat, oldest first, and whether older ones exist.
+
+    With `before` (a message's public id), the `limit` messages just before that one:
+    a keyset page on (created_at, id), so messages arriving meanwhile never shift it.
+    """
+    query = select(Message).where(col(Message.chat_id) == view.chat.id)
+    if before is not None:
+        anchor = await _message_of(session, view, before)
+        query = query.where(
+            or_(
+                col(Message.created_at) < anchor.created_at,
+                and_(
+                    col(Message.created_at) == anchor.created_at,
+                    col(Message.id) < anchor.id,
+                ),
+            )
+        )
+    query = query.order_by(col(Message.created_at).desc(), col(Message.id).desc())
+    messages = list((await session.exec(query.limit(limit + 1))).all())
     has_older = len(messages) > limit
     messages = messages[:limit]
     messages.reverse()
     return await _entries(session, view, messages), has_older
 
 
-async def transcript_entry(
-    session: AsyncSession, view: ChatView, message_public_id: str
-) -> TranscriptEntry:
+async def _message_of(session: AsyncSession, view: ChatView, public_id: str) -> Message:
     query = select(Message).where(
-        col(Message.chat_id) == view.chat.id, col(Message.public_id) == message_public_id
+        col(Message.chat_id) == view.chat.id, col(Message.public_id) == public_id
     )
     message = (await session.exec(query)).first()
     if message is None:
-        raise NotFound(f"Chat {view.chat.public_id} has no message {message_public_id!r}")
+        raise NotFound(f"Chat {view.chat.public_id} has no message {public_id!r}")
+    return message
+
+
+async def transcript_entry(
+    session: AsyncSession, view: ChatView, message_public_id: str
+) -> TranscriptEntry:
+    message = await _message_of(session, view, message_public_id)
     return (await _entries(session, view, [message]))[0]
 
 

@@ -1,6 +1,9 @@
 // One chat, live: new messages appear at the bottom, delivery states change in place,
 // a close shows at once. The view follows new messages only when the reader is already
 // at the bottom; otherwise a "New messages" button offers to jump there.
+// "Load older messages" puts the page before the oldest shown above it, keeping in
+// place what the reader is looking at. A page of older messages opened by its link
+// (?before=, data-latest-url set) shows that stretch only: new messages go to the latest.
 
 import { csrfFetch } from "./app.js";
 import { connectLive } from "./live.js";
@@ -59,6 +62,9 @@ function setup(page) {
   const chatId = page.dataset.chatId;
   const scroller = document.getElementById("thread-scroll");
   const thread = document.getElementById("thread");
+  const history = document.getElementById("thread-history");
+  const olderStatus = document.getElementById("thread-older-status");
+  const latestUrl = page.dataset.latestUrl;
   const jump = document.getElementById("jump-latest");
   const emptyNote = scroller.querySelector('[data-role="empty"]');
   const composer = document.getElementById("composer");
@@ -73,7 +79,8 @@ function setup(page) {
     scroller.scrollTop = scroller.scrollHeight;
     jump.hidden = true;
   };
-  const bubble = (id) => thread.querySelector(`[data-message-id="${CSS.escape(id)}"]`);
+  const bubble = (id) => scroller.querySelector(`.bubble[data-message-id="${CSS.escape(id)}"]`);
+  const olderRemain = () => scroller.querySelector('[data-role="load-older"]') !== null;
 
   function place(element) {
     // In time order: a slow fetch for an older message must not land below a newer one.
@@ -99,9 +106,14 @@ function setup(page) {
       mergeDeliveries(existing, fresh);
       return;
     }
+    if (latestUrl) return; // a page of older messages: new ones belong to the latest
+    // A late receipt for a message older than any shown: its bubble belongs to a page
+    // not loaded yet, not at the top of this one.
+    const oldest = scroller.querySelector(".bubble");
+    if (oldest && olderRemain() && Number(fresh.dataset.order) < Number(oldest.dataset.order)) return;
     const follow = atBottom();
     place(fresh);
-    emptyNote.hidden = true;
+    if (emptyNote) emptyNote.hidden = true;
     if (follow) toBottom();
     else jump.hidden = false;
     unseen = id;
@@ -138,7 +150,7 @@ function setup(page) {
   }
 
   function updateDelivery(data) {
-    const item = thread.querySelector(`[data-delivery-id="${CSS.escape(data.delivery_id)}"]`);
+    const item = scroller.querySelector(`[data-delivery-id="${CSS.escape(data.delivery_id)}"]`);
     if (!item) {
       if (data.message_id) schedule(data.message_id);
       return;
@@ -196,16 +208,73 @@ function setup(page) {
   scroller.addEventListener("scroll", () => {
     if (atBottom()) jump.hidden = true;
   });
+  scroller.addEventListener("click", (event) => {
+    const link = event.target.closest('[data-role="load-older"]');
+    if (!link || event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) {
+      return; // a new tab or window gets the page of its own
+    }
+    event.preventDefault();
+    loadOlder(link);
+  });
+
+  let loadingOlder = false;
+  async function loadOlder(link) {
+    if (loadingOlder) return;
+    loadingOlder = true;
+    link.setAttribute("aria-disabled", "true");
+    olderStatus.textContent = "Loading older messages…";
+    let response;
+    try {
+      response = await fetch(link.dataset.fragmentUrl, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+      });
+    } catch {
+      olderStatus.textContent = "Could not reach the server: older messages were not loaded.";
+      link.removeAttribute("aria-disabled");
+      loadingOlder = false;
+      return;
+    }
+    if (!response.ok || response.redirected) {
+      // Signed out, or the link went stale: the page itself says what is wrong.
+      location.assign(link.href);
+      return;
+    }
+    const older = elementFrom(await response.text());
+    const keep = firstVisibleBubble();
+    const keepTop = keep?.getBoundingClientRect().top;
+    const fresh = [...older.querySelector('[data-role="bubbles"]').children].filter(
+      (element) => !bubble(element.dataset.messageId),
+    );
+    history.prepend(...fresh);
+    const control = older.querySelector("#thread-older");
+    document.getElementById("thread-older").replaceWith(control);
+    if (keep) scroller.scrollTop += keep.getBoundingClientRect().top - keepTop;
+    const count = fresh.length;
+    olderStatus.textContent = `Loaded ${count} older message${count === 1 ? "" : "s"}.`;
+    // Keep the keyboard where the link was, without scrolling the reader away.
+    control.querySelector('[data-role="load-older"], [data-role="thread-start"]')?.focus({
+      preventScroll: true,
+    });
+    loadingOlder = false;
+  }
+
+  function firstVisibleBubble() {
+    const top = scroller.getBoundingClientRect().top;
+    return [...scroller.querySelectorAll(".bubble")].find(
+      (element) => element.getBoundingClientRect().bottom > top,
+    );
+  }
   jump.addEventListener("click", () => {
     toBottom();
     scroller.focus();
   });
   toBottom();
 
-  if (composer) setupComposer(composer, { schedule, toBottom });
+  if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
 }
 
-function setupComposer(form, { schedule, toBottom }) {
+function setupComposer(form, { schedule, toBottom, latestUrl }) {
   const body = form.querySelector("textarea");
   const to = form.querySelector("select");
   const count = document.getElementById("composer-count");
@@ -243,6 +312,10 @@ function setupComposer(form, { schedule, toBottom }) {
         const message = answer.error?.message ?? "The message was not sent. Try again.";
         if (fields.to) showFieldError(to, fields.to);
         else showFieldError(body, fields.body ?? message);
+        return;
+      }
+      if (latestUrl) {
+        location.assign(latestUrl); // where the message just sent shows
         return;
       }
       body.value = "";

@@ -23,6 +23,7 @@ from . import (
     fetch_wants_json,
     fragment,
     json_form_error,
+    query_value,
     signed_in,
 )
 
@@ -32,26 +33,32 @@ blueprint = Blueprint("chat", __name__)
 async def render_chat(
     chat_id: str,
     *,
+    before: str | None = None,
     errors: FormErrors | None = None,
     typed: dict[str, str] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    """The chat page. Opening it marks the chat read up to the newest message shown."""
+    """The chat page: its newest messages, or with `before` (a message id) the page of
+    messages before that one. Opening the newest marks the chat read up to the last one."""
     staff = await signed_in()
     rt = runtime()
     async with rt.db.transaction() as session:
         position = await event_position(session)
         view = await get_chat(session, chat_id)
-        entries, has_older = await transcripts.recent_transcript(session, view)
+        entries, has_older = await transcripts.recent_transcript(session, view, before=before)
         names = await transcripts.staff_names(session, [e.message for e in entries])
-        if entries and view.chat.id is not None and entries[-1].message.id is not None:
-            await inbox.mark_read(session, view.chat.id, staff.id, entries[-1].message.id)
+        # The highest id shown, not the last bubble's: two messages written at once can
+        # take ids in the other order than their times.
+        newest = max((e.message.id or 0 for e in entries), default=0)
+        if before is None and view.chat.id is not None:
+            await inbox.mark_read(session, view.chat.id, staff.id, newest)
     html = await render_template(
         "chats/chat.html",
         view=view,
         chat=view.chat,
         entries=entries,
         has_older=has_older,
+        before=before,
         staff_names=names,
         people=_people(view),
         errors=errors or {},
@@ -63,6 +70,11 @@ async def render_chat(
     return html, status
 
 
+def before_arg() -> str | None:
+    """`?before=<message id>`: which page of older messages to show."""
+    return query_value("before", limit=40) or None
+
+
 def _people(view: ChatView) -> dict[int | None, Participant]:
     return {p.id: p for p in view.participants}
 
@@ -70,7 +82,28 @@ def _people(view: ChatView) -> dict[int | None, Participant]:
 @blueprint.get("/chats/<chat_id>")
 @staff_required
 async def get_chat_page(chat_id: str) -> Any:
-    return await render_chat(chat_id)
+    return await render_chat(chat_id, before=before_arg())
+
+
+@blueprint.get("/chats/<chat_id>/messages")
+@staff_required
+async def get_older_messages(chat_id: str) -> Any:
+    """The bubbles of the page before `?before=`, with the link to the page before that,
+    for the chat page's script to put above what it shows."""
+    before = before_arg()
+    async with runtime().db.read() as session:
+        view = await get_chat(session, chat_id)
+        entries, has_older = await transcripts.recent_transcript(session, view, before=before)
+        names = await transcripts.staff_names(session, [e.message for e in entries])
+    html = await render_template(
+        "chats/_older.html",
+        chat=view.chat,
+        entries=entries,
+        has_older=has_older,
+        staff_names=names,
+        people=_people(view),
+    )
+    return fragment(html)
 
 
 @blueprint.get("/chats/<chat_id>/messages/<message_id>")
