@@ -156,7 +156,7 @@ async def test_idempotency_key_with_another_body_is_refused(api: Api) -> None:
         "/chats", {**two_people(RIDER, DRIVER), "reference": "other"}, **{"Idempotency-Key": "k-2"}
     )
     assert status == 422
-    assert error["error"]["code"] == "invalid_chat"
+    assert error["error"]["code"] == "invalid_request"
     assert "already used with a different request body" in error["error"]["message"]
     assert await api.chat_count() == 1
 
@@ -175,7 +175,9 @@ async def test_idempotency_keys_belong_to_one_api_key(api: Api, app: Quart) -> N
 async def test_unusable_idempotency_keys(api: Api, key: str) -> None:
     status, error = await api.post("/chats", two_people(RIDER, DRIVER), **{"Idempotency-Key": key})
     assert status == 422
+    assert error["error"]["code"] == "invalid_request"
     assert error["error"]["message"] == "Idempotency-Key must be 1 to 200 characters"
+    assert error["error"]["field"] == "Idempotency-Key"
     assert await api.chat_count() == 0
 
 

@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from smsproxy.models import ApiKey, AuditEvent
 from smsproxy.proxy import keys
-from smsproxy.proxy.errors import InvalidChat, NotFound
+from smsproxy.proxy.errors import InvalidInput, NotFound
 from smsproxy.runtime import Runtime
 
 
@@ -48,8 +48,13 @@ async def test_keys_are_unique(runtime: Runtime) -> None:
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 101])
 async def test_a_key_needs_a_sensible_name(runtime: Runtime, name: str) -> None:
-    with pytest.raises(InvalidChat, match="1 to 100 characters"):
+    with pytest.raises(InvalidInput, match="1 to 100 characters") as refused:
         await make(runtime, name)
+    assert (refused.value.status, refused.value.code, refused.value.field) == (
+        422,
+        "invalid_request",
+        "name",
+    )
 
 
 async def test_verify_finds_the_key_and_notes_its_use(runtime: Runtime) -> None:
@@ -111,7 +116,7 @@ async def test_revoke_by_id_prefix_or_name(runtime: Runtime, how: str) -> None:
 async def test_revoking_an_ambiguous_name_asks_for_the_id(runtime: Runtime) -> None:
     await make(runtime, "twin")
     await make(runtime, "twin")
-    with pytest.raises(InvalidChat, match="2 active keys are named 'twin': use the id"):
+    with pytest.raises(InvalidInput, match="2 active keys are named 'twin': use the id"):
         await revoke(runtime, "twin")
 
 

@@ -24,6 +24,14 @@ class InvalidNumber(ProxyError):
         super().__init__(f"{shown!r} {reason}", field=field)
 
 
+class InvalidInput(ProxyError):
+    """A value that breaks a rule and is about no chat in particular (a key's name,
+    a header)."""
+
+    status = 422
+    code = "invalid_request"
+
+
 class InvalidChat(ProxyError):
     status = 422
     code = "invalid_chat"

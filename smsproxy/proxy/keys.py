@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import utcnow
 from ..models import ApiKey, AuditEvent
-from .errors import InvalidChat, NotFound
+from .errors import InvalidInput, NotFound
 
 KEY_PREFIX = "spx_"
 # Touching last_used_at on every request would turn each API read into a write.
@@ -29,7 +29,7 @@ def digest(key: str) -> str:
 async def create_key(session: AsyncSession, name: str, *, actor: str) -> tuple[ApiKey, str]:
     name = name.strip()
     if not name or len(name) > 100:
-        raise InvalidChat("An API key needs a name of 1 to 100 characters", field="name")
+        raise InvalidInput("An API key needs a name of 1 to 100 characters", field="name")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key))
     session.add(record)
@@ -70,7 +70,7 @@ async def revoke_key(session: AsyncSession, ident: str, *, actor: str) -> ApiKey
     if not matches:
         raise NotFound(f"No active API key matches {ident!r}")
     if len(matches) > 1:
-        raise InvalidChat(f"{len(matches)} active keys are named {ident!r}: use the id")
+        raise InvalidInput(f"{len(matches)} active keys are named {ident!r}: use the id")
     record = matches[0]
     record.revoked_at = utcnow()
     session.add(record)

@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ...db import Database
 from ...models import ApiKey, IdempotencyRecord
 from ...proxy.chats import retry_on_route_conflict
-from ...proxy.errors import InvalidChat
+from ...proxy.errors import InvalidInput
 
 Work = Callable[[AsyncSession], Awaitable[tuple[dict[str, Any], int]]]
 
@@ -34,7 +34,7 @@ async def idempotent(
     if idempotency_key is None:
         return await retry_on_route_conflict(db, work)
     if not idempotency_key.strip() or len(idempotency_key) > 200:
-        raise InvalidChat("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
+        raise InvalidInput("Idempotency-Key must be 1 to 200 characters", field="Idempotency-Key")
     fingerprint = _fingerprint(body)
     key_id = key.id
     assert key_id is not None
@@ -78,7 +78,7 @@ async def _lookup(
 
 def _replay(record: IdempotencyRecord, fingerprint: str) -> tuple[Any, int, dict[str, str]]:
     if record.request_hash != fingerprint:
-        raise InvalidChat(
+        raise InvalidInput(
             "This Idempotency-Key was already used with a different request body",
             field="Idempotency-Key",
         )
