@@ -1,0 +1,5 @@
+"""Benchmarks that print figures on demand (`python -m tests.benchmarks.webhooks`).
+
+Speed is measured here and never asserted in tests: no file here starts with `test_`,
+so pytest does not collect them.
+"""
