@@ -9,8 +9,8 @@ from functools import wraps
 from typing import Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel, ValidationError
-from quart import Blueprint, g, request
-from quart_rate_limiter import RateLimit
+from quart import Blueprint, current_app, g, has_app_context, request
+from quart_rate_limiter import RateLimit, limit_blueprint
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import Unauthorized
 
@@ -33,10 +33,44 @@ async def api_key_or_address() -> str:
     return f"key:{token[:12]}" if token.startswith("spx_") else (request.remote_addr or "-")
 
 
+async def connection_address() -> str:
+    return f"address:{request.remote_addr or '-'}"
+
+
+# app.config[ADDRESS_LIMITS_CONFIG] = {period in seconds: count} overrides the counts
+# of the per-address limits for that app (tests use small numbers instead of waiting).
+ADDRESS_LIMITS_CONFIG = "API_ADDRESS_LIMITS"
+
+
+class AddressLimit(RateLimit):
+    """A limit per connection address, whatever the Authorization header holds: the
+    per-key limits trust the key's prefix before the key is checked, so a client
+    inventing prefixes would otherwise get a fresh budget with each one."""
+
+    def __init__(self, count: int, period: timedelta) -> None:
+        super().__init__(count, period, key_function=connection_address)
+
+    @property
+    def count(self) -> int:
+        tuned = current_app.config.get(ADDRESS_LIMITS_CONFIG) if has_app_context() else None
+        return int((tuned or {}).get(self.period.total_seconds(), self._count))
+
+    @count.setter
+    def count(self, value: int) -> None:
+        self._count = value
+
+
+# Each API route carries these (@rate_limit(limits=API_LIMITS)): per key.
 API_LIMITS = [
     RateLimit(50, timedelta(seconds=1), key_function=api_key_or_address),
     RateLimit(1000, timedelta(minutes=1), key_function=api_key_or_address),
 ]
+# And the whole blueprint these, so no route can miss them: per address.
+ADDRESS_LIMITS: list[RateLimit] = [
+    AddressLimit(100, timedelta(seconds=1)),
+    AddressLimit(3000, timedelta(minutes=1)),
+]
+limit_blueprint(blueprint, limits=ADDRESS_LIMITS)
 
 
 class MissingApiKey(Unauthorized):
