@@ -23,7 +23,17 @@ CHAT_CLOSED = "chat.closed"
 MESSAGE_CREATED = "message.created"
 DELIVERY_UPDATED = "delivery.updated"
 NUMBER_CHANGED = "number.changed"
-EVENT_NAMES = (CHAT_CREATED, CHAT_CLOSED, MESSAGE_CREATED, DELIVERY_UPDATED, NUMBER_CHANGED)
+# A staff member's sessions ended (new password, account disabled): their open live
+# sockets, in every process, close. Data: {"user_id": N}.
+STAFF_SESSIONS_ENDED = "staff.sessions_ended"
+EVENT_NAMES = (
+    CHAT_CREATED,
+    CHAT_CLOSED,
+    MESSAGE_CREATED,
+    DELIVERY_UPDATED,
+    NUMBER_CHANGED,
+    STAFF_SESSIONS_ENDED,
+)
 
 PENDING_KEY = "smsproxy.pending_events"
 

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from .. import events
 from ..db import utcnow
 from ..models import AuditEvent, Role, StaffUser
 from .errors import Conflict, NotFound, ProxyError
@@ -85,9 +86,11 @@ def generate_password() -> str:
 
 
 def credential_fingerprint(user: StaffUser) -> str:
-    """Changes whenever the password hash changes: part of the login cookie, so setting
-    a new password ends every other session of that user."""
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+    """Changes whenever the password hash or the session version changes: part of the
+    login cookie, so a new password, or disabling the account, ends every other session
+    of that user (for good: enabling the account again does not bring them back)."""
+    material = f"{user.session_version}:{user.password_hash}"
+    return hashlib.sha256(material.encode()).hexdigest()[:16]
 
 
 async def get_user(session: AsyncSession, user_id: int) -> StaffUser | None:
@@ -182,6 +185,7 @@ async def set_password(
     action = "staff.password_reset" if one_time else "staff.password"
     session.add(AuditEvent(actor=actor, action=action, target=user.username))
     await session.flush()
+    await _sessions_ended(session, user)
     return user
 
 
@@ -247,11 +251,19 @@ async def set_active(
     if user.active == active:
         return user
     user.active = active
+    if not active:
+        user.session_version += 1
+        await _sessions_ended(session, user)
     session.add(user)
     action = "staff.enable" if active else "staff.disable"
     session.add(AuditEvent(actor=actor, action=action, target=user.username))
     await session.flush()
     return user
+
+
+async def _sessions_ended(session: AsyncSession, user: StaffUser) -> None:
+    # Cookies are checked on every request; an open live socket is not, so it is told.
+    await events.emit(session, events.STAFF_SESSIONS_ENDED, None, {"user_id": user.id})
 
 
 async def set_role(

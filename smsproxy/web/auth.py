@@ -1,7 +1,9 @@
 """Staff login and logout, and the decorators that guard pages and WebSockets.
 
 The login cookie (quart-auth) holds "<user id>:<credential fingerprint>": a new
-password, or a deactivated account, ends every session at the next request.
+password, or a deactivated account, ends every session at the next request. A user
+whose password was generated for them (a one-time password) sees only the
+change-password page until they have chosen their own.
 """
 
 from __future__ import annotations
@@ -51,6 +53,8 @@ SESSION_SECONDS = 7 * 24 * 3600
 LOGIN_ATTEMPTS = 10
 LOGIN_PERIOD = timedelta(minutes=1)
 WRONG_CREDENTIALS = "Wrong username or password"
+ACCOUNT_PAGE = "dashboard.account.get_password"
+ONE_TIME_REFUSAL = "Choose a new password first: your current one is a one-time password"
 
 
 @dataclass(frozen=True)
@@ -60,6 +64,7 @@ class Staff:
     id: int
     username: str
     role: Role
+    must_change_password: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -82,12 +87,12 @@ class StaffAuthUser(AuthUser):
     def of(cls, user: StaffUser) -> StaffAuthUser:
         value = cls(auth_id_for(user))
         value._loaded = True
-        value._staff = Staff(cast(int, user.id), user.username, Role(user.role))
+        value._staff = staff_of(user)
         return value
 
     async def staff(self) -> Staff | None:
         if not self._loaded:
-            self._staff = await _load_staff(self.auth_id)
+            self._staff = await load_staff(self.auth_id)
             self._loaded = True
         return self._staff
 
@@ -96,7 +101,12 @@ class StaffAuthUser(AuthUser):
         return await self.staff() is not None
 
 
-async def _load_staff(auth_id: str | None) -> Staff | None:
+def staff_of(user: StaffUser) -> Staff:
+    return Staff(cast(int, user.id), user.username, Role(user.role), user.must_change_password)
+
+
+async def load_staff(auth_id: str | None) -> Staff | None:
+    """The staff member a login cookie stands for, if it is still valid."""
     user_id, _, fingerprint = (auth_id or "").partition(":")
     if not user_id.isdigit() or not fingerprint:
         return None
@@ -106,7 +116,7 @@ async def _load_staff(auth_id: str | None) -> Staff | None:
         return None
     if not hmac.compare_digest(users.credential_fingerprint(user), fingerprint):
         return None
-    return Staff(cast(int, user.id), user.username, Role(user.role))
+    return staff_of(user)
 
 
 async def current_staff() -> Staff | None:
@@ -118,7 +128,7 @@ async def current_staff() -> Staff | None:
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 
 
-def _guard(func: F, *, admin: bool) -> F:
+def _guard(func: F, *, admin: bool, pending_password: bool = False) -> F:
     @wraps(func)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         if has_websocket_context():
@@ -131,6 +141,10 @@ def _guard(func: F, *, admin: bool) -> F:
             if wants_json():
                 raise Unauthorized("Log in to continue")
             return redirect(url_for("auth.get_login", next=_here()))
+        if staff.must_change_password and not pending_password:
+            if wants_json():
+                raise Forbidden(ONE_TIME_REFUSAL)
+            return redirect(url_for(ACCOUNT_PAGE, next=_here()))
         if admin and not staff.is_admin:
             raise Forbidden("Only administrators can do this.")
         return await func(*args, **kwargs)
@@ -150,6 +164,12 @@ def admin_required(func: F) -> F:
     return _guard(func, admin=True)
 
 
+def account_required(func: F) -> F:
+    """As staff_required, and open while the password must still be changed: for the
+    change-password page itself."""
+    return _guard(func, admin=False, pending_password=True)
+
+
 def public(func: F) -> F:
     """Marks a route meant for people who are not logged in (login, logout)."""
     func.__smsproxy_auth__ = "public"  # type: ignore[attr-defined]
@@ -164,6 +184,8 @@ async def _websocket_refusal(*, admin: bool) -> Response | None:
     staff = await current_staff()
     if staff is None:
         return json_error(401, "unauthorized", "Log in to continue")
+    if staff.must_change_password:
+        return json_error(403, "password_change_required", ONE_TIME_REFUSAL)
     if admin and not staff.is_admin:
         return json_error(403, "forbidden", "Only administrators can do this.")
     return None
@@ -220,6 +242,8 @@ async def post_login() -> Any:
         return await _login_page(400, error=WRONG_CREDENTIALS, username=username, next_url=next_url)
     login_user(StaffAuthUser.of(user))
     rotate_token()
+    if user.must_change_password:
+        return redirect(url_for(ACCOUNT_PAGE, next=next_url), 303)
     return redirect(next_url, 303)
 
 

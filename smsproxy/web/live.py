@@ -23,7 +23,8 @@ Protocol, JSON text frames on `/live` (staff login and a same-site Origin requir
         A frame the server could not use; the connection stays open.
 
 The server closes with 1012 when it restarts; the page reconnects with backoff and
-subscribes again with S = the last id it handled.
+subscribes again with S = the last id it handled. It closes with 1008 when the login
+the socket was opened with has ended (account disabled, password changed).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 
 from quart import Blueprint, current_app, websocket
 from quart.blueprints import BlueprintSetupState
+from quart_auth import current_user
 
 from ..db import Database
 from ..events import (
@@ -44,13 +46,14 @@ from ..events import (
     CHAT_CREATED,
     MESSAGE_CREATED,
     NUMBER_CHANGED,
+    STAFF_SESSIONS_ENDED,
     Broker,
     Event,
     events_since,
     last_event_id,
 )
 from . import runtime
-from .auth import staff_required
+from .auth import current_staff, load_staff, staff_required
 
 blueprint = Blueprint("live", __name__)
 
@@ -162,9 +165,25 @@ async def close_live_sockets() -> None:
 @staff_required
 async def connect_live() -> None:
     rt = runtime()
+    staff = await current_staff()
+    assert staff is not None
+    login = Login(staff.id, current_user.auth_id)
     async with rt.db.read() as session:
         position = await last_event_id(session)
-    await LiveConnection(live_hub(), rt.broker, rt.db, position).run()
+    await LiveConnection(live_hub(), rt.broker, rt.db, position, login).run()
+
+
+@dataclass(frozen=True)
+class Login:
+    """Who opened a socket, and the login cookie value they opened it with."""
+
+    user_id: int
+    auth_id: str | None
+
+    async def ended_by(self, event: Event) -> bool:
+        if event.name != STAFF_SESSIONS_ENDED or event.data.get("user_id") != self.user_id:
+            return False
+        return await load_staff(self.auth_id) is None
 
 
 async def _next_event(stream: AsyncIterator[Event]) -> Event | None:
@@ -177,8 +196,11 @@ async def _next_event(stream: AsyncIterator[Event]) -> Event | None:
 class LiveConnection:
     """One socket: its subscription, its position in the event log, its frames."""
 
-    def __init__(self, hub: LiveHub, broker: Broker, db: Database, position: int) -> None:
+    def __init__(
+        self, hub: LiveHub, broker: Broker, db: Database, position: int, login: Login
+    ) -> None:
         self._hub = hub
+        self._login = login
         self._broker = broker
         self._db = db
         self._position = position
@@ -276,6 +298,9 @@ class LiveConnection:
             return
         assert self._stream is not None and self._topic is not None
         self._next = asyncio.create_task(_next_event(self._stream))
+        if await self._login.ended_by(event):
+            self.close(CLOSE_POLICY)
+            return
         if event.id > self._last_sent and self._topic.matches(event):
             await self._send_event(event)
 

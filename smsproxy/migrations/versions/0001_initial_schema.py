@@ -162,6 +162,7 @@ def upgrade() -> None:
         sa.Column("role", sa.Enum("admin", "agent", name="role"), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("must_change_password", sa.Boolean(), nullable=False),
+        sa.Column("session_version", sa.Integer(), nullable=False),
         sa.Column("created_at", smsproxy.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("last_login_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("id"),

@@ -91,7 +91,7 @@ def query_value(name: str, default: str = "", limit: int = 200) -> str:
     return request.args.get(name, default)[:limit]
 
 
-from . import chat, chats, keys, new_chat, numbers, sandbox, unrouted  # noqa: E402
+from . import account, chat, chats, keys, new_chat, numbers, sandbox, staff, unrouted  # noqa: E402
 
-for _area in (chats, new_chat, chat, numbers, unrouted, sandbox, keys):
+for _area in (chats, new_chat, chat, numbers, unrouted, sandbox, keys, staff, account):
     blueprint.register_blueprint(_area.blueprint)
