@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 
 from .config import Settings, load_settings
 from .runtime import Runtime
-from .web import auth, csrf
+from .web import auth, csrf, proxies
 from .web.errors import register_error_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     async def stop_runtime() -> None:
         await runtime.stop()
 
+    proxies.trust_proxies(app, settings.trusted_proxy_hops)
     return app
 
 

@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `smsproxy run` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `smsproxy run` listens on.")
     public_url: str | None = Field(None, description="Base URL the app is reached at.")
+    trusted_proxy_hops: int = Field(
+        0, ge=0, le=10, description="Proxies in front whose X-Forwarded-* headers are trusted."
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     default_region: str | None = Field(
         None, min_length=2, max_length=2, description="Region for numbers typed without +."

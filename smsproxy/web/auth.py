@@ -291,8 +291,10 @@ async def template_context() -> dict[str, Any]:
 
 
 async def client_address() -> str:
-    # The connection's own address: X-Forwarded-For is whatever the client says, so
-    # keying on it would let anyone pick a fresh key per attempt.
+    # The connection's own address, never a header read here: X-Forwarded-For is
+    # whatever the client says, and keying on it would let anyone pick a fresh key per
+    # attempt. Behind trusted proxies (TRUSTED_PROXY_HOPS) the app's ASGI wrapper has
+    # already put the address those proxies saw in its place.
     return request.remote_addr or "unknown"
 
 
