@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import os
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from quart import Quart
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from smsproxy.models import Chat, Participant
 from smsproxy.proxy import pool
@@ -20,7 +26,7 @@ from smsproxy.proxy.chats import (
 )
 from smsproxy.proxy.errors import Conflict, NotFound, PoolExhausted
 from smsproxy.runtime import Runtime
-from tests.helpers import add_numbers
+from tests.helpers import add_numbers, auth
 
 GB1, GB2, GB3 = "+447700900901", "+447700900902", "+447700900903"
 US1 = "+12025550901"
@@ -262,3 +268,162 @@ async def test_adding_one_number_twice_at_once_is_a_conflict(runtime: Runtime) -
     assert any("already in the pool" in str(r) for r in results)
     async with runtime.db.read() as session:
         assert [u.number.number for u in await pool.list_numbers(session)] == [GB1]
+
+
+# Removing numbers while chats are created on them: races only PostgreSQL can have
+# (SQLite takes its write lock at BEGIN, so its transactions never interleave). Each
+# test holds one transaction open at the racy point, lets the other run until it is
+# done or waits on a lock, then lets the first commit: the same interleaving every run.
+
+postgres_only = pytest.mark.skipif(
+    not os.environ.get("DATABASE_URL", "").startswith(("postgresql://", "postgres://")),
+    reason="needs PostgreSQL (DATABASE_URL=postgresql://...): SQLite serialises writers, "
+    "so these transactions never interleave there",
+)
+
+
+async def held_open(
+    rt: Runtime,
+    work: Callable[[AsyncSession], Awaitable[Any]],
+    reached: asyncio.Event,
+    release: asyncio.Event,
+) -> Any:
+    """Run `work` in a transaction that commits only once `release` is set."""
+    async with rt.db.transaction() as session:
+        result = await work(session)
+        reached.set()
+        await release.wait()
+    return result
+
+
+async def blocked_or_done(rt: Runtime, task: asyncio.Task[Any]) -> None:
+    """Return once `task` has finished, or some transaction waits on a lock."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    async with asyncio.timeout(10):
+        while not task.done():
+            async with rt.db.read() as session:
+                if (await session.exec(query)).one()[0]:  # type: ignore[call-overload]
+                    return
+            await asyncio.sleep(0.01)
+
+
+async def race(
+    rt: Runtime,
+    first: Callable[[AsyncSession], Awaitable[Any]],
+    second: Callable[[AsyncSession], Awaitable[Any]],
+) -> list[Any]:
+    """`first` does its work and holds its transaction open while `second` runs as far
+    as it can; then `first` commits. Returns both outcomes (results or exceptions)."""
+    reached, release = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(held_open(rt, first, reached, release))
+    await reached.wait()
+
+    async def in_transaction() -> Any:
+        async with rt.db.transaction() as session:
+            return await second(session)
+
+    other = asyncio.create_task(in_transaction())
+    await blocked_or_done(rt, other)
+    release.set()
+    return list(await asyncio.gather(holder, other, return_exceptions=True))
+
+
+async def routes_on_missing_numbers(rt: Runtime) -> list[tuple[str, str]]:
+    async with rt.db.read() as session:
+        pool_numbers = {u.number.number for u in await pool.list_numbers(session)}
+    return [pair for pair in await active_routes(rt) if pair[1] not in pool_numbers]
+
+
+def create(*people: str) -> Callable[[AsyncSession], Awaitable[ChatView]]:
+    spec = ChatSpec([NewParticipant(p) for p in people], intro=False)
+    return lambda session: create_chat(session, spec, templates=Templates(), actor="tests")
+
+
+def remove(number: str) -> Callable[[AsyncSession], Awaitable[Any]]:
+    return lambda session: pool.remove_number(session, number)
+
+
+@postgres_only
+async def test_a_number_cannot_be_removed_under_a_chat_being_created(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+
+    created, removed = await race(runtime, create(ALICE, BOB), remove(GB1))
+
+    assert isinstance(created, ChatView), created
+    assert isinstance(removed, Conflict) and "carries 1 active chat" in removed.message
+    assert await routes_on_missing_numbers(runtime) == []
+    assert sorted(await active_routes(runtime)) == [(ALICE, GB1), (BOB, GB1)]
+
+
+@postgres_only
+async def test_a_chat_created_while_its_number_is_removed_takes_another(
+    runtime: Runtime,
+) -> None:
+    await add_numbers(runtime, GB1, GB2)  # GB1 is the one a new chat picks first
+
+    removed, created = await race(runtime, remove(GB1), create(ALICE, BOB))
+
+    assert not isinstance(removed, BaseException), removed
+    assert isinstance(created, ChatView), created
+    assert set(routes(created).values()) == {GB2}
+    assert await routes_on_missing_numbers(runtime) == []
+
+
+@postgres_only
+async def test_a_chat_created_while_its_only_number_is_removed_is_refused(
+    runtime: Runtime,
+) -> None:
+    await add_numbers(runtime, GB1)
+
+    removed, created = await race(runtime, remove(GB1), create(ALICE, BOB))
+
+    assert not isinstance(removed, BaseException), removed
+    assert isinstance(created, PoolExhausted), created
+    assert await active_routes(runtime) == []
+
+
+@postgres_only
+async def test_a_chat_created_while_its_number_is_disabled_takes_another(
+    runtime: Runtime,
+) -> None:
+    await add_numbers(runtime, GB1, GB2)
+
+    async def disable(session: AsyncSession) -> Any:
+        record = await pool.set_enabled(session, GB1, False)
+        await session.flush()  # the UPDATE itself, not only its intent
+        return record
+
+    _, created = await race(runtime, disable, create(ALICE, BOB))
+
+    assert isinstance(created, ChatView), created
+    assert set(routes(created).values()) == {GB2}
+
+
+@postgres_only
+async def test_two_removals_of_one_number_at_once(runtime: Runtime) -> None:
+    await add_numbers(runtime, GB1)
+
+    first, second = await race(runtime, remove(GB1), remove(GB1))
+
+    assert not isinstance(first, BaseException), first
+    assert isinstance(second, NotFound) and "not in the pool" in second.message
+
+
+async def test_two_api_deletes_at_once_answer_204_and_404(app: Quart, api_key: str) -> None:
+    # On SQLite too, where the two simply take turns.
+    rt: Runtime = app.extensions["smsproxy"]
+    numbers = [f"+4477009008{i:02d}" for i in range(5)]  # several tries at the race
+    await add_numbers(rt, *numbers)
+    client = app.test_client()
+
+    answers = []
+    for number in numbers:
+        responses = await asyncio.gather(
+            *(client.delete(f"/api/v1/numbers/{number}", headers=auth(api_key)) for _ in range(2))
+        )
+        answers.append(sorted(r.status_code for r in responses))
+
+    assert answers == [[204, 404]] * len(numbers)

@@ -17,6 +17,8 @@ from .errors import Conflict, NotFound, PoolExhausted
 from .phone import mask, parse_number, region_of
 
 _ROUTE_LOCK_NAMESPACE = 0x52544E  # "RTN": keeps these advisory locks apart from others
+# Each retry means a chosen number was removed or disabled meanwhile: rare, not endless.
+ALLOCATION_ATTEMPTS = 3
 
 
 @dataclass(frozen=True)
@@ -99,7 +101,20 @@ async def active_chats_on(session: AsyncSession, number: str) -> int:
 async def remove_number(
     session: AsyncSession, raw: str, default_region: str | None = None
 ) -> ProxyNumber:
-    record = await require_number(session, raw, default_region)
+    number = parse_number(raw, default_region)
+    # FOR UPDATE waits for chats being created on the number (allocate holds it FOR
+    # SHARE), so the count below sees them; and of two removals at once, the second
+    # waits here and then finds the number gone (404), rather than delete nothing and
+    # report success too.
+    query = (
+        select(ProxyNumber)
+        .where(ProxyNumber.number == number)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    record = (await session.exec(query)).first()
+    if record is None:
+        raise NotFound(f"{number} is not in the pool")
     busy = await active_chats_on(session, record.number)
     if busy:
         raise Conflict(
@@ -152,6 +167,36 @@ async def allocate(session: AsyncSession, real_numbers: list[str]) -> list[str]:
     database's unique index settles races between concurrent creations.
     """
     await _lock_people(session, real_numbers)
+    for _ in range(ALLOCATION_ATTEMPTS):
+        chosen = await _choose(session, real_numbers)
+        if await _hold_numbers(session, chosen):
+            return chosen
+    raise Conflict(
+        "The number pool kept changing (numbers removed or disabled) while the chat was "
+        "being created: retry"
+    )
+
+
+async def _hold_numbers(session: AsyncSession, numbers: list[str]) -> bool:
+    """Lock the chosen numbers FOR SHARE until the transaction ends: chats being created
+    at once may share them, but none can be removed or disabled under them. False when
+    one was removed or disabled after the pool was read: choose again.
+
+    Columns, not entities: the session already holds these rows as read before the
+    lock, and would not refresh them.
+    """
+    wanted = sorted(set(numbers))
+    query = (
+        select(ProxyNumber.number, ProxyNumber.enabled)
+        .where(col(ProxyNumber.number).in_(wanted))
+        .order_by(col(ProxyNumber.number))
+        .with_for_update(read=True)
+    )
+    held = [number for number, enabled in (await session.exec(query)).all() if enabled]
+    return held == wanted
+
+
+async def _choose(session: AsyncSession, real_numbers: list[str]) -> list[str]:
     pool = (
         await session.exec(
             select(ProxyNumber).where(col(ProxyNumber.enabled)).order_by(col(ProxyNumber.number))
