@@ -54,7 +54,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         app,
         info=Info(title="smsproxy", version="1"),
         openapi_path="/openapi.json",
-        swagger_ui_path="/api/docs",
+        swagger_ui_path=None,  # /api/docs is our own page (web/docs.py): no CDN
         redoc_ui_path=None,
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
@@ -83,10 +83,11 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
 
 
 def _register_blueprints(app: Quart) -> None:
-    from .web import api, dashboard, health, live, webhooks
+    from .web import api, dashboard, docs, health, live, webhooks
 
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(docs.blueprint)
     app.register_blueprint(live.blueprint)
     app.register_blueprint(webhooks.blueprint)
     app.register_blueprint(dashboard.blueprint)

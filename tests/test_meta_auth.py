@@ -30,7 +30,7 @@ PUBLIC_PATHS = {
     "/login",
     "/logout",  # ends a session if there is one; there is nothing behind it to protect
     "/openapi.json",  # the API's description, not its data
-    "/api/docs",
+    "/api/docs",  # the reference page made from /openapi.json: shapes, no data
 }
 PUBLIC_PREFIXES = (
     "/webhooks/",  # the carrier, which proves itself with signatures instead
