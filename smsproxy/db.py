@@ -55,21 +55,24 @@ def async_url(url: str) -> str:
     return url
 
 
-def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncEngine:
+    """An engine for `url`. On SQLite, `read_only` connections run deferred read
+    transactions that never take the write lock and refuse to write."""
     url = async_url(url)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
-        _make_sqlite_safe(engine)
+        _make_sqlite_safe(engine, read_only=read_only)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     return create_async_engine(url, **kwargs)
 
 
-def _make_sqlite_safe(engine: AsyncEngine) -> None:
+def _make_sqlite_safe(engine: AsyncEngine, *, read_only: bool) -> None:
     # pysqlite's deferred transactions fail with "database is locked" when two
     # connections upgrade to writing at once; BEGIN IMMEDIATE takes the write lock up
-    # front so busy_timeout can queue writers instead.
+    # front so busy_timeout can queue writers instead. Readers use a separate engine
+    # whose plain BEGIN reads a WAL snapshot without waiting for, or blocking, writers.
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
@@ -78,11 +81,13 @@ def _make_sqlite_safe(engine: AsyncEngine) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        if read_only:
+            cursor.execute("PRAGMA query_only=1")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 # PostgreSQL error classes that mean "the database is not there right now", not "this
@@ -119,6 +124,12 @@ class Database:
         self.url = url
         self.engine = create_engine(url, **engine_kwargs)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.read_engine = self.engine
+        if self.engine.dialect.name == "sqlite" and _is_file(url):
+            self.read_engine = create_engine(url, read_only=True, **engine_kwargs)
+        self.read_sessions = async_sessionmaker(
+            self.read_engine, class_=AsyncSession, expire_on_commit=False
+        )
         self.before_commit: list[AfterCommit] = []
         self.after_commit: list[AfterCommit] = []
 
@@ -142,8 +153,17 @@ class Database:
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self.sessions() as session:
+        """A session for reading only (on SQLite it cannot write)."""
+        async with self.read_sessions() as session:
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def _is_file(url: str) -> bool:
+    """In-memory SQLite is one database per connection: readers must share the writer's."""
+    path = url.split(":///", 1)[-1] if ":///" in url else ""
+    return bool(path) and path != ":memory:" and "mode=memory" not in url
