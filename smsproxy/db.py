@@ -59,6 +59,9 @@ def create_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> AsyncE
     """An engine for `url`. On SQLite, `read_only` connections run deferred read
     transactions that never take the write lock and refuse to write."""
     url = async_url(url)
+    # Statement parameters are phone numbers and message texts: keep them out of error
+    # messages and tracebacks, which end up in logs.
+    kwargs.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
         _make_sqlite_safe(engine, read_only=read_only)
