@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,16 +37,35 @@ async def enqueue(
         message_id=message_id,
         participant_id=participant_id,
     )
-    session.add(delivery)
-    await session.flush()
-    session.info[WAKE_KEY] = True
-    await events.emit(
-        session,
-        events.DELIVERY_UPDATED,
-        chat_public_id,
-        delivery_event_data(delivery, message_public_id),
+    await enqueue_many(
+        session, [delivery], chat_public_id=chat_public_id, message_public_id=message_public_id
     )
     return delivery
+
+
+async def enqueue_many(
+    session: AsyncSession,
+    deliveries: Sequence[Delivery],
+    *,
+    chat_public_id: str | None,
+    message_public_id: str | None,
+) -> None:
+    """Write the deliveries one message causes in one flush, and their live events.
+
+    Rows already marked suppressed are kept for the transcript but never sent; the
+    sender worker is woken after commit when any of the others is queued.
+    """
+    session.add_all(deliveries)
+    await session.flush()
+    if any(delivery.status == DeliveryStatus.queued for delivery in deliveries):
+        session.info[WAKE_KEY] = True
+    for delivery in deliveries:
+        await events.emit(
+            session,
+            events.DELIVERY_UPDATED,
+            chat_public_id,
+            delivery_event_data(delivery, message_public_id),
+        )
 
 
 def delivery_event_data(delivery: Delivery, message_public_id: str | None) -> dict[str, object]:

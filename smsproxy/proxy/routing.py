@@ -14,8 +14,9 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import bindparam
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased, make_transient_to_detached
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -32,7 +33,7 @@ from ..models import (
     Message,
     Participant,
 )
-from .chats import display_name, message_event_data, participants_of, touch
+from .chats import display_name, message_event_data, touch
 from .phone import mask
 from .pool import is_proxy_number
 
@@ -88,17 +89,16 @@ async def receive(
 ) -> Outcome:
     """Record an inbound SMS once and forward it (or answer it) as the rules say."""
     now = now or utcnow()
-    if await is_recorded(session, inbound.carrier_message_id):
-        log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
-        return Outcome(Route.duplicate)
+    # Duplicates are caught by record_once, whose insert the unique index turns into a
+    # no-op: a lookup first would cost every SMS a round trip to spare a few retries one.
     if is_alphanumeric_sender(inbound.sender):
         # Never a participant (they are phone numbers), and never answered.
         return await _keep_unrouted(session, inbound, options, now)
-    author = await active_participant(session, inbound.sender, inbound.to)
-    if author is None:
+    found = await active_route(session, inbound.sender, inbound.to)
+    if found is None:
         return await _keep_unrouted(session, inbound, options, now)
-    chat = await session.get(Chat, author.chat_id)
-    assert chat is not None and chat.id is not None
+    author, chat = found.author, found.chat
+    assert chat.id is not None
     message = Message(
         chat_id=chat.id,
         author_kind=AuthorKind.participant,
@@ -110,24 +110,20 @@ async def receive(
         created_at=now,
     )
     if not await record_once(session, message):
+        log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
         return Outcome(Route.duplicate)
     touch(chat, now)
     session.add(chat)
     await events.emit(
         session, events.MESSAGE_CREATED, chat.public_id, message_event_data(message, author)
     )
-    everyone = [p for p in await participants_of(session, chat) if p.active]
+    everyone = [p for p in found.participants if p.active]
     # In a group, each recipient hears everyone through one number: say who wrote.
     body = inbound.text if len(everyone) <= 2 else f"{display_name(author)}: {inbound.text}"
-    deliveries = []
-    for recipient in everyone:
-        if recipient.id == author.id:
-            continue
-        deliveries.append(
-            await send_to_participant(
-                session, chat, message, recipient, DeliveryKind.forward, body, now
-            )
-        )
+    recipients = [p for p in everyone if p.id != author.id]
+    deliveries = await send_to_participants(
+        session, chat, message, recipients, DeliveryKind.forward, body, now
+    )
     log.info(
         "inbound %s routed in chat %s to %d recipient(s)",
         inbound.carrier_message_id,
@@ -147,41 +143,50 @@ async def send_to_participant(
     now: datetime,
 ) -> Delivery:
     """One SMS to a participant from their own proxy number (the one they reply to)."""
-    if recipient.opted_out:
-        # Kept as a row so the transcript shows who did not get it, and why.
-        delivery = Delivery(
-            kind=kind,
-            message_id=message.id,
-            chat_id=chat.id,
-            participant_id=recipient.id,
-            from_number=recipient.proxy_number,
-            to_number=recipient.real_number,
-            body=body,
-            created_at=now,
-            updated_at=now,
-        )
-        outbox.suppressed(delivery, OPTED_OUT)
-        session.add(delivery)
-        await session.flush()
-        await events.emit(
-            session,
-            events.DELIVERY_UPDATED,
-            chat.public_id,
-            outbox.delivery_event_data(delivery, message.public_id),
-        )
-        return delivery
-    return await outbox.enqueue(
-        session,
+    return (await send_to_participants(session, chat, message, [recipient], kind, body, now))[0]
+
+
+async def send_to_participants(
+    session: AsyncSession,
+    chat: Chat,
+    message: Message,
+    recipients: list[Participant],
+    kind: DeliveryKind,
+    body: str,
+    now: datetime,
+) -> list[Delivery]:
+    """One SMS to each recipient from their own proxy number, written in one flush."""
+    deliveries = [
+        _delivery_to(chat, message, recipient, kind, body, now) for recipient in recipients
+    ]
+    await outbox.enqueue_many(
+        session, deliveries, chat_public_id=chat.public_id, message_public_id=message.public_id
+    )
+    return deliveries
+
+
+def _delivery_to(
+    chat: Chat,
+    message: Message,
+    recipient: Participant,
+    kind: DeliveryKind,
+    body: str,
+    now: datetime,
+) -> Delivery:
+    delivery = Delivery(
         kind=kind,
+        message_id=message.id,
+        chat_id=chat.id,
+        participant_id=recipient.id,
         from_number=recipient.proxy_number,
         to_number=recipient.real_number,
         body=body,
-        chat_id=chat.id,
-        chat_public_id=chat.public_id,
-        message_id=message.id,
-        participant_id=recipient.id,
-        message_public_id=message.public_id,
     )
+    if recipient.opted_out:
+        # Kept as a row so the transcript shows who did not get it, and why.
+        delivery.created_at = delivery.updated_at = now
+        outbox.suppressed(delivery, OPTED_OUT)
+    return delivery
 
 
 async def is_recorded(session: AsyncSession, carrier_message_id: str) -> bool:
@@ -190,37 +195,87 @@ async def is_recorded(session: AsyncSession, carrier_message_id: str) -> bool:
 
 
 async def record_once(session: AsyncSession, message: Message) -> bool:
-    """Insert an inbound message; False when another process recorded the same carrier
-    message id first (the unique index settles the race the lookup cannot)."""
-    try:
-        async with session.begin_nested():
-            session.add(message)
-            await session.flush()
-    except IntegrityError:
-        if message.carrier_message_id is None or not await is_recorded(
-            session, message.carrier_message_id
-        ):
-            raise
-        log.info("inbound %s recorded concurrently elsewhere", message.carrier_message_id)
+    """Insert an inbound message; False when its carrier message id is already recorded,
+    by an earlier webhook or by another process at the same moment.
+
+    One statement: the unique index on the carrier message id turns a retry's insert
+    into a no-op (a concurrent one waits for the first to commit, then finds it), so
+    neither a lookup first nor a savepoint around the insert is needed.
+    """
+    table = Message.__table__  # type: ignore[attr-defined]
+    values = {
+        column.name: getattr(message, column.name) for column in table.c if column.name != "id"
+    }
+    statement = (
+        _insert_for(session)(table)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=[table.c.carrier_message_id])
+        .returning(table.c.id)
+    )
+    row = (await session.exec(statement)).first()
+    if row is None:
+        log.info("inbound %s was recorded before", message.carrier_message_id)
         return False
+    message.id = row[0]
+    # Now a row like any loaded one: later changes to it are flushed as updates.
+    make_transient_to_detached(message)
+    session.add(message)
     return True
+
+
+@dataclass(frozen=True)
+class ActiveRoute:
+    author: Participant
+    chat: Chat
+    participants: list[Participant]  # everyone in the chat, the author too, in order
+
+
+def _route_query() -> Any:
+    author_side = aliased(Participant)
+    return (
+        select(Participant, Chat)
+        .join(Chat, col(Chat.id) == Participant.chat_id)
+        .join(author_side, col(author_side.chat_id) == col(Chat.id))
+        .where(
+            col(author_side.real_number) == bindparam("sender"),
+            col(author_side.proxy_number) == bindparam("proxy_number"),
+            col(author_side.active),
+            Chat.status == ChatStatus.active,
+        )
+        .order_by(col(Participant.position), col(Participant.id))
+    )
+
+
+# Built once: every inbound SMS runs it, and building it costs more than running it.
+_ROUTE_QUERY = _route_query()
+
+
+async def active_route(session: AsyncSession, sender: str, proxy_number: str) -> ActiveRoute | None:
+    """The route (sender, proxy number) of an active chat, with the chat and all of its
+    participants, in one query."""
+    params = {"sender": sender, "proxy_number": proxy_number}
+    rows = (await session.exec(_ROUTE_QUERY, params=params)).all()
+    for participant, chat in rows:
+        if (
+            participant.active
+            and participant.real_number == sender
+            and participant.proxy_number == proxy_number
+        ):
+            return ActiveRoute(participant, chat, [p for p, _ in rows])
+    return None
 
 
 async def active_participant(
     session: AsyncSession, sender: str, proxy_number: str
 ) -> Participant | None:
     """The route (sender, proxy number) of an active chat, if there is one."""
-    query = (
-        select(Participant)
-        .join(Chat, col(Chat.id) == Participant.chat_id)
-        .where(
-            Participant.real_number == sender,
-            Participant.proxy_number == proxy_number,
-            col(Participant.active),
-            Chat.status == ChatStatus.active,
-        )
-    )
-    return (await session.exec(query)).first()
+    found = await active_route(session, sender, proxy_number)
+    return found.author if found else None
+
+
+def _insert_for(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 async def _keep_unrouted(
@@ -280,8 +335,7 @@ async def claim_ended_notice(
     An upsert whose update only happens when the last notice is old enough: of two
     processes racing, the second waits on the row and then finds it fresh.
     """
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    insert = _insert_for(session)
     table = EndedNotice.__table__  # type: ignore[attr-defined]
     statement = (
         insert(table)

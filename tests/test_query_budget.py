@@ -1,0 +1,105 @@
+"""How many SQL statements an inbound SMS costs: a budget that only goes down.
+
+Every webhook holds the database's write lock (SQLite) or a connection (PostgreSQL)
+for as long as its statements take, so a round trip added to the inbound path is
+throughput lost for everyone. Counting statements is deterministic where timing is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from quart import Quart
+from sqlalchemy import event
+from sqlmodel import col, select
+
+from smsproxy.models import Delivery, Message
+from smsproxy.runtime import Runtime
+from tests.helpers import add_numbers, start_chat
+
+P1 = "+447700900901"
+ALICE, BOB, CAROL = "+447700900101", "+447700900102", "+447700900103"
+
+# Statements for one routed SMS in a two-person chat: (SQLite's BEGIN IMMEDIATE), the
+# route with its chat and participants, the message, the chat's activity, the delivery,
+# and its two live events (PostgreSQL inserts both in one statement, after the
+# advisory lock that orders event ids).
+ROUTED_BUDGET = {"sqlite": 7, "postgresql": 6}
+# A third person adds one delivery and its event.
+GROUP_OF_THREE_BUDGET = {"sqlite": 9, "postgresql": 7}
+
+
+@contextmanager
+def counted(rt: Runtime) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = rt.db.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+async def post_inbound(app: Quart, message_id: str) -> None:
+    fields = {"msisdn": ALICE[1:], "to": P1[1:], "messageId": message_id, "text": "Here"}
+    response = await app.test_client().post("/webhooks/inbound-sms", form=fields)
+    assert response.status_code == 204
+
+
+async def deliveries_of(rt: Runtime, message_id: str) -> list[Delivery]:
+    async with rt.db.read() as session:
+        query = (
+            select(Delivery)
+            .join(Message, col(Message.id) == Delivery.message_id)
+            .where(Message.carrier_message_id == message_id)
+        )
+        return list((await session.exec(query)).all())
+
+
+async def test_a_routed_sms_stays_within_its_statement_budget(
+    app: Quart, app_runtime: Runtime
+) -> None:
+    await add_numbers(app_runtime, P1)
+    await start_chat(app_runtime, (ALICE, "Rider"), (BOB, "Driver"))
+    await post_inbound(app, "WARM")  # the first request also loads what is cached
+
+    with counted(app_runtime) as statements:
+        await post_inbound(app, "COUNTED")
+
+    assert [d.to_number for d in await deliveries_of(app_runtime, "COUNTED")] == [BOB]
+    budget = ROUTED_BUDGET[app_runtime.db.dialect]
+    assert 0 < len(statements) <= budget, "\n".join(statements)
+
+
+async def test_a_group_sms_writes_its_deliveries_together(app: Quart, app_runtime: Runtime) -> None:
+    await add_numbers(app_runtime, P1)
+    await start_chat(app_runtime, (ALICE, "Rider"), (BOB, "Driver"), (CAROL, "Helper"))
+    await post_inbound(app, "WARM")
+
+    with counted(app_runtime) as statements:
+        await post_inbound(app, "COUNTED")
+
+    recipients = sorted(d.to_number for d in await deliveries_of(app_runtime, "COUNTED"))
+    assert recipients == [BOB, CAROL]
+    budget = GROUP_OF_THREE_BUDGET[app_runtime.db.dialect]
+    assert 0 < len(statements) <= budget, "\n".join(statements)
+
+
+async def test_a_retry_costs_no_more_than_the_sms_did(app: Quart, app_runtime: Runtime) -> None:
+    await add_numbers(app_runtime, P1)
+    await start_chat(app_runtime, (ALICE, "Rider"), (BOB, "Driver"))
+    await post_inbound(app, "ONCE")
+
+    with counted(app_runtime) as statements:
+        await post_inbound(app, "ONCE")
+
+    assert len(await deliveries_of(app_runtime, "ONCE")) == 1
+    # The route lookup and the insert that the unique index turns into a no-op.
+    budget = {"sqlite": 3, "postgresql": 2}[app_runtime.db.dialect]
+    assert 0 < len(statements) <= budget, "\n".join(statements)
