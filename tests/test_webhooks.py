@@ -148,6 +148,7 @@ async def test_malformed_webhooks_get_400_with_a_reason(
         ("VONAGE", "VONAGE"),
         (" MyBank ", "MyBank"),
         ("A Very Long Company Name Ltd", "A Very Long Company"),  # the column's 20
+        ("72404", "72404"),  # a short code
     ],
 )
 async def test_an_alphanumeric_sender_is_kept_unrouted_without_reply(

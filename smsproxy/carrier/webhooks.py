@@ -160,7 +160,8 @@ def _number(raw: str, name: str) -> str:
 
 
 def _sender(raw: str) -> str:
-    """The sender in E.164, or an alphanumeric sender ID ("VONAGE", "MyBank") as sent.
+    """The sender in E.164, or a sender ID as sent: alphanumeric ("VONAGE", "MyBank")
+    or a short code ("72404").
 
     A sender ID cannot be answered, but refusing its webhook would only make Vonage
     retry it for a day: it is kept (routing never forwards or answers it).
@@ -169,7 +170,9 @@ def _sender(raw: str) -> str:
         return _number(raw, "msisdn")
     except MalformedWebhook:
         value = raw.strip()
-        if not (value.isprintable() and any(ch.isalpha() for ch in value)):
+        named = value.isprintable() and any(ch.isalpha() for ch in value)
+        short_code = value.isdigit() and 3 <= len(value) <= 8
+        if not (named or short_code):
             raise
         return value[:MAX_SENDER_LENGTH].rstrip()
 

@@ -298,7 +298,8 @@ async def _keep_unrouted(
         return Outcome(Route.not_ours, message)
     if is_alphanumeric_sender(inbound.sender):
         log.info(
-            "inbound %s is from an alphanumeric sender, which cannot be answered; kept as unrouted",
+            "inbound %s is from a sender ID (an alphanumeric sender or short code), which "
+            "cannot be answered; kept as unrouted",
             inbound.carrier_message_id,
         )
         return Outcome(Route.unrouted, message)
