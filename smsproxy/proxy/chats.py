@@ -359,6 +359,13 @@ async def transcript(
             )
         ).all()
     )
+    return await entries_for(session, view, messages)
+
+
+async def entries_for(
+    session: AsyncSession, view: ChatView, messages: list[Message]
+) -> list[TranscriptEntry]:
+    """Messages with their authors and the SMS each caused, in one extra query."""
     deliveries: dict[int | None, list[Delivery]] = {m.id: [] for m in messages}
     if messages:
         rows = await session.exec(

@@ -7,8 +7,8 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..models import Delivery, Message, StaffUser
-from .chats import ChatView, TranscriptEntry
+from ..models import Message, StaffUser
+from .chats import ChatView, TranscriptEntry, entries_for
 from .errors import NotFound
 
 TRANSCRIPT_SIZE = 200
@@ -43,7 +43,7 @@ async def recent_transcript(
     has_older = len(messages) > limit
     messages = messages[:limit]
     messages.reverse()
-    return await _entries(session, view, messages), has_older
+    return await entries_for(session, view, messages), has_older
 
 
 async def _message_of(session: AsyncSession, view: ChatView, public_id: str) -> Message:
@@ -60,23 +60,7 @@ async def transcript_entry(
     session: AsyncSession, view: ChatView, message_public_id: str
 ) -> TranscriptEntry:
     message = await _message_of(session, view, message_public_id)
-    return (await _entries(session, view, [message]))[0]
-
-
-async def _entries(
-    session: AsyncSession, view: ChatView, messages: list[Message]
-) -> list[TranscriptEntry]:
-    deliveries: dict[int | None, list[Delivery]] = {m.id: [] for m in messages}
-    if messages:
-        rows = await session.exec(
-            select(Delivery)
-            .where(col(Delivery.message_id).in_(list(deliveries)))
-            .order_by(col(Delivery.id))
-        )
-        for delivery in rows.all():
-            deliveries[delivery.message_id].append(delivery)
-    people = {p.id: p for p in view.participants}
-    return [TranscriptEntry(m, people.get(m.participant_id), deliveries[m.id]) for m in messages]
+    return (await entries_for(session, view, [message]))[0]
 
 
 async def staff_names(session: AsyncSession, messages: list[Message]) -> dict[int, str]:
