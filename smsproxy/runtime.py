@@ -53,16 +53,13 @@ class Runtime:
         """The background loops a serving process runs."""
         from .proxy.lifecycle import run_sweeper
         from .proxy.multipart import run_flusher
+        from .sender import run_sender
 
-        found: dict[str, Job] = {
+        return {
             "sweeper": lambda: run_sweeper(self),
             "multipart": lambda: run_flusher(self),
+            "sender": lambda: run_sender(self),
         }
-        with contextlib.suppress(ImportError):
-            from .sender import run_sender
-
-            found["sender"] = lambda: run_sender(self)
-        return found
 
     async def start(self) -> None:
         await self.broker.start()
