@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from quart import Quart
 from sqlmodel import select
 
 from smsproxy.models import ApiKey, AuditEvent
@@ -125,3 +126,30 @@ async def test_list_keys_in_creation_order(runtime: Runtime) -> None:
         await make(runtime, name)
     async with runtime.db.read() as session:
         assert [k.name for k in await keys.list_keys(session)] == ["b", "a", "c"]
+
+
+async def test_an_api_call_notes_the_key_use_at_most_once_a_minute(app: Quart) -> None:
+    rt: Runtime = app.extensions["smsproxy"]
+    record, key = await make(rt, "integration")
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def last_used() -> datetime | None:
+        async with rt.db.read() as session:
+            stored = await session.get(ApiKey, record.id)
+            assert stored is not None
+            return stored.last_used_at
+
+    assert (await client.get("/api/v1/numbers", headers=headers)).status_code == 200
+    first = await last_used()
+    assert first is not None
+    assert (await client.get("/api/v1/numbers", headers=headers)).status_code == 200
+    assert await last_used() == first
+    async with rt.db.transaction() as session:
+        stored = await session.get(ApiKey, record.id)
+        assert stored is not None
+        stored.last_used_at = first - timedelta(minutes=2)
+        session.add(stored)
+    assert (await client.get("/api/v1/numbers", headers=headers)).status_code == 200
+    later = await last_used()
+    assert later is not None and later >= first

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -38,7 +39,8 @@ async def create_key(session: AsyncSession, name: str, *, actor: str) -> tuple[A
     return record, key
 
 
-async def verify_key(session: AsyncSession, presented: str) -> ApiKey | None:
+async def find_key(session: AsyncSession, presented: str) -> ApiKey | None:
+    """The active key a request presents, or None. Reads only."""
     if not presented.startswith(KEY_PREFIX) or len(presented) > 200:
         return None
     record = (
@@ -46,10 +48,25 @@ async def verify_key(session: AsyncSession, presented: str) -> ApiKey | None:
     ).first()
     if record is None or record.revoked_at is not None:
         return None
+    return record
+
+
+def use_is_stale(record: ApiKey, now: datetime) -> bool:
+    """Whether last_used_at is old enough to be worth a write."""
+    return record.last_used_at is None or now - record.last_used_at > LAST_USED_GRANULARITY
+
+
+async def note_use(session: AsyncSession, record: ApiKey, now: datetime) -> None:
+    await session.exec(update(ApiKey).where(col(ApiKey.id) == record.id).values(last_used_at=now))
+    record.last_used_at = now
+
+
+async def verify_key(session: AsyncSession, presented: str) -> ApiKey | None:
+    """find_key, noting the use (at most once a minute) in the caller's transaction."""
+    record = await find_key(session, presented)
     now = utcnow()
-    if record.last_used_at is None or now - record.last_used_at > LAST_USED_GRANULARITY:
-        record.last_used_at = now
-        session.add(record)
+    if record is not None and use_is_stale(record, now):
+        await note_use(session, record, now)
     return record
 
 
