@@ -99,15 +99,8 @@ async def receive(
         return await _keep_unrouted(session, inbound, options, now)
     author, chat = found.author, found.chat
     assert chat.id is not None
-    message = Message(
-        chat_id=chat.id,
-        author_kind=AuthorKind.participant,
-        participant_id=author.id,
-        sender_number=inbound.sender,
-        proxy_number=inbound.to,
-        body=inbound.text,
-        carrier_message_id=inbound.carrier_message_id,
-        created_at=now,
+    message = _inbound_message(
+        inbound, now, chat_id=chat.id, author_kind=AuthorKind.participant, participant_id=author.id
     )
     if not await record_once(session, message):
         log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
@@ -278,18 +271,30 @@ def _insert_for(session: AsyncSession) -> Any:
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-async def _keep_unrouted(
-    session: AsyncSession, inbound: InboundSms, options: RoutingOptions, now: datetime
-) -> Outcome:
-    message = Message(
-        chat_id=None,
-        author_kind=AuthorKind.unrouted,
+def _inbound_message(
+    inbound: InboundSms,
+    now: datetime,
+    *,
+    chat_id: int | None,
+    author_kind: AuthorKind,
+    participant_id: int | None = None,
+) -> Message:
+    return Message(
+        chat_id=chat_id,
+        author_kind=author_kind,
+        participant_id=participant_id,
         sender_number=inbound.sender,
         proxy_number=inbound.to,
         body=inbound.text,
         carrier_message_id=inbound.carrier_message_id,
         created_at=now,
     )
+
+
+async def _keep_unrouted(
+    session: AsyncSession, inbound: InboundSms, options: RoutingOptions, now: datetime
+) -> Outcome:
+    message = _inbound_message(inbound, now, chat_id=None, author_kind=AuthorKind.unrouted)
     if not await record_once(session, message):
         return Outcome(Route.duplicate)
     await events.emit(session, events.MESSAGE_CREATED, None, unrouted_event_data(message))
