@@ -24,14 +24,7 @@ FROM = "+447700900001"
 
 
 def carrier_for(tmp_path: Path, fake: FakeVonage, **overrides: Any) -> VonageCarrier:
-    values: dict[str, Any] = {
-        "carrier": "vonage",
-        "vonage_api_key": fake.api_key,
-        "vonage_api_secret": fake.api_secret,
-        "vonage_rest_host": fake.host,
-        "vonage_timeout_seconds": 1,
-    }
-    values.update(overrides)
+    values = {**fake.settings(), "vonage_timeout_seconds": 1, **overrides}
     return VonageCarrier(make_settings(f"sqlite:///{tmp_path}/unused.db", **values))
 
 

@@ -99,11 +99,7 @@ def test_a_crash_loses_no_acknowledged_sms(
     server = AppServer(
         {
             "DATABASE_URL": database_url,
-            "CARRIER": "vonage",
-            "VONAGE_API_KEY": fake_vonage.api_key,
-            "VONAGE_API_SECRET": fake_vonage.api_secret,
-            "VONAGE_REST_HOST": fake_vonage.host,
-            "REQUESTS_CA_BUNDLE": fake_vonage.ca_path,
+            **fake_vonage.environment(),
             "VONAGE_TIMEOUT_SECONDS": "3",
             "SEND_CONCURRENCY": "1",
             "SEND_RATE_PER_SECOND": "500",

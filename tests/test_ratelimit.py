@@ -237,14 +237,7 @@ async def test_limiter_is_shared_only_with_redis_url() -> None:
 
 
 def vonage_settings(database_url: str, fake: FakeVonage, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "carrier": "vonage",
-        "vonage_api_key": fake.api_key,
-        "vonage_api_secret": fake.api_secret,
-        "vonage_rest_host": fake.host,
-        "vonage_timeout_seconds": 0.5,
-        "send_rate_per_second": SLOW,
-    }
+    values = {**fake.settings(), "vonage_timeout_seconds": 0.5, "send_rate_per_second": SLOW}
     return make_settings(database_url, **{**values, **overrides})
 
 

@@ -31,14 +31,7 @@ LONG_TEXT = "Traffic on the ring road; I will be about ten minutes late. " * 4  
 
 @pytest.fixture
 def settings(database_url: str, fake_vonage: FakeVonage) -> Settings:
-    return make_settings(
-        database_url,
-        carrier="vonage",
-        vonage_api_key=fake_vonage.api_key,
-        vonage_api_secret=fake_vonage.api_secret,
-        vonage_rest_host=fake_vonage.host,
-        vonage_timeout_seconds=2,
-    )
+    return make_settings(database_url, **fake_vonage.settings(), vonage_timeout_seconds=2)
 
 
 async def forwarded(app: Quart, fake: FakeVonage, text: str) -> tuple[Delivery, list[str]]:

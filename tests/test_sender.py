@@ -39,15 +39,9 @@ FROM = "+447700900001"
 
 
 def vonage_settings(database_url: str, fake: FakeVonage, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "carrier": "vonage",
-        "vonage_api_key": fake.api_key,
-        "vonage_api_secret": fake.api_secret,
-        "vonage_rest_host": fake.host,
-        "vonage_timeout_seconds": 1,
-    }
-    values.update(overrides)
-    return make_settings(database_url, **values)
+    return make_settings(
+        database_url, **{**fake.settings(), "vonage_timeout_seconds": 1, **overrides}
+    )
 
 
 @pytest.fixture

@@ -95,7 +95,7 @@ def serve_fake_vonage(connection: Connection) -> None:
 
     fake = FakeVonage().start()
     try:
-        connection.send((fake.host, fake.ca_path, fake.api_key, fake.api_secret))
+        connection.send(fake.environment())
         while connection.recv() == "poll":
             accepted = fake.sent
             connection.send((len(accepted), max((item.at for item in accepted), default=0.0)))
@@ -117,7 +117,7 @@ class FakeCarrier:
         self._process.start()
         if not self._connection.poll(30):
             raise RuntimeError("the fake Vonage server did not start")
-        self.host, self.ca_path, self.api_key, self.api_secret = self._connection.recv()
+        self.environment: dict[str, str] = self._connection.recv()
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -246,11 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         server = AppServer(
             {
                 "DATABASE_URL": url,
-                "CARRIER": "vonage",
-                "VONAGE_API_KEY": fake.api_key,
-                "VONAGE_API_SECRET": fake.api_secret,
-                "VONAGE_REST_HOST": fake.host,
-                "REQUESTS_CA_BUNDLE": fake.ca_path,
+                **fake.environment,
                 "SEND_RATE_PER_SECOND": "100000",
                 "SEND_CONCURRENCY": str(args.send_concurrency),
             },

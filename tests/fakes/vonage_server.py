@@ -122,6 +122,20 @@ class FakeVonage:
         )
         self.reset()
 
+    def settings(self) -> dict[str, Any]:
+        """Settings that point the Vonage carrier at this server."""
+        return {
+            "carrier": "vonage",
+            "vonage_api_key": self.api_key,
+            "vonage_api_secret": self.api_secret,
+            "vonage_rest_host": self.host,
+        }
+
+    def environment(self) -> dict[str, str]:
+        """The same for a server subprocess, with the CA it must trust."""
+        names = {name.upper(): str(value) for name, value in self.settings().items()}
+        return {**names, "REQUESTS_CA_BUNDLE": self.ca_path}
+
     # -- lifecycle ---------------------------------------------------------------
 
     def start(self) -> FakeVonage:
