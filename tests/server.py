@@ -23,7 +23,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 
@@ -31,6 +31,27 @@ from smsproxy.config import Settings
 
 TEST_SECRET_KEY = "test-secret-key-for-the-server-subprocess"
 START_TIMEOUT = 30.0
+
+
+def wait_until_healthy(base_url: str, timeout: float, died: Callable[[], str | None]) -> bool:
+    """Poll GET /healthz until it answers 200 (True) or `timeout` passes (False).
+
+    `died` names why the server cannot come up any more (it exited), or returns None;
+    a reason is raised at once instead of waiting out the timeout.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        reason = died()
+        if reason is not None:
+            raise RuntimeError(reason)
+        try:
+            with urllib.request.urlopen(base_url + "/healthz", timeout=1) as answer:
+                if answer.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.05)
+    return False
 
 
 def free_port() -> int:
@@ -128,20 +149,16 @@ class AppServer:
         return self
 
     def _wait_until_healthy(self, timeout: float) -> None:
-        assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"the server exited with {self.process.returncode}:\n{self.log_tail()}"
-                )
-            try:
-                with urllib.request.urlopen(self.url("/healthz"), timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.1)
+        process = self.process
+        assert process is not None
+
+        def died() -> str | None:
+            if process.poll() is None:
+                return None
+            return f"the server exited with {process.returncode}:\n{self.log_tail()}"
+
+        if wait_until_healthy(self.base_url, timeout, died):
+            return
         self.kill()
         raise RuntimeError(f"the server did not answer /healthz in {timeout} s:\n{self.log_tail()}")
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import USE_POSTGRES
+from tests.server import free_port, wait_until_healthy
 
 
 def smsproxy(
@@ -115,15 +113,9 @@ def test_users_create_with_generated_and_given_password(workdir: Path) -> None:
     assert re.search(r"alice\s+admin", listed) and re.search(r"bob\s+agent", listed)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.mark.skipif(USE_POSTGRES, reason="the embedded server's defaults are SQLite's")
 def test_run_serves_and_prints_url_and_first_admin(workdir: Path) -> None:
-    port = _free_port()
+    port = free_port()
     environment = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "CARRIER"}}
     environment.pop("DATABASE_URL", None)
     process = subprocess.Popen(
@@ -134,17 +126,12 @@ def test_run_serves_and_prints_url_and_first_admin(workdir: Path) -> None:
         text=True,
         env=environment,
     )
+
+    def died() -> str | None:
+        return None if process.poll() is None else f"smsproxy run exited with {process.returncode}"
+
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz") as response:
-                    assert response.status == 200
-                    break
-            except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise
-                time.sleep(0.2)
+        assert wait_until_healthy(f"http://127.0.0.1:{port}", 30, died), "no answer in 30 s"
     finally:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
@@ -152,7 +139,7 @@ def test_run_serves_and_prints_url_and_first_admin(workdir: Path) -> None:
     assert re.search(r"log in as 'admin' with the one-time password: \S{12,}", stderr)
     secret = workdir / "smsproxy.db.secret"
     assert secret.exists() and len(secret.read_text().strip()) >= 40
-    # A second start keeps the same secret and does not create another admin.
+    # Admin commands afterwards keep the same secret and see the one admin it created.
     before = secret.read_text()
     listed = smsproxy(workdir, "users", "list").stdout
     assert listed.count("admin") == 2  # the username and its role, one user

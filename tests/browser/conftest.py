@@ -13,9 +13,6 @@ import concurrent.futures
 import contextlib
 import re
 import threading
-import time
-import urllib.error
-import urllib.request
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -33,7 +30,7 @@ from smsproxy.runtime import Runtime
 from smsproxy.web.live import HUB_KEY, LiveHub
 from tests.conftest import IN_CI, REDIS_URL, make_settings
 from tests.helpers import add_numbers
-from tests.server import free_port
+from tests.server import free_port, wait_until_healthy
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -105,17 +102,14 @@ class LiveServer:
     def start(self) -> None:
         """Serve, and return once /healthz answers."""
         self._thread.start()
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if not self._thread.is_alive():
-                raise RuntimeError(f"the server stopped while starting: {self._error!r}")
-            try:
-                with urllib.request.urlopen(self.url("/healthz"), timeout=1) as answer:
-                    if answer.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            time.sleep(0.05)
+
+        def died() -> str | None:
+            if self._thread.is_alive():
+                return None
+            return f"the server stopped while starting: {self._error!r}"
+
+        if wait_until_healthy(self.base_url, START_TIMEOUT, died):
+            return
         self.stop()
         raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT} s")
 
