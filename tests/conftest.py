@@ -111,7 +111,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "vonage_signature_secret": None,
     }
     values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+    return Settings(_env_file=None, **values)
 
 
 @pytest.fixture
