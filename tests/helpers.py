@@ -4,9 +4,26 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import col, select
+
+from smsproxy import events
+from smsproxy.models import Delivery, EventRecord
 from smsproxy.proxy import chats, keys, pool
 from smsproxy.proxy.chats import ChatSpec, ChatView, NewParticipant, Templates
 from smsproxy.runtime import Runtime
+
+
+async def delivery_statuses(rt: Runtime, delivery: Delivery) -> list[str]:
+    """Every status live pages were told for one delivery, in order."""
+    async with rt.db.read() as session:
+        records = (
+            await session.exec(
+                select(EventRecord)
+                .where(EventRecord.name == events.DELIVERY_UPDATED)
+                .order_by(col(EventRecord.id))
+            )
+        ).all()
+    return [r.payload["status"] for r in records if r.payload["delivery_id"] == delivery.public_id]
 
 
 async def add_numbers(rt: Runtime, *numbers: str) -> None:

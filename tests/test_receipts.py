@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from quart import Quart
-from sqlmodel import col, select
+from sqlmodel import select
 
 from smsproxy.carrier import SendResult
 from smsproxy.config import Settings
-from smsproxy.models import CarrierMessage, Delivery, DeliveryStatus, EventRecord
+from smsproxy.models import CarrierMessage, Delivery, DeliveryStatus
 from smsproxy.runtime import Runtime
 from smsproxy.sender import drain, record_sent
 from tests.conftest import make_settings
-from tests.helpers import add_numbers, start_chat
+from tests.helpers import add_numbers, delivery_statuses, start_chat
 
 if TYPE_CHECKING:
     from tests.fakes.vonage_server import FakeVonage
@@ -78,18 +78,6 @@ async def receipt(app: Quart, message_id: str, status: str, how: str = "form", *
     return await client.post(RECEIPT, form=fields)
 
 
-async def delivery_events(rt: Runtime, delivery: Delivery) -> list[str]:
-    async with rt.db.read() as session:
-        records = (
-            await session.exec(
-                select(EventRecord)
-                .where(EventRecord.name == "delivery.updated")
-                .order_by(col(EventRecord.id))
-            )
-        ).all()
-    return [r.payload["status"] for r in records if r.payload["delivery_id"] == delivery.public_id]
-
-
 @pytest.mark.parametrize("how", ["get", "form", "json"])
 async def test_delivered(
     app: Quart, app_runtime: Runtime, fake_vonage: FakeVonage, how: str
@@ -100,7 +88,7 @@ async def test_delivered(
 
     assert response.status_code == 204
     assert (await load(app_runtime)).status == DeliveryStatus.delivered
-    assert await delivery_events(app_runtime, delivery) == [
+    assert await delivery_statuses(app_runtime, delivery) == [
         "queued",
         "sending",
         "sent",
@@ -214,7 +202,7 @@ async def test_a_receipt_before_the_send_is_recorded_is_kept(
     assert status == DeliveryStatus.delivered
     after = await load(app_runtime)
     assert (after.status, after.carrier_message_ids) == (DeliveryStatus.delivered, ["EARLY-1"])
-    assert (await delivery_events(app_runtime, delivery))[-2:] == ["sent", "delivered"]
+    assert (await delivery_statuses(app_runtime, delivery))[-2:] == ["sent", "delivered"]
 
 
 async def test_an_early_part_waits_for_the_others(app: Quart, app_runtime: Runtime) -> None:

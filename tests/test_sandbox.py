@@ -8,11 +8,11 @@ from sqlmodel import col, select
 
 from smsproxy.carrier.sandbox import SandboxCarrier, list_handsets, text_from_handset
 from smsproxy.config import Settings
-from smsproxy.models import Delivery, DeliveryKind, DeliveryStatus, EventRecord, Message
+from smsproxy.models import Delivery, DeliveryKind, DeliveryStatus, Message
 from smsproxy.proxy.routing import Route
 from smsproxy.runtime import Runtime
 from smsproxy.sender import drain
-from tests.helpers import add_numbers, start_chat
+from tests.helpers import add_numbers, delivery_statuses, start_chat
 
 P1 = "+447700900901"
 ALICE, BOB = "+447700900101", "+447700900102"
@@ -27,18 +27,6 @@ def carrier_of(rt: Runtime) -> SandboxCarrier:
 async def deliveries(rt: Runtime) -> list[Delivery]:
     async with rt.db.read() as session:
         return list((await session.exec(select(Delivery).order_by(col(Delivery.id)))).all())
-
-
-async def statuses_seen(rt: Runtime, delivery: Delivery) -> list[str]:
-    async with rt.db.read() as session:
-        records = (
-            await session.exec(
-                select(EventRecord)
-                .where(EventRecord.name == "delivery.updated")
-                .order_by(col(EventRecord.id))
-            )
-        ).all()
-    return [r.payload["status"] for r in records if r.payload["delivery_id"] == delivery.public_id]
 
 
 async def test_a_round_trip_between_two_handsets(runtime: Runtime) -> None:
@@ -66,7 +54,12 @@ async def test_a_round_trip_between_two_handsets(runtime: Runtime) -> None:
     for delivery in (first, second):
         assert delivery.status == DeliveryStatus.delivered
         # The dashboard's ticks advance in order: queued, sent, delivered.
-        assert await statuses_seen(runtime, delivery) == ["queued", "sending", "sent", "delivered"]
+        assert await delivery_statuses(runtime, delivery) == [
+            "queued",
+            "sending",
+            "sent",
+            "delivered",
+        ]
 
     async with runtime.db.read() as session:
         handsets = {h.number: h for h in await list_handsets(session)}
@@ -119,6 +112,6 @@ async def test_receipts_follow_the_background_sender(settings: Settings) -> None
             await asyncio.sleep(0.05)
         [delivery] = await deliveries(rt)
         assert delivery.status == DeliveryStatus.delivered
-        assert await statuses_seen(rt, delivery) == ["queued", "sending", "sent", "delivered"]
+        assert await delivery_statuses(rt, delivery) == ["queued", "sending", "sent", "delivered"]
     finally:
         await rt.stop()
