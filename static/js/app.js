@@ -36,6 +36,13 @@ export function renderTimes(root = document) {
   root.querySelectorAll?.("time[datetime]").forEach(renderTime);
 }
 
+/** The first element of a server-rendered HTML fragment. */
+export function elementFrom(html) {
+  const template = document.createElement("template");
+  template.innerHTML = html.trim();
+  return template.content.firstElementChild;
+}
+
 export function csrfToken() {
   return document.querySelector('meta[name="csrf-token"]')?.content ?? "";
 }

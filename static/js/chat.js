@@ -5,7 +5,7 @@
 // place what the reader is looking at. A page of older messages opened by its link
 // (?before=, data-latest-url set) shows that stretch only: new messages go to the latest.
 
-import { csrfFetch } from "./app.js";
+import { csrfFetch, elementFrom } from "./app.js";
 import { connectLive } from "./live.js";
 
 const LABELS = {
@@ -25,12 +25,6 @@ const CLOSE_REASONS = {
 };
 const NEAR_BOTTOM_PX = 48;
 const COALESCE_MS = 80;
-
-function elementFrom(html) {
-  const template = document.createElement("template");
-  template.innerHTML = html.trim();
-  return template.content.firstElementChild;
-}
 
 /** Show `message` under the field it belongs to (or clear it with null). */
 function showFieldError(field, message) {

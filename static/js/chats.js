@@ -5,15 +5,10 @@
 // still matches the page's filter (204: it does not). Rows that change above what the
 // reader is looking at never move what they are looking at.
 
+import { elementFrom } from "./app.js";
 import { connectLive } from "./live.js";
 
 const COALESCE_MS = 120;
-
-function elementFrom(html) {
-  const template = document.createElement("template");
-  template.innerHTML = html.trim();
-  return template.content.firstElementChild;
-}
 
 /** Run `change`, then scroll so the first row in view stays where it was on screen. */
 function keepInView(list, change) {
