@@ -93,8 +93,11 @@ def register_error_handlers(app: Quart) -> None:
             return response
         return await _html_error(status, message)
 
+    # A driver that cannot connect may raise OSError itself rather than a database error;
+    # either way the caller (Vonage, an integration) should retry later.
+    @app.errorhandler(OSError)
     @app.errorhandler(SQLAlchemyError)
-    async def on_database_error(error: SQLAlchemyError) -> Any:
+    async def on_database_error(error: SQLAlchemyError | OSError) -> Any:
         if is_unavailable(error):
             log.warning("database unavailable: %s", type(error).__name__)
             if wants_json():
@@ -102,7 +105,7 @@ def register_error_handlers(app: Quart) -> None:
                 response.headers["Retry-After"] = "5"
                 return response
             return await _html_error(503, "The database is unavailable; try again shortly.")
-        if is_unstorable_value(error):
+        if isinstance(error, SQLAlchemyError) and is_unstorable_value(error):
             message = (
                 "The request holds a value the database cannot store: text with a NUL "
                 "character, or a number or date out of range"

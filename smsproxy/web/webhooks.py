@@ -8,7 +8,6 @@ code turns into a no-op when the first attempt did land.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,19 +21,14 @@ from ..carrier.webhooks import (
     verify_signature,
 )
 from ..config import Settings
-from ..db import is_unavailable
 from ..proxy import multipart
 from ..proxy.receipts import apply_receipt
 from ..proxy.routing import routing_options
 from . import runtime
-from .errors import json_error
-
-log = logging.getLogger(__name__)
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 
 F = TypeVar("F", bound=Callable[..., Any])
-RETRY_AFTER_SECONDS = "5"
 
 
 def public(handler: F) -> F:
@@ -92,15 +86,3 @@ async def receive_delivery_receipt() -> Response:
     async with rt.db.transaction() as session:
         await apply_receipt(session, receipt)
     return Response(status=204)
-
-
-@blueprint.errorhandler(OSError)
-async def on_connection_error(error: OSError) -> Response:
-    # A driver that cannot connect may raise OSError itself rather than a database
-    # error; either way Vonage should retry later, not give up.
-    if not is_unavailable(error):
-        raise error
-    log.warning("webhook refused, database unreachable: %s", type(error).__name__)
-    response = json_error(503, "unavailable", "The database is unavailable; retry")
-    response.headers["Retry-After"] = RETRY_AFTER_SECONDS
-    return response
