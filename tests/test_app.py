@@ -50,3 +50,18 @@ async def test_database_errors_are_told_apart() -> None:
         root = POSTGRES_URL.rpartition("/")[0]
         assert is_unavailable(await error_of(f"{root}/no_such_database_here", "SELECT 1"))
         assert not is_unavailable(await error_of(POSTGRES_URL, "SELECT * FROM no_such_table"))
+
+
+async def test_api_answers_503_when_the_database_cannot_be_reached() -> None:
+    """The driver raises OSError itself when nothing listens: still a 503 to retry."""
+    from smsproxy.app import create_app
+    from tests.conftest import make_settings
+
+    app = create_app(make_settings("postgresql://postgres@127.0.0.1:1/smsproxy"), background=False)
+    async with app.test_app():
+        response = await app.test_client().get(
+            "/api/v1/chats", headers={"Authorization": "Bearer spx_" + "x" * 43}
+        )
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert (await response.get_json())["error"]["code"] == "unavailable"
