@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn
 
 from .config import ConfigError, Settings, ensure_secret_key, load_settings
-from .proxy.errors import ProxyError
+from .errors import ProxyError
 
 
 class _Parser(argparse.ArgumentParser):

@@ -9,7 +9,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import events
 from .models import Chat, Delivery, DeliveryKind, DeliveryStatus, Message
-from .proxy.phone import mask
+from .phone import mask
 
 WAKE_KEY = "smsproxy.wake_outbox"
 

@@ -17,8 +17,8 @@ from quart.typing import TestClientProtocol as Client
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_querystring, validate_response
 
+from smsproxy import errors as proxy_errors
 from smsproxy.config import Settings
-from smsproxy.proxy import errors as proxy_errors
 from smsproxy.runtime import Runtime
 from smsproxy.web.api import API_LIMITS, api_key_required
 from tests.helpers import add_numbers, auth

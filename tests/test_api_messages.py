@@ -8,8 +8,8 @@ import pytest
 from quart import Quart
 from sqlmodel import select
 
+from smsproxy.errors import Conflict
 from smsproxy.models import AuthorKind, DeliveryKind, Message, Role, StaffUser
-from smsproxy.proxy.errors import Conflict
 from smsproxy.proxy.messages import MAX_BODY_LENGTH, send_staff_message
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, auth

@@ -11,6 +11,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from smsproxy.db import utcnow
+from smsproxy.errors import Conflict, InvalidChat, InvalidNumber, NotFound
 from smsproxy.models import (
     AuditEvent,
     AuthorKind,
@@ -32,7 +33,6 @@ from smsproxy.proxy.chats import (
     create_chat,
     retry_on_route_conflict,
 )
-from smsproxy.proxy.errors import Conflict, InvalidChat, InvalidNumber, NotFound
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers
 

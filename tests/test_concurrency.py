@@ -16,6 +16,7 @@ from quart import Quart
 from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from smsproxy.errors import PoolExhausted
 from smsproxy.models import Chat, IdempotencyRecord, Participant
 from smsproxy.proxy.chats import (
     ChatSpec,
@@ -25,7 +26,6 @@ from smsproxy.proxy.chats import (
     create_chat,
     retry_on_route_conflict,
 )
-from smsproxy.proxy.errors import PoolExhausted
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, auth
 

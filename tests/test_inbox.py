@@ -7,10 +7,10 @@ import pytest
 from sqlmodel import col, select
 
 from smsproxy.carrier.sandbox import text_from_handset
+from smsproxy.errors import InvalidChat
 from smsproxy.models import ChatStatus, Message, Role, StaffUser
 from smsproxy.proxy import inbox, transcripts
 from smsproxy.proxy.chats import ChatView
-from smsproxy.proxy.errors import InvalidChat
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat
 

@@ -8,9 +8,9 @@ import pytest
 from quart import Quart
 from sqlmodel import select
 
+from smsproxy.errors import InvalidInput, NotFound
 from smsproxy.models import ApiKey, AuditEvent
 from smsproxy.proxy import keys
-from smsproxy.proxy.errors import InvalidInput, NotFound
 from smsproxy.runtime import Runtime
 
 

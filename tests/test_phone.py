@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from smsproxy.proxy.errors import InvalidNumber
-from smsproxy.proxy.phone import mask, parse_number, region_of, to_carrier
+from smsproxy.errors import InvalidNumber
+from smsproxy.phone import mask, parse_number, region_of, to_carrier
 
 
 @pytest.mark.parametrize(

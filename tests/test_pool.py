@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from smsproxy.errors import Conflict, NotFound, PoolExhausted
 from smsproxy.models import Chat, Participant
 from smsproxy.proxy import pool
 from smsproxy.proxy.chats import (
@@ -24,7 +25,6 @@ from smsproxy.proxy.chats import (
     close_chat,
     create_chat,
 )
-from smsproxy.proxy.errors import Conflict, NotFound, PoolExhausted
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, auth
 

@@ -18,10 +18,10 @@ from sqlalchemy import delete
 from sqlmodel import SQLModel, col, select
 
 from smsproxy.db import Database
+from smsproxy.errors import PoolExhausted
 from smsproxy.models import Chat, Participant
 from smsproxy.proxy import pool
 from smsproxy.proxy.chats import ChatSpec, NewParticipant, Templates, close_chat, create_chat
-from smsproxy.proxy.errors import PoolExhausted
 
 COUNTRIES = ("GB", "US")
 

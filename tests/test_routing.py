@@ -22,9 +22,9 @@ from smsproxy.models import (
     Message,
     Participant,
 )
+from smsproxy.phone import mask
 from smsproxy.proxy import chats
 from smsproxy.proxy.lifecycle import templates_of
-from smsproxy.proxy.phone import mask
 from smsproxy.proxy.routing import (
     Route,
     RoutingOptions,

@@ -19,9 +19,9 @@ from quart.wrappers import Response
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from smsproxy.errors import Conflict, NotFound, ProxyError
 from smsproxy.models import AuditEvent, Role, StaffUser
 from smsproxy.proxy import users
-from smsproxy.proxy.errors import Conflict, NotFound, ProxyError
 from smsproxy.runtime import Runtime
 from tests.conftest import STAFF_PASSWORD, add_staff, csrf_post
 

@@ -11,10 +11,10 @@ import pytest
 from quart.typing import TestClientProtocol as Client
 from sqlmodel import select
 
+from smsproxy.errors import NotFound
 from smsproxy.models import AuthorKind, ChatReadMark, Message
 from smsproxy.proxy import transcripts
 from smsproxy.proxy.chats import ChatView
-from smsproxy.proxy.errors import NotFound
 from smsproxy.proxy.transcripts import TRANSCRIPT_SIZE
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat

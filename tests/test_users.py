@@ -7,9 +7,9 @@ from argon2 import PasswordHasher
 from sqlmodel import select
 
 from smsproxy.db import utcnow
+from smsproxy.errors import Conflict, NotFound, ProxyError
 from smsproxy.models import AuditEvent, Role, StaffUser
 from smsproxy.proxy import users
-from smsproxy.proxy.errors import Conflict, NotFound, ProxyError
 from smsproxy.runtime import Runtime
 
 PASSWORD = "a long enough password"

@@ -19,8 +19,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..models import CarrierMessage, Chat, ChatStatus, Participant, SandboxSms
+from ..phone import parse_number
 from ..proxy import multipart
-from ..proxy.phone import parse_number
 from ..proxy.receipts import apply_receipt
 from ..proxy.routing import Outcome, routing_options
 from . import InboundSms, OutboundSms, Receipt, SendResult

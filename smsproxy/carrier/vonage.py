@@ -26,7 +26,7 @@ from vonage_http_client.errors import (
 from vonage_sms import PartialFailureError, SmsError, SmsMessage
 
 from ..config import Settings
-from ..proxy.phone import to_carrier
+from ..phone import to_carrier
 from . import CarrierError, OutboundSms, PermanentCarrierError, SendResult, TransientCarrierError
 from .gsm7 import is_gsm7
 

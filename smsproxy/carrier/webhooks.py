@@ -18,8 +18,8 @@ from typing import Any
 
 from vonage_http_client import Auth
 
-from ..proxy.errors import InvalidNumber, ProxyError
-from ..proxy.phone import parse_number
+from ..errors import InvalidNumber, ProxyError
+from ..phone import parse_number
 from ..proxy.receipts import normalise_status
 from . import InboundSms, Receipt
 

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events, outbox
 from ..db import Database, utcnow
+from ..errors import Conflict, InvalidChat, InvalidNumber, NotFound
 from ..models import (
     AuditEvent,
     AuthorKind,
@@ -29,8 +30,7 @@ from ..models import (
     Message,
     Participant,
 )
-from .errors import Conflict, InvalidChat, InvalidNumber, NotFound
-from .phone import mask, parse_number
+from ..phone import mask, parse_number
 from .pool import allocate, is_proxy_number
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import utcnow
+from ..errors import InvalidChat, InvalidNumber, NotFound
 from ..models import AuthorKind, Chat, ChatReadMark, ChatStatus, Message, Participant
+from ..phone import parse_number
 from .chats import ChatView
-from .errors import InvalidChat, InvalidNumber, NotFound
-from .phone import parse_number
 
 PAGE_SIZE = 25
 

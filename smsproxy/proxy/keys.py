@@ -15,8 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import utcnow
+from ..errors import InvalidInput, NotFound
 from ..models import ApiKey, AuditEvent
-from .errors import InvalidInput, NotFound
 
 KEY_PREFIX = "spx_"
 # Touching last_used_at on every request would turn each API read into a write.

@@ -15,9 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
 from ..db import utcnow
+from ..errors import Conflict, NotFound, ProxyError
 from ..models import AuditEvent, AuthorKind, Chat, ChatStatus, Delivery, DeliveryKind, Message
 from .chats import ChatView, get_chat, message_event_data, participants_of, touch
-from .errors import Conflict, NotFound, ProxyError
 from .routing import send_to_participant
 
 log = logging.getLogger(__name__)

@@ -12,9 +12,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
+from ..errors import Conflict, NotFound, PoolExhausted
 from ..models import Chat, ChatStatus, Participant, ProxyNumber
-from .errors import Conflict, NotFound, PoolExhausted
-from .phone import mask, parse_number, region_of
+from ..phone import mask, parse_number, region_of
 
 _ROUTE_LOCK_NAMESPACE = 0x52544E  # "RTN": keeps these advisory locks apart from others
 # Each retry means a chosen number was removed or disabled meanwhile: rare, not endless.

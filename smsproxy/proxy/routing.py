@@ -33,8 +33,8 @@ from ..models import (
     Message,
     Participant,
 )
+from ..phone import mask
 from .chats import display_name, message_event_data, touch
-from .phone import mask
 from .pool import is_proxy_number
 
 if TYPE_CHECKING:

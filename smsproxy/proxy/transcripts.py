@@ -7,9 +7,9 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..errors import NotFound
 from ..models import Message, StaffUser
 from .chats import ChatView, TranscriptEntry, entries_for
-from .errors import NotFound
 
 TRANSCRIPT_SIZE = 200
 

@@ -21,8 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
 from ..db import utcnow
+from ..errors import Conflict, NotFound, ProxyError
 from ..models import AuditEvent, Role, StaffUser
-from .errors import Conflict, NotFound, ProxyError
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
 MIN_PASSWORD_LENGTH = 10

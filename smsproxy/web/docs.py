@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from quart import Blueprint, current_app, render_template, request, url_for
 from quart_schema import hide
 
+from .. import errors as proxy_errors
 from ..config import Settings
-from ..proxy import errors as proxy_errors
 from .api import blueprint as api_blueprint
 from .api.chats import ChatCreate
 from .auth import public

@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
 from ..db import is_unavailable
-from ..proxy.errors import ProxyError
+from ..errors import ProxyError
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 
 from smsproxy.carrier.sandbox import text_from_handset
-from smsproxy.proxy.phone import mask
+from smsproxy.phone import mask
 from smsproxy.proxy.routing import Route
 from tests.browser.conftest import (
     ALICE,

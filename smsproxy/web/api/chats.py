@@ -16,10 +16,10 @@ from quart_schema import (
 )
 
 from ...models import ChatStatus, Delivery
+from ...phone import mask
 from ...proxy import chats as chat_rules
 from ...proxy.chats import ChatSpec, ChatView, NewParticipant, TranscriptEntry
 from ...proxy.lifecycle import templates_of
-from ...proxy.phone import mask
 from .. import runtime
 from . import API_LIMITS, actor, api_key_required, blueprint, current_key, optional_body
 from .idempotency import idempotent

@@ -12,9 +12,9 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ...db import Database
+from ...errors import InvalidInput
 from ...models import ApiKey, IdempotencyRecord
 from ...proxy.chats import retry_on_route_conflict
-from ...proxy.errors import InvalidInput
 
 Work = Callable[[AsyncSession], Awaitable[tuple[dict[str, Any], int]]]
 

@@ -13,11 +13,11 @@ from quart.wrappers import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ...config import Settings
+from ...errors import ProxyError
 from ...events import last_event_id
 from ...models import Participant
+from ...phone import mask
 from ...proxy.chats import display_name
-from ...proxy.errors import ProxyError
-from ...proxy.phone import mask
 from ..auth import Staff, current_staff
 from ..errors import wants_json
 

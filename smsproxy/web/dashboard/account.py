@@ -12,8 +12,8 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart_auth import login_user
 from quart_rate_limiter import rate_limit
 
+from ...errors import ProxyError
 from ...proxy import users
-from ...proxy.errors import ProxyError
 from .. import runtime
 from ..auth import LOGIN_ATTEMPTS, LOGIN_PERIOD, StaffAuthUser, account_required, safe_next
 from . import FormErrors, error_field, signed_in

@@ -6,11 +6,11 @@ from typing import Any
 
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 
+from ...errors import ProxyError
 from ...models import ChatStatus, Participant
 from ...proxy import inbox, transcripts
 from ...proxy.chats import ChatView, get_chat
 from ...proxy.chats import close_chat as close_chat_rule
-from ...proxy.errors import ProxyError
 from ...proxy.lifecycle import templates_of
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
 from .. import runtime

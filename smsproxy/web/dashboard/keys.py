@@ -6,8 +6,8 @@ from typing import Any
 
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 
+from ...errors import ProxyError
 from ...proxy import keys
-from ...proxy.errors import ProxyError
 from .. import runtime
 from ..auth import admin_required
 from . import FormErrors, actor_of, error_field, signed_in

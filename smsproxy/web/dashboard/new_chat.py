@@ -16,6 +16,7 @@ from typing import Any
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.datastructures import MultiDict
 
+from ...errors import NotFound, ProxyError
 from ...models import Message
 from ...proxy import inbox
 from ...proxy.chats import (
@@ -26,7 +27,6 @@ from ...proxy.chats import (
     create_chat,
     retry_on_route_conflict,
 )
-from ...proxy.errors import NotFound, ProxyError
 from ...proxy.lifecycle import templates_of
 from .. import runtime
 from ..auth import staff_required

@@ -6,8 +6,8 @@ from typing import Any
 
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 
+from ...errors import ProxyError
 from ...proxy import pool
-from ...proxy.errors import ProxyError
 from .. import runtime
 from ..auth import admin_required, staff_required
 from . import FormErrors, InvalidForm, error_field, event_position, settings

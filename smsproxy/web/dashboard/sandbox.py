@@ -22,10 +22,10 @@ from sqlmodel import col, select
 from werkzeug.exceptions import NotFound
 
 from ...carrier.sandbox import Handset, list_handsets, text_from_handset
+from ...errors import ProxyError
 from ...models import ProxyNumber
-from ...proxy.errors import ProxyError
+from ...phone import parse_number
 from ...proxy.messages import MAX_BODY_LENGTH
-from ...proxy.phone import parse_number
 from ...proxy.routing import Route
 from .. import runtime
 from ..auth import staff_required

@@ -9,9 +9,9 @@ from typing import Any
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ...errors import ProxyError
 from ...models import Role, StaffUser
 from ...proxy import users
-from ...proxy.errors import ProxyError
 from .. import runtime
 from ..auth import admin_required
 from . import FormErrors, actor_of, error_field, signed_in
