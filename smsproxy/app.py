@@ -15,7 +15,7 @@ from werkzeug.exceptions import BadRequest
 
 from .config import Settings, load_settings
 from .runtime import Runtime
-from .web import auth, csrf, proxies
+from .web import SERVICES_KEY, auth, csrf, proxies
 from .web.errors import register_error_handlers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,13 +42,12 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     )
     app.request_class = Request
     app.config["SECRET_KEY"] = settings.secret_key or "development-only-not-secret"
-    app.config["SETTINGS"] = settings
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.config["QUART_AUTH_COOKIE_SECURE"] = bool(
         settings.public_url and settings.public_url.startswith("https://")
     )
     app.config["QUART_AUTH_COOKIE_SAMESITE"] = "Lax"
-    app.extensions["smsproxy"] = runtime = Runtime(settings, background=background)
+    app.extensions[SERVICES_KEY] = runtime = Runtime(settings, background=background)
 
     QuartSchema(
         app,

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import DateTime, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -115,6 +116,12 @@ def is_unavailable(error: BaseException) -> bool:
         cause = error.orig.__cause__ if error.orig is not None else None
         return isinstance(cause, OSError | ConnectionError | TimeoutError)
     return False
+
+
+def insert_for(session: AsyncSession) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (upserts) on both databases."""
+    dialect = session.get_bind().dialect.name
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 AfterCommit = Callable[[AsyncSession], Any]

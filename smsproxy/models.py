@@ -127,6 +127,12 @@ class Participant(SQLModel, table=True):
     position: int = 0
     created_at: datetime = _time(default_factory=utcnow)
 
+    @property
+    def display_name(self) -> str:
+        """The name staff gave, or "Participant N": what others see in intro SMS and
+        group prefixes, and what pages show."""
+        return self.name or f"Participant {self.position + 1}"
+
 
 class Message(SQLModel, table=True):
     """Something someone said, once. Unrouted inbound SMS have no chat."""

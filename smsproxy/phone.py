@@ -8,6 +8,8 @@ import phonenumbers
 
 from .errors import InvalidNumber
 
+_E164 = re.compile(r"\+\d{1,19}")
+
 # What people put in a typed number besides digits. Anything else (a letter typed for a
 # digit, an "ext. 5") would be dropped or read as a vanity letter by the parser and
 # quietly yield a different number: refused instead.
@@ -112,3 +114,9 @@ def mask(e164: str | None) -> str:
 def to_carrier(e164: str) -> str:
     """Vonage wants numbers without the leading +."""
     return e164.removeprefix("+")
+
+
+def is_alphanumeric_sender(sender: str | None) -> bool:
+    """True for a sender ID such as "VONAGE" or "MyBank": a name a company sends
+    under, which nobody can text back. Every other sender is stored in E.164."""
+    return bool(sender) and _E164.fullmatch(sender or "") is None

@@ -1,7 +1,10 @@
-"""What lives as long as the server: database, event broker, carrier, background jobs.
+"""The composition root: what lives as long as the server, and how it fits together.
 
-The app keeps one Runtime (`app.extensions["smsproxy"]`); the CLI and tests build their
-own. Domain code never reaches for it: it is handed a session and plain values.
+It builds the database, the event broker, the carrier and the background workers, and
+hands each only what it needs (a database, a carrier, plain option values, a wake-up
+event). Nothing below it imports it: the app keeps one Runtime
+(`app.extensions["smsproxy"]`), where request handlers find it through the
+`web.Services` protocol; the CLI and tests build their own.
 """
 
 from __future__ import annotations
@@ -10,14 +13,26 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
+from datetime import timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from . import events
+from .carrier import Carrier, Receipt
+from .carrier.sandbox import SandboxCarrier
+from .carrier.vonage import VonageCarrier
 from .config import Settings
 from .db import Database
-from .outbox import WAKE_KEY
+from .events.redis_broker import RedisBroker
+from .outbox.enqueue import took_new_rows
+from .proxy.chats import Templates
+from .proxy.inbound import receive_receipt
+from .proxy.routing import RoutingOptions, routing_options
+from .workers.flusher import run_flusher
+from .workers.ratelimit import make_limiter
+from .workers.sender import Sender, SenderOptions
+from .workers.sweeper import run_sweeper
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +43,16 @@ class Runtime:
     def __init__(self, settings: Settings, *, background: bool = True) -> None:
         self.settings = settings
         self.db = Database(settings.database_url)
-        self.broker: events.Broker = _make_broker(settings)
+        self.broker: events.Broker = make_broker(settings)
         self.background = background
         self.outbox_wakeup = asyncio.Event()
+        self.routing: RoutingOptions = routing_options(settings)
+        self.templates = Templates(intro=settings.intro_template, goodbye=settings.goodbye_template)
         self._tasks: list[asyncio.Task[None]] = []
         self.db.before_commit.append(events.write_pending)
         self.db.after_commit.append(self._after_commit)
-        from .carrier.factory import make_carrier
-
-        self.carrier = make_carrier(settings, self)
+        self.carrier = make_carrier(settings, self.db, self.receive_receipt)
+        self.sender = Sender(self.db, self.carrier, sender_options(settings))
 
     async def _after_commit(self, session: AsyncSession) -> None:
         pending = events.take_pending(session)
@@ -46,19 +62,30 @@ class Runtime:
             except Exception:
                 # The events are durable; live pages catch up when they reconnect.
                 log.exception("publishing %d live events failed", len(pending))
-        if session.info.pop(WAKE_KEY, False):
+        if took_new_rows(session):
             self.outbox_wakeup.set()
+
+    async def receive_receipt(self, receipt: Receipt) -> None:
+        """A receipt from a carrier that reports in-process (the sandbox's network)."""
+        async with self.db.transaction() as session:
+            await receive_receipt(session, receipt)
+
+    async def run_sender(self) -> None:
+        await self.sender.run(self.outbox_wakeup, make_limiter(self.settings))
+
+    async def run_sweeper(self) -> None:
+        await run_sweeper(self.db, self.templates, self.settings.sweep_interval_seconds)
+
+    async def run_flusher(self) -> None:
+        max_age = timedelta(seconds=self.settings.concat_timeout_seconds)
+        await run_flusher(self.db, self.routing, max_age)
 
     def jobs(self) -> dict[str, Job]:
         """The background loops a serving process runs."""
-        from .proxy.lifecycle import run_sweeper
-        from .proxy.multipart import run_flusher
-        from .sender import run_sender
-
         return {
-            "sweeper": lambda: run_sweeper(self),
-            "multipart": lambda: run_flusher(self),
-            "sender": lambda: run_sender(self),
+            "sweeper": self.run_sweeper,
+            "multipart": self.run_flusher,
+            "sender": self.run_sender,
         }
 
     async def start(self) -> None:
@@ -93,9 +120,25 @@ async def _supervise(name: str, job: Job) -> None:
             await asyncio.sleep(1)
 
 
-def _make_broker(settings: Settings) -> events.Broker:
-    if settings.redis_url:
-        from .bus import RedisBroker
+def sender_options(settings: Settings) -> SenderOptions:
+    return SenderOptions(
+        concurrency=settings.send_concurrency,
+        rate_per_second=settings.send_rate_per_second,
+        lease_seconds=settings.send_lease_seconds,
+        max_age_seconds=settings.send_max_age_seconds,
+        carrier_timeout_seconds=settings.vonage_timeout_seconds,
+    )
 
+
+def make_broker(settings: Settings) -> events.Broker:
+    if settings.redis_url:
         return RedisBroker(settings.redis_url)
     return events.MemoryBroker()
+
+
+def make_carrier(
+    settings: Settings, db: Database, report: Callable[[Receipt], Coroutine[Any, Any, None]]
+) -> Carrier:
+    if settings.carrier == "vonage":
+        return VonageCarrier(settings)
+    return SandboxCarrier(db, report)

@@ -9,7 +9,8 @@ from sqlmodel import col, select
 from smsproxy import events
 from smsproxy.models import Delivery, EventRecord
 from smsproxy.proxy import chats, keys, pool
-from smsproxy.proxy.chats import ChatSpec, ChatView, NewParticipant, Templates
+from smsproxy.proxy.chats import ChatSpec, NewParticipant, Templates
+from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 
 
@@ -19,7 +20,7 @@ async def delivery_statuses(rt: Runtime, delivery: Delivery) -> list[str]:
         records = (
             await session.exec(
                 select(EventRecord)
-                .where(EventRecord.name == events.DELIVERY_UPDATED)
+                .where(EventRecord.name == events.DeliveryUpdated.name)
                 .order_by(col(EventRecord.id))
             )
         ).all()

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from smsproxy.bus import RedisBroker
 from smsproxy.events import Event
+from smsproxy.events.redis_broker import RedisBroker
 from tests.conftest import REDIS_URL, need_service
 
 
@@ -184,7 +184,7 @@ async def test_publisher_survives_its_connection_being_killed(
     await collector.wait_for(1)
 
     await kill_link(admin, publisher.client_name + "-pub")
-    with caplog.at_level(logging.WARNING, logger="smsproxy.bus"):
+    with caplog.at_level(logging.WARNING, logger="smsproxy.events.redis_broker"):
         await publisher.publish([event(2)])
     assert await collector.wait_for(2) == [event(1), event(2)]
     assert not caplog.records
@@ -201,7 +201,7 @@ async def test_unreachable_redis_never_breaks_the_publisher(
         start_timeout_seconds=0.2,
         retry_min_seconds=0.05,
     )
-    with caplog.at_level(logging.INFO, logger="smsproxy.bus"):
+    with caplog.at_level(logging.INFO, logger="smsproxy.events.redis_broker"):
         await broker.start()
         assert not broker.subscribed
         collector = Collector(broker)

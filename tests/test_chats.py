@@ -23,16 +23,16 @@ from smsproxy.models import (
     Message,
     Participant,
 )
-from smsproxy.proxy import chats
+from smsproxy.proxy import chats, queries, transcripts
 from smsproxy.proxy.chats import (
     ChatSpec,
-    ChatView,
     NewParticipant,
     Templates,
     close_chat,
     create_chat,
     retry_on_route_conflict,
 )
+from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers
 
@@ -173,7 +173,7 @@ def test_render(template: str, expected: str) -> None:
 
 def test_unnamed_participants_are_numbered() -> None:
     third = Participant(chat_id=1, real_number=ALICE, proxy_number=PROXY, position=2)
-    assert chats.display_name(third) == "Participant 3"
+    assert third.display_name == "Participant 3"
 
 
 ELEVEN = ChatSpec([NewParticipant(f"+4477009002{i:02d}") for i in range(11)])
@@ -214,7 +214,7 @@ async def test_close_frees_routes_records_why_and_says_goodbye(rt: Runtime) -> N
     view = await create(rt, spec(ALICE, BOB))
     assert await close(rt, view) is True
     async with rt.db.read() as session:
-        closed = await chats.get_chat(session, view.chat.public_id)
+        closed = await queries.get_chat(session, view.chat.public_id)
         events = (await session.exec(select(EventRecord.name).order_by(col(EventRecord.id)))).all()
     assert closed.chat.status == ChatStatus.closed
     assert closed.chat.close_reason == "staff"
@@ -232,10 +232,10 @@ async def test_closing_twice_changes_nothing(rt: Runtime) -> None:
     view = await create(rt, spec(ALICE, BOB))
     assert await close(rt, view) is True
     async with rt.db.read() as session:
-        first = await chats.get_chat(session, view.chat.public_id)
+        first = await queries.get_chat(session, view.chat.public_id)
     assert await close(rt, view) is False
     async with rt.db.read() as session:
-        second = await chats.get_chat(session, view.chat.public_id)
+        second = await queries.get_chat(session, view.chat.public_id)
         closes = (
             await session.exec(select(AuditEvent).where(AuditEvent.action == "chat.close"))
         ).all()
@@ -253,7 +253,7 @@ async def test_close_without_goodbye_sends_nothing(rt: Runtime) -> None:
 async def test_get_chat_unknown_id(rt: Runtime) -> None:
     async with rt.db.read() as session:
         with pytest.raises(NotFound, match="No chat with id 'ch_nope'"):
-            await chats.get_chat(session, "ch_nope")
+            await queries.get_chat(session, "ch_nope")
 
 
 async def test_list_filters_and_pages_without_gaps(rt: Runtime) -> None:
@@ -275,16 +275,16 @@ async def test_list_filters_and_pages_without_gaps(rt: Runtime) -> None:
     cursor = None
     async with rt.db.read() as session:
         while True:
-            page, cursor = await chats.list_chats(session, cursor=cursor, limit=3)
+            page, cursor = await queries.list_chats(session, cursor=cursor, limit=3)
             seen.extend(v.chat.public_id for v in page)
             assert all(len(v.participants) == 2 for v in page)
             if cursor is None:
                 break
         assert seen == newest_first
-        active, _ = await chats.list_chats(session, status=ChatStatus.active)
-        closed, _ = await chats.list_chats(session, status=ChatStatus.closed)
-        r1, _ = await chats.list_chats(session, reference="r1")
-        r0_active, _ = await chats.list_chats(session, reference="r0", status=ChatStatus.active)
+        active, _ = await queries.list_chats(session, status=ChatStatus.active)
+        closed, _ = await queries.list_chats(session, status=ChatStatus.closed)
+        r1, _ = await queries.list_chats(session, reference="r1")
+        r0_active, _ = await queries.list_chats(session, reference="r0", status=ChatStatus.active)
     assert [v.chat.public_id for v in closed] == [made[3].chat.public_id, made[0].chat.public_id]
     assert len(active) == 5
     assert [v.chat.public_id for v in r1] == [made[i].chat.public_id for i in (5, 3, 1)]
@@ -304,19 +304,19 @@ async def test_list_filters_and_pages_without_gaps(rt: Runtime) -> None:
 )
 def test_bad_cursors_are_refused(cursor: str) -> None:
     with pytest.raises(InvalidChat, match="cursor is not one this API returned"):
-        chats.decode_cursor(cursor)
+        queries.decode_cursor(cursor)
 
 
 def test_cursor_round_trip() -> None:
-    assert chats.decode_cursor(chats.encode_cursor(12345)) == 12345
+    assert queries.decode_cursor(queries.encode_cursor(12345)) == 12345
 
 
 async def test_transcript_lists_messages_with_their_deliveries(rt: Runtime) -> None:
     view = await create(rt, spec(ALICE, BOB))
     await close(rt, view)
     async with rt.db.read() as session:
-        fresh = await chats.get_chat(session, view.chat.public_id)
-        entries = await chats.transcript(session, fresh)
+        fresh = await queries.get_chat(session, view.chat.public_id)
+        entries = await transcripts.transcript(session, fresh)
     assert [e.message.body for e in entries] == [
         "Hi , you can text Rider, Driver here ()",
         "Bye",
@@ -348,7 +348,7 @@ async def test_a_route_conflict_is_retried(rt: Runtime) -> None:
     public_id = await retry_on_route_conflict(rt.db, work)
     assert len(attempts) == 2
     async with rt.db.read() as session:
-        assert (await chats.get_chat(session, public_id)).chat.status == "active"
+        assert (await queries.get_chat(session, public_id)).chat.status == "active"
 
 
 async def test_a_route_conflict_that_persists_becomes_a_clear_conflict(rt: Runtime) -> None:

@@ -20,12 +20,12 @@ from smsproxy.errors import PoolExhausted
 from smsproxy.models import Chat, IdempotencyRecord, Participant
 from smsproxy.proxy.chats import (
     ChatSpec,
-    ChatView,
     NewParticipant,
     Templates,
     create_chat,
     retry_on_route_conflict,
 )
+from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, auth
 

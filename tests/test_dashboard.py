@@ -18,7 +18,6 @@ from sqlmodel import col, select
 
 from smsproxy.app import create_app
 from smsproxy.carrier import InboundSms
-from smsproxy.carrier.sandbox import text_from_handset
 from smsproxy.models import (
     ApiKey,
     Chat,
@@ -31,8 +30,11 @@ from smsproxy.models import (
     ProxyNumber,
 )
 from smsproxy.proxy import keys
-from smsproxy.proxy.chats import ChatSpec, ChatView, NewParticipant, Templates, create_chat
-from smsproxy.proxy.routing import RoutingOptions, receive
+from smsproxy.proxy.chats import ChatSpec, NewParticipant, Templates, create_chat
+from smsproxy.proxy.inbound import receive_sms
+from smsproxy.proxy.queries import ChatView
+from smsproxy.proxy.routing import RoutingOptions
+from smsproxy.proxy.sandbox import text_from_handset
 from smsproxy.runtime import Runtime
 from tests.conftest import csrf_headers, csrf_post, logged_in_client, make_settings
 from tests.helpers import add_numbers, start_chat
@@ -81,7 +83,7 @@ async def rows_of(rt: Runtime, model: Any, *conditions: Any) -> list[Any]:
 
 async def reply(rt: Runtime, view: ChatView, sender: str, body: str) -> None:
     proxy = next(p.proxy_number for p in view.participants if p.real_number == sender)
-    await text_from_handset(rt, sender, proxy, body)
+    await text_from_handset(rt.db, rt.routing, sender, proxy, body)
 
 
 # The chat list
@@ -507,7 +509,7 @@ async def test_start_a_chat_from_an_unrouted_sms(
     app_runtime: Runtime, staff_client: Client
 ) -> None:
     await add_numbers(app_runtime, P1)
-    await text_from_handset(app_runtime, STRANGER, P1, "Hello? Anyone?")
+    await text_from_handset(app_runtime.db, app_runtime.routing, STRANGER, P1, "Hello? Anyone?")
     unrouted = await text(await staff_client.get("/unrouted"))
     [message] = await rows_of(app_runtime, Message, col(Message.author_kind) == "unrouted")
     link = f"/chats/new?from={message.public_id}"
@@ -613,8 +615,8 @@ async def test_unrouted_inbox(staff_client: Client, app_runtime: Runtime) -> Non
     empty = await text(await staff_client.get("/unrouted"))
     assert "Nothing unrouted" in empty
     await add_numbers(app_runtime, P1)
-    await text_from_handset(app_runtime, STRANGER, P1, "Earlier text")
-    await text_from_handset(app_runtime, STRANGER, P1, "Later text")
+    await text_from_handset(app_runtime.db, app_runtime.routing, STRANGER, P1, "Earlier text")
+    await text_from_handset(app_runtime.db, app_runtime.routing, STRANGER, P1, "Later text")
     html = await text(await staff_client.get("/unrouted"))
     assert html.index("Later text") < html.index("Earlier text")  # newest first
     assert P1 in html and 'data-live-list="unrouted"' in html
@@ -630,9 +632,11 @@ async def test_an_alphanumeric_sender_shows_as_sent_and_offers_no_chat(
     staff_client: Client, app_runtime: Runtime
 ) -> None:
     await add_numbers(app_runtime, P1)
-    await text_from_handset(app_runtime, STRANGER, P1, "From a person")
+    await text_from_handset(app_runtime.db, app_runtime.routing, STRANGER, P1, "From a person")
     async with app_runtime.db.transaction() as session:
-        await receive(session, InboundSms("MyBank", P1, "BANK1", "From a bank"), RoutingOptions())
+        await receive_sms(
+            session, InboundSms("MyBank", P1, "BANK1", "From a bank"), RoutingOptions()
+        )
     [bank] = await rows_of(app_runtime, Message, col(Message.body) == "From a bank")
 
     html = await text(await staff_client.get("/unrouted"))
@@ -729,8 +733,7 @@ async def test_api_key_is_shown_once(staff_client: Client, app_runtime: Runtime)
     assert "Booking service" in listing and key.group(1)[:12] + "…" in listing
     assert "Never" in listing and "Active" in listing
 
-    async with app_runtime.db.transaction() as session:
-        assert (await keys.verify_key(session, key.group(1))) is not None
+    assert (await keys.check_key(app_runtime.db, key.group(1))) is not None
     listing = await text(await staff_client.get("/api-keys"))
     assert "Never" not in listing and key.group(1) not in listing
 

@@ -23,7 +23,7 @@ async def test_ids_follow_commit_order_across_overlapping_transactions(runtime: 
 
     async def slow_writer() -> events.EventRecord:
         async with runtime.db.transaction() as session:
-            record = await events.emit(session, events.NUMBER_CHANGED, None, {"n": "slow"})
+            record = events.record(session, events.NumberChanged.name, None, {"n": "slow"})
             first_emitted.set()
             await release_first.wait()
         return record
@@ -31,7 +31,7 @@ async def test_ids_follow_commit_order_across_overlapping_transactions(runtime: 
     async def fast_writer() -> events.EventRecord:
         await first_emitted.wait()
         async with runtime.db.transaction() as session:
-            record = await events.emit(session, events.NUMBER_CHANGED, None, {"n": "fast"})
+            record = events.record(session, events.NumberChanged.name, None, {"n": "fast"})
         release_first.set()
         return record
 
@@ -48,7 +48,7 @@ async def test_ids_follow_commit_order_across_overlapping_transactions(runtime: 
 async def test_rolled_back_transaction_records_no_event(runtime: Runtime) -> None:
     with pytest.raises(RuntimeError):
         async with runtime.db.transaction() as session:
-            await events.emit(session, events.NUMBER_CHANGED, None, {"n": "lost"})
+            events.record(session, events.NumberChanged.name, None, {"n": "lost"})
             raise RuntimeError("abort")
     async with runtime.db.read() as session:
         assert await events.events_since(session, 0) == []

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from sqlmodel import col, select
 
-from smsproxy.carrier.sandbox import text_from_handset
 from smsproxy.errors import InvalidChat
 from smsproxy.models import ChatStatus, Message, Role, StaffUser
 from smsproxy.proxy import inbox, transcripts
-from smsproxy.proxy.chats import ChatView
+from smsproxy.proxy.queries import ChatView
+from smsproxy.proxy.sandbox import text_from_handset
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat
 
@@ -35,7 +35,7 @@ async def chats(rt: Runtime, count: int) -> list[ChatView]:
 
 async def say(rt: Runtime, view: ChatView, body: str, who: int = 0) -> None:
     person = view.participants[who]
-    await text_from_handset(rt, person.real_number, person.proxy_number, body)
+    await text_from_handset(rt.db, rt.routing, person.real_number, person.proxy_number, body)
 
 
 async def test_pages_follow_activity_and_end(runtime: Runtime) -> None:
@@ -115,7 +115,7 @@ async def test_read_marks_only_move_forward(runtime: Runtime) -> None:
 async def test_unrouted_pages(runtime: Runtime) -> None:
     await add_numbers(runtime, P1)
     for n in range(3):
-        await text_from_handset(runtime, "+447700900999", P1, f"stray {n}")
+        await text_from_handset(runtime.db, runtime.routing, "+447700900999", P1, f"stray {n}")
     async with runtime.db.read() as session:
         first, cursor = await inbox.list_unrouted(session, limit=2)
         assert cursor is not None

@@ -20,8 +20,7 @@ async def make(rt: Runtime, name: str) -> tuple[ApiKey, str]:
 
 
 async def verify(rt: Runtime, presented: str) -> ApiKey | None:
-    async with rt.db.transaction() as session:
-        return await keys.verify_key(session, presented)
+    return await keys.check_key(rt.db, presented)
 
 
 async def revoke(rt: Runtime, ident: str) -> ApiKey:

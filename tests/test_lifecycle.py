@@ -12,9 +12,10 @@ from sqlmodel import col, func, select
 from smsproxy.config import Settings
 from smsproxy.db import utcnow
 from smsproxy.models import AuditEvent, Chat, Delivery, DeliveryKind, Participant
-from smsproxy.proxy import chats
-from smsproxy.proxy.chats import ChatSpec, ChatView, NewParticipant, create_chat, touch
-from smsproxy.proxy.lifecycle import close_expired, run_sweeper, templates_of
+from smsproxy.proxy import queries
+from smsproxy.proxy.chats import ChatSpec, NewParticipant, create_chat, touch
+from smsproxy.proxy.lifecycle import close_expired
+from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.conftest import make_settings
 from tests.helpers import add_numbers
@@ -36,12 +37,12 @@ async def new_chat(
         intro=False,
     )
     async with rt.db.transaction() as session:
-        return await create_chat(session, spec, templates=templates_of(rt), actor="tests")
+        return await create_chat(session, spec, templates=rt.templates, actor="tests")
 
 
 async def state(rt: Runtime, view: ChatView) -> tuple[str, str | None, list[bool]]:
     async with rt.db.read() as session:
-        fresh = await chats.get_chat(session, view.chat.public_id)
+        fresh = await queries.get_chat(session, view.chat.public_id)
     return fresh.chat.status, fresh.chat.close_reason, [p.active for p in fresh.participants]
 
 
@@ -61,10 +62,10 @@ async def test_absolute_expiry_closes_the_chat_and_says_goodbye(rt: Runtime) -> 
     start = utcnow()
     view = await new_chat(rt, 0, expires_at=start + timedelta(hours=1))
     forever = await new_chat(rt, 1)
-    assert await close_expired(rt, now=start + timedelta(minutes=59)) == 0
+    assert await close_expired(rt.db, rt.templates, now=start + timedelta(minutes=59)) == 0
     assert await state(rt, view) == ("active", None, [True, True])
 
-    assert await close_expired(rt, now=start + timedelta(hours=1, seconds=1)) == 1
+    assert await close_expired(rt.db, rt.templates, now=start + timedelta(hours=1, seconds=1)) == 1
     assert await state(rt, view) == ("closed", "expired", [False, False])
     assert await state(rt, forever) == ("active", None, [True, True])
     sent = await goodbyes(rt)
@@ -72,14 +73,14 @@ async def test_absolute_expiry_closes_the_chat_and_says_goodbye(rt: Runtime) -> 
         (person(0), PROXY, rt.settings.goodbye_template),
         (person(1), PROXY, rt.settings.goodbye_template),
     ]
-    assert await close_expired(rt, now=start + timedelta(days=30)) == 0
+    assert await close_expired(rt.db, rt.templates, now=start + timedelta(days=30)) == 0
 
 
 async def test_idle_ttl_closes_after_the_last_activity(rt: Runtime) -> None:
     view = await new_chat(rt, 0, ttl=600)
     created = view.chat.last_activity_at
-    assert await close_expired(rt, now=created + timedelta(seconds=599)) == 0
-    assert await close_expired(rt, now=created + timedelta(seconds=601)) == 1
+    assert await close_expired(rt.db, rt.templates, now=created + timedelta(seconds=599)) == 0
+    assert await close_expired(rt.db, rt.templates, now=created + timedelta(seconds=601)) == 1
     assert await state(rt, view) == ("closed", "expired", [False, False])
 
 
@@ -92,9 +93,9 @@ async def test_activity_moves_the_idle_expiry(rt: Runtime) -> None:
         assert chat is not None
         touch(chat, later)
         session.add(chat)
-    assert await close_expired(rt, now=created + timedelta(seconds=700)) == 0
+    assert await close_expired(rt.db, rt.templates, now=created + timedelta(seconds=700)) == 0
     assert await state(rt, view) == ("active", None, [True, True])
-    assert await close_expired(rt, now=later + timedelta(seconds=601)) == 1
+    assert await close_expired(rt.db, rt.templates, now=later + timedelta(seconds=601)) == 1
 
 
 async def test_expiry_frees_the_routes_for_new_chats(rt: Runtime) -> None:
@@ -103,10 +104,10 @@ async def test_expiry_frees_the_routes_for_new_chats(rt: Runtime) -> None:
     spec = ChatSpec([NewParticipant(person(0)), NewParticipant(person(9))], intro=False)
     with pytest.raises(Exception, match="No proxy number is free"):
         async with rt.db.transaction() as session:
-            await create_chat(session, spec, templates=templates_of(rt), actor="tests")
-    await close_expired(rt, now=start + timedelta(minutes=6))
+            await create_chat(session, spec, templates=rt.templates, actor="tests")
+    await close_expired(rt.db, rt.templates, now=start + timedelta(minutes=6))
     async with rt.db.transaction() as session:
-        again = await create_chat(session, spec, templates=templates_of(rt), actor="tests")
+        again = await create_chat(session, spec, templates=rt.templates, actor="tests")
     assert again.participants[0].proxy_number == PROXY
 
 
@@ -121,14 +122,21 @@ async def quiet_runtime(settings: Settings) -> AsyncIterator[Runtime]:
 
 async def test_no_goodbye_without_a_template(quiet_runtime: Runtime) -> None:
     view = await new_chat(quiet_runtime, 0, ttl=60)
-    assert await close_expired(quiet_runtime, now=utcnow() + timedelta(minutes=2)) == 1
+    assert (
+        await close_expired(
+            quiet_runtime.db, quiet_runtime.templates, now=utcnow() + timedelta(minutes=2)
+        )
+        == 1
+    )
     assert (await state(quiet_runtime, view))[1] == "expired"
     assert await goodbyes(quiet_runtime) == []
 
 
 async def test_a_sweep_closes_more_than_one_batch(rt: Runtime) -> None:
     views = [await new_chat(rt, i, ttl=60) for i in range(5)]
-    assert await close_expired(rt, now=utcnow() + timedelta(minutes=2), batch=2) == 5
+    assert (
+        await close_expired(rt.db, rt.templates, now=utcnow() + timedelta(minutes=2), batch=2) == 5
+    )
     assert [(await state(rt, v))[0] for v in views] == ["closed"] * 5
 
 
@@ -140,7 +148,8 @@ async def test_two_sweepers_at_once_close_each_chat_once(rt: Runtime, settings: 
     try:
         later = utcnow() + timedelta(minutes=5)
         counts = await asyncio.gather(
-            close_expired(rt, now=later, batch=2), close_expired(other_process, now=later, batch=2)
+            close_expired(rt.db, rt.templates, now=later, batch=2),
+            close_expired(other_process.db, other_process.templates, now=later, batch=2),
         )
     finally:
         await other_process.stop()
@@ -175,7 +184,7 @@ async def test_the_sweeper_loop_closes_due_chats(settings: Settings) -> None:
             assert chat is not None
             chat.idle_expires_at = utcnow() - timedelta(seconds=1)
             session.add(chat)
-        task = asyncio.create_task(run_sweeper(rt))
+        task = asyncio.create_task(rt.run_sweeper())
         try:
             for _ in range(200):
                 if (await state(rt, view))[0] == "closed":

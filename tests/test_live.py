@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from smsproxy import events
 from smsproxy.app import create_app
-from smsproxy.bus import RedisBroker
+from smsproxy.events.redis_broker import RedisBroker
 from smsproxy.models import EventRecord
 from smsproxy.runtime import Runtime
 from smsproxy.web.live import HUB_KEY, REPLAY_LIMIT, LiveHub
@@ -43,15 +43,15 @@ def hub(app: Quart) -> LiveHub:
 async def emit(app: Quart, name: str, chat_id: str | None, **data: Any) -> int:
     rt: Runtime = app.extensions["smsproxy"]
     async with rt.db.transaction() as session:
-        record = await events.emit(session, name, chat_id, data)
+        record = events.record(session, name, chat_id, data)
     assert record.id is not None
     return record.id
 
 
-async def emit_many(app: Quart, count: int, name: str = events.MESSAGE_CREATED) -> list[int]:
+async def emit_many(app: Quart, count: int, name: str = events.MessageCreated.name) -> list[int]:
     rt: Runtime = app.extensions["smsproxy"]
     async with rt.db.transaction() as session:
-        records = [await events.emit(session, name, "ch_many", {"n": n}) for n in range(count)]
+        records = [events.record(session, name, "ch_many", {"n": n}) for n in range(count)]
     return [record.id for record in records if record.id is not None]
 
 
@@ -86,15 +86,15 @@ async def live(
 async def test_hello_tells_the_newest_event_id(app: Quart, client: QuartClient) -> None:
     async with client.websocket("/live") as ws:
         assert await receive(ws) == {"type": "hello", "last_id": 0}
-    await emit(app, events.CHAT_CREATED, "ch_a")
-    newest = await emit(app, events.CHAT_CLOSED, "ch_a")
+    await emit(app, events.ChatCreated.name, "ch_a")
+    newest = await emit(app, events.ChatClosed.name, "ch_a")
     async with client.websocket("/live") as ws:
         assert await receive(ws) == {"type": "hello", "last_id": newest}
 
 
 async def test_live_event_arrives_after_commit(app: Quart, client: QuartClient) -> None:
     async with live(client, "all") as ws:
-        event_id = await emit(app, events.MESSAGE_CREATED, "ch_a", preview="hi")
+        event_id = await emit(app, events.MessageCreated.name, "ch_a", preview="hi")
         frame = await receive(ws)
     assert frame == {
         "type": "event",
@@ -112,30 +112,30 @@ async def test_rolled_back_event_is_never_sent(app: Quart, client: QuartClient) 
     async with live(client, "all") as ws:
         with pytest.raises(RuntimeError):
             async with rt.db.transaction() as session:
-                await events.emit(session, events.CHAT_CREATED, "ch_gone", {})
+                events.record(session, events.ChatCreated.name, "ch_gone", {})
                 raise RuntimeError("the request failed")
-        kept = await emit(app, events.CHAT_CREATED, "ch_kept")
+        kept = await emit(app, events.ChatCreated.name, "ch_kept")
         assert await receive_events(ws, 1) == [kept]
 
 
 async def test_replay_sends_missed_events_then_live_ones(app: Quart, client: QuartClient) -> None:
-    seen = await emit(app, events.CHAT_CREATED, "ch_a")
+    seen = await emit(app, events.ChatCreated.name, "ch_a")
     missed = [
-        await emit(app, events.MESSAGE_CREATED, "ch_a", n=1),
-        await emit(app, events.MESSAGE_CREATED, "ch_a", n=2),
+        await emit(app, events.MessageCreated.name, "ch_a", n=1),
+        await emit(app, events.MessageCreated.name, "ch_a", n=2),
     ]
     async with live(client, "chat:ch_a", since=seen) as ws:
         assert await receive_events(ws, 2) == missed
-        later = await emit(app, events.CHAT_CLOSED, "ch_a")
+        later = await emit(app, events.ChatClosed.name, "ch_a")
         assert await receive_events(ws, 1) == [later]
 
 
 async def test_null_since_starts_at_hello(app: Quart, client: QuartClient) -> None:
-    await emit(app, events.CHAT_CREATED, "ch_old")
+    await emit(app, events.ChatCreated.name, "ch_old")
     async with client.websocket("/live") as ws:
         hello = await receive(ws)
         # Committed between the hello and the subscribe: still this page's news.
-        after_hello = await emit(app, events.CHAT_CREATED, "ch_new")
+        after_hello = await emit(app, events.ChatCreated.name, "ch_new")
         await ws.send_json({"type": "subscribe", "topic": "chats", "since": None})
         assert hello["last_id"] == after_hello - 1
         assert await receive_events(ws, 1) == [after_hello]
@@ -154,11 +154,11 @@ async def test_topics_filter_replay_and_live(
 ) -> None:
     async def emit_each() -> dict[int, str]:
         return {
-            await emit(app, events.CHAT_CREATED, "ch_a"): "a-created",
-            await emit(app, events.MESSAGE_CREATED, "ch_a"): "a-message",
-            await emit(app, events.DELIVERY_UPDATED, "ch_a"): "a-delivery",
-            await emit(app, events.CHAT_CLOSED, "ch_b"): "b-closed",
-            await emit(app, events.NUMBER_CHANGED, None): "number",
+            await emit(app, events.ChatCreated.name, "ch_a"): "a-created",
+            await emit(app, events.MessageCreated.name, "ch_a"): "a-message",
+            await emit(app, events.DeliveryUpdated.name, "ch_a"): "a-delivery",
+            await emit(app, events.ChatClosed.name, "ch_b"): "b-closed",
+            await emit(app, events.NumberChanged.name, None): "number",
         }
 
     replayed = await emit_each()
@@ -169,33 +169,33 @@ async def test_topics_filter_replay_and_live(
         got = await receive_events(ws, len(wanted))
         assert {live_ones[event_id] for event_id in got} == wanted
         # Nothing unwanted was queued in between: the next frame is this one.
-        marker = await emit(app, events.MESSAGE_CREATED, "ch_a")
+        marker = await emit(app, events.MessageCreated.name, "ch_a")
         assert await receive_events(ws, 1) == [marker]
 
 
 async def test_subscribe_again_switches_topic(app: Quart, client: QuartClient) -> None:
-    a = await emit(app, events.MESSAGE_CREATED, "ch_a")
-    b = await emit(app, events.MESSAGE_CREATED, "ch_b")
+    a = await emit(app, events.MessageCreated.name, "ch_a")
+    b = await emit(app, events.MessageCreated.name, "ch_b")
     async with live(client, "chat:ch_a", since=0) as ws:
         assert await receive_events(ws, 1) == [a]
         await ws.send_json({"type": "subscribe", "topic": "chat:ch_b", "since": 0})
         assert await receive_events(ws, 1) == [b]
-        await emit(app, events.MESSAGE_CREATED, "ch_a")
-        b_later = await emit(app, events.MESSAGE_CREATED, "ch_b")
+        await emit(app, events.MessageCreated.name, "ch_a")
+        b_later = await emit(app, events.MessageCreated.name, "ch_b")
         assert await receive_events(ws, 1) == [b_later]
 
 
 async def test_event_heard_twice_is_sent_once(app: Quart, client: QuartClient) -> None:
     rt: Runtime = app.extensions["smsproxy"]
-    first = await emit(app, events.CHAT_CREATED, "ch_a")
-    second = await emit(app, events.MESSAGE_CREATED, "ch_a")
+    first = await emit(app, events.ChatCreated.name, "ch_a")
+    second = await emit(app, events.MessageCreated.name, "ch_a")
     async with live(client, "all", since=0) as ws:
         assert await receive_events(ws, 2) == [first, second]
         # What a commit racing the replay looks like: the replayed event arrives live too.
         async with rt.db.read() as session:
             again = await events.events_since(session, first)
         await rt.broker.publish(again)
-        third = await emit(app, events.CHAT_CLOSED, "ch_a")
+        third = await emit(app, events.ChatClosed.name, "ch_a")
         assert await receive_events(ws, 1) == [third]
 
 
@@ -206,7 +206,7 @@ async def test_events_committed_during_replay_arrive_once_in_order(
 
     async def writer() -> None:
         for n in range(40):
-            expected.append(await emit(app, events.MESSAGE_CREATED, "ch_a", n=n))
+            expected.append(await emit(app, events.MessageCreated.name, "ch_a", n=n))
             await asyncio.sleep(0)
 
     task = asyncio.create_task(writer())
@@ -224,7 +224,7 @@ async def test_too_many_missed_events_ask_the_page_to_reload(
     ids = await emit_many(app, REPLAY_LIMIT + 1)
     async with live(client, "all", since=0) as ws:
         assert await receive(ws) == {"type": "reset", "last_id": ids[-1]}
-        later = await emit(app, events.CHAT_CREATED, "ch_a")
+        later = await emit(app, events.ChatCreated.name, "ch_a")
         assert await receive_events(ws, 1) == [later]
 
 
@@ -237,10 +237,10 @@ async def test_exactly_the_limit_is_still_replayed(app: Quart, client: QuartClie
 async def test_position_from_another_database_asks_for_reload(
     app: Quart, client: QuartClient
 ) -> None:
-    head = await emit(app, events.CHAT_CREATED, "ch_a")
+    head = await emit(app, events.ChatCreated.name, "ch_a")
     async with live(client, "chats", since=head + 100) as ws:
         assert await receive(ws) == {"type": "reset", "last_id": head}
-        later = await emit(app, events.CHAT_CREATED, "ch_b")
+        later = await emit(app, events.ChatCreated.name, "ch_b")
         assert await receive_events(ws, 1) == [later]
 
 
@@ -277,7 +277,7 @@ async def test_bad_frame_gets_an_error_and_the_socket_stays_usable(
         assert error["type"] == "error"
         assert error["message"].startswith(message)
         await ws.send_json({"type": "subscribe", "topic": "all", "since": None})
-        event_id = await emit(app, events.CHAT_CREATED, "ch_a")
+        event_id = await emit(app, events.ChatCreated.name, "ch_a")
         assert await receive_events(ws, 1) == [event_id]
 
 
@@ -298,7 +298,7 @@ async def test_socket_from_another_site_is_refused(client: QuartClient) -> None:
 
 async def test_close_all_drops_every_socket(app: Quart, client: QuartClient, hub: LiveHub) -> None:
     async with live(client, "all") as one, live(client, "chats") as two:
-        await emit(app, events.CHAT_CREATED, "ch_a")
+        await emit(app, events.ChatCreated.name, "ch_a")
         await receive_events(one, 1)
         await receive_events(two, 1)
         assert len(hub) == 2
@@ -322,13 +322,13 @@ async def test_subscription_ended_by_the_broker_catches_up_from_the_log(
     async with live(client, "chat:ch_a", since=None) as ws:
         # Recorded but never heard live: as when Redis was down at publish time.
         async with rt.db.transaction() as session:
-            record = EventRecord(name=events.MESSAGE_CREATED, chat_public_id="ch_a", payload={})
+            record = EventRecord(name=events.MessageCreated.name, chat_public_id="ch_a", payload={})
             session.add(record)
         while broker.subscriber_count == 0:
             await asyncio.sleep(0.001)
         broker.end_subscriptions()
         assert await receive_events(ws, 1) == [record.id]
-        later = await emit(app, events.CHAT_CLOSED, "ch_a")
+        later = await emit(app, events.ChatClosed.name, "ch_a")
         assert await receive_events(ws, 1) == [later]
 
 
@@ -352,17 +352,17 @@ async def test_page_on_another_process_misses_nothing_across_a_redis_outage(
         listener: RedisBroker = reader.extensions["smsproxy"].broker
         client = await logged_in_client(reader, "reader", "agent")
         async with live(client, "chats") as ws:
-            first = await emit(writer, events.CHAT_CREATED, "ch_a")
+            first = await emit(writer, events.ChatCreated.name, "ch_a")
             assert await receive_events(ws, 1) == [first]
 
             await admin.execute_command("CLIENT", "KILL", "ID", await link_id(admin, listener))
             while listener.subscribed:
                 await asyncio.sleep(0.01)
             # Published while the reader's process was not listening.
-            during = await emit(writer, events.MESSAGE_CREATED, "ch_a")
+            during = await emit(writer, events.MessageCreated.name, "ch_a")
             assert await receive_events(ws, 1) == [during]
 
-            after = await emit(writer, events.CHAT_CLOSED, "ch_a")
+            after = await emit(writer, events.ChatClosed.name, "ch_a")
             assert await receive_events(ws, 1) == [after]
         await admin.aclose()
 

@@ -10,7 +10,8 @@ from sqlmodel import col, select
 from smsproxy.carrier import InboundSms
 from smsproxy.db import utcnow
 from smsproxy.models import Delivery, InboundPart, Message
-from smsproxy.proxy.multipart import MISSING_PART, accept, flush_expired
+from smsproxy.proxy.inbound import receive_sms
+from smsproxy.proxy.multipart import MISSING_PART, flush_expired
 from smsproxy.proxy.routing import Outcome, Route, RoutingOptions
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat
@@ -36,7 +37,7 @@ def part(number: int, ref: str = "A1", total: int = 3, message_id: str | None = 
 
 async def send(rt: Runtime, inbound: InboundSms, now=None) -> Outcome:  # type: ignore[no-untyped-def]
     async with rt.db.transaction() as session:
-        return await accept(session, inbound, OPTIONS, now)
+        return await receive_sms(session, inbound, OPTIONS, now)
 
 
 async def messages(rt: Runtime) -> list[Message]:

@@ -17,14 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from smsproxy.errors import Conflict, NotFound, PoolExhausted
 from smsproxy.models import Chat, Participant
 from smsproxy.proxy import pool
-from smsproxy.proxy.chats import (
-    ChatSpec,
-    ChatView,
-    NewParticipant,
-    Templates,
-    close_chat,
-    create_chat,
-)
+from smsproxy.proxy.chats import ChatSpec, NewParticipant, Templates, close_chat, create_chat
+from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, auth
 

@@ -17,12 +17,12 @@ from urllib.parse import urlsplit
 import pytest
 from redis.asyncio import Redis
 
-from smsproxy import outbox, ratelimit
 from smsproxy.config import Settings
-from smsproxy.models import DeliveryKind
-from smsproxy.ratelimit import RedisTokenBucket, TokenBucket, bucket_key, make_limiter
+from smsproxy.models import Delivery, DeliveryKind
+from smsproxy.outbox.enqueue import enqueue
 from smsproxy.runtime import Runtime
-from smsproxy.sender import run_round, run_sender
+from smsproxy.workers import ratelimit
+from smsproxy.workers.ratelimit import RedisTokenBucket, TokenBucket, bucket_key, make_limiter
 from tests.conftest import REDIS_URL, make_settings, need_service
 from tests.server import free_port
 
@@ -160,7 +160,7 @@ async def test_unreachable_redis_falls_back_to_this_process_and_back(
     port = free_port()  # nothing listens there: Redis is down
     bucket = make_bucket(url=f"redis://127.0.0.1:{port}{target.path}", retry_seconds=0)
 
-    with caplog.at_level(logging.INFO, logger="smsproxy.ratelimit"):
+    with caplog.at_level(logging.INFO, logger="smsproxy.workers.ratelimit"):
         waits = [await bucket.reserve() for _ in range(3)]
         assert bucket.falling_back
         # The process's own bucket at the same rate: sending goes on, spaced as before.
@@ -244,12 +244,14 @@ def vonage_settings(database_url: str, fake: FakeVonage, **overrides: Any) -> Se
 async def queue_sms(rt: Runtime, count: int) -> None:
     async with rt.db.transaction() as session:
         for number in range(count):
-            await outbox.enqueue(
+            await enqueue(
                 session,
-                kind=DeliveryKind.staff,
-                from_number="+447700900001",
-                to_number=f"+44770090020{number}",
-                body="Your driver is outside",
+                Delivery(
+                    kind=DeliveryKind.staff,
+                    from_number="+447700900001",
+                    to_number=f"+44770090020{number}",
+                    body="Your driver is outside",
+                ),
             )
 
 
@@ -261,7 +263,7 @@ async def test_sender_takes_its_tokens_from_the_shared_bucket(
     key = prefix + fake_vonage.api_key
     try:
         await queue_sms(rt, 2)
-        task = asyncio.create_task(run_sender(rt))
+        task = asyncio.create_task(rt.run_sender())
         try:
             async with asyncio.timeout(10):
                 while not await admin.exists(key) or await tokens_in_redis(admin, key) > -0.5:
@@ -290,7 +292,7 @@ async def test_sender_keeps_sending_when_redis_is_down(
     limiter = RedisTokenBucket(down, "smsproxy:test:down", 1000)
     try:
         await queue_sms(rt, 3)
-        assert await run_round(rt, limiter) == 3
+        assert await rt.sender.run_round(limiter) == 3
     finally:
         await limiter.aclose()
         await rt.stop()

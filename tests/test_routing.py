@@ -22,17 +22,11 @@ from smsproxy.models import (
     Message,
     Participant,
 )
-from smsproxy.phone import mask
-from smsproxy.proxy import chats
-from smsproxy.proxy.lifecycle import templates_of
-from smsproxy.proxy.routing import (
-    Route,
-    RoutingOptions,
-    claim_ended_notice,
-    is_alphanumeric_sender,
-    receive,
-    record_once,
-)
+from smsproxy.phone import is_alphanumeric_sender, mask
+from smsproxy.proxy import chats, queries
+from smsproxy.proxy.inbound import receive_sms
+from smsproxy.proxy.recording import record_once
+from smsproxy.proxy.routing import Route, RoutingOptions, claim_ended_notice
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat
 
@@ -49,7 +43,7 @@ def sms(sender: str, to: str, text: str = "On my way", message_id: str = "0A0000
 
 async def route(rt: Runtime, inbound: InboundSms, options: RoutingOptions = OPTIONS, **kw: object):
     async with rt.db.transaction() as session:
-        return await receive(session, inbound, options, **kw)  # type: ignore[arg-type]
+        return await receive_sms(session, inbound, options, **kw)  # type: ignore[arg-type]
 
 
 async def rows(rt: Runtime, model: type, *where: object) -> list:
@@ -245,11 +239,11 @@ async def test_a_closed_chat_no_longer_routes(runtime: Runtime) -> None:
     async with runtime.db.transaction() as session:
         await chats.close_chat(
             session,
-            (await chats.get_chat(session, view.chat.public_id)).chat,
+            (await queries.get_chat(session, view.chat.public_id)).chat,
             reason="done",
             actor="tests",
             goodbye=False,
-            templates=templates_of(runtime),
+            templates=runtime.templates,
         )
 
     outcome = await route(runtime, sms(ALICE, view.participants[0].proxy_number))

@@ -6,12 +6,12 @@ import asyncio
 
 from sqlmodel import col, select
 
-from smsproxy.carrier.sandbox import SandboxCarrier, list_handsets, text_from_handset
+from smsproxy.carrier.sandbox import SandboxCarrier, list_handsets
 from smsproxy.config import Settings
 from smsproxy.models import Delivery, DeliveryKind, DeliveryStatus, Message
 from smsproxy.proxy.routing import Route
+from smsproxy.proxy.sandbox import text_from_handset
 from smsproxy.runtime import Runtime
-from smsproxy.sender import drain
 from tests.helpers import add_numbers, delivery_statuses, start_chat
 
 P1 = "+447700900901"
@@ -35,13 +35,17 @@ async def test_a_round_trip_between_two_handsets(runtime: Runtime) -> None:
     view = await start_chat(runtime, (ALICE, "Rider"), (BOB, "Driver"))
     proxy = {p.real_number: p.proxy_number for p in view.participants}
 
-    outcome = await text_from_handset(runtime, ALICE, proxy[ALICE], "Are you close?")
+    outcome = await text_from_handset(
+        runtime.db, runtime.routing, ALICE, proxy[ALICE], "Are you close?"
+    )
     assert outcome.route == Route.routed
-    await drain(runtime, timeout=5)
+    await runtime.sender.drain(timeout=5)
     await carrier_of(runtime).settle()
-    reply = await text_from_handset(runtime, "00447700900102", proxy[BOB], "Two minutes")
+    reply = await text_from_handset(
+        runtime.db, runtime.routing, "00447700900102", proxy[BOB], "Two minutes"
+    )
     assert reply.route == Route.routed
-    await drain(runtime, timeout=5)
+    await runtime.sender.drain(timeout=5)
     await carrier_of(runtime).settle()
 
     first, second = await deliveries(runtime)
@@ -80,8 +84,8 @@ async def test_a_stranger_gets_the_ended_reply_on_their_handset(runtime: Runtime
     carrier_of(runtime).receipt_delay = 0
     await add_numbers(runtime, P1)
 
-    outcome = await text_from_handset(runtime, STRANGER, P1, "Hello?")
-    await drain(runtime, timeout=5)
+    outcome = await text_from_handset(runtime.db, runtime.routing, STRANGER, P1, "Hello?")
+    await runtime.sender.drain(timeout=5)
 
     assert outcome.route == Route.unrouted
     async with runtime.db.read() as session:
@@ -104,7 +108,7 @@ async def test_receipts_follow_the_background_sender(settings: Settings) -> None
     try:
         await add_numbers(rt, P1)
         view = await start_chat(rt, (ALICE, "Rider"), (BOB, "Driver"))
-        await text_from_handset(rt, ALICE, view.participants[0].proxy_number, "Hi")
+        await text_from_handset(rt.db, rt.routing, ALICE, view.participants[0].proxy_number, "Hi")
         for _ in range(200):
             found = await deliveries(rt)
             if found and found[0].status == DeliveryStatus.delivered:

@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import col, select, update
 
-from smsproxy import outbox, sender
 from smsproxy.carrier import TransientCarrierError
 from smsproxy.config import Settings
 from smsproxy.db import Database, utcnow
@@ -25,8 +24,12 @@ from smsproxy.models import (
     EventRecord,
     Message,
 )
+from smsproxy.outbox import claims
+from smsproxy.outbox.claims import claim_due
+from smsproxy.outbox.enqueue import enqueue
+from smsproxy.outbox.results import backoff
 from smsproxy.runtime import Runtime
-from smsproxy.sender import TokenBucket, backoff, claim_due, drain, process, run_round
+from smsproxy.workers.ratelimit import TokenBucket
 from tests.conftest import make_settings
 
 if TYPE_CHECKING:
@@ -51,8 +54,8 @@ def settings(database_url: str, fake_vonage: FakeVonage) -> Settings:
 
 async def queue_sms(rt: Runtime, body: str = "Your driver is outside", to: str = TO) -> Delivery:
     async with rt.db.transaction() as session:
-        return await outbox.enqueue(
-            session, kind=DeliveryKind.staff, from_number=FROM, to_number=to, body=body
+        return await enqueue(
+            session, Delivery(kind=DeliveryKind.staff, from_number=FROM, to_number=to, body=body)
         )
 
 
@@ -71,19 +74,21 @@ async def test_sends_and_records_every_part(runtime: Runtime, fake_vonage: FakeV
         message = Message(chat_id=chat.id, author_kind=AuthorKind.system, body="hi")
         session.add(message)
         await session.flush()
-        queued = await outbox.enqueue(
+        queued = await enqueue(
             session,
-            kind=DeliveryKind.forward,
-            from_number=FROM,
-            to_number=TO,
-            body="w" * 400,
-            chat_id=chat.id,
+            Delivery(
+                kind=DeliveryKind.forward,
+                from_number=FROM,
+                to_number=TO,
+                body="w" * 400,
+                chat_id=chat.id,
+                message_id=message.id,
+            ),
             chat_public_id=chat.public_id,
-            message_id=message.id,
             message_public_id=message.public_id,
         )
 
-    assert await run_round(runtime) == 1
+    assert await runtime.sender.run_round() == 1
 
     [request] = fake_vonage.requests
     assert request.client_ref == queued.public_id
@@ -113,7 +118,7 @@ async def test_unicode_goes_as_unicode_and_gsm_as_text(
     await queue_sms(runtime, "À tout à l'heure 🙂")
     await queue_sms(runtime, "See you at 5€ {gate 3}")
 
-    assert await drain(runtime, timeout=5) == 2
+    assert await runtime.sender.drain(timeout=5) == 2
 
     types = {request.text: request.type for request in fake_vonage.requests}
     assert types == {"À tout à l'heure 🙂": "unicode", "See you at 5€ {gate 3}": None}
@@ -136,7 +141,7 @@ async def test_transient_failure_is_retried_later(
     queued = await queue_sms(runtime)
     before = utcnow()
 
-    assert await run_round(runtime) == 1
+    assert await runtime.sender.run_round() == 1
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.queued
@@ -147,7 +152,7 @@ async def test_transient_failure_is_retried_later(
     # First retry: full jitter under a 2 s ceiling.
     assert before <= row.next_attempt_at <= utcnow() + timedelta(seconds=2)
 
-    assert await run_round(runtime, now=utcnow() + timedelta(seconds=3)) == 1
+    assert await runtime.sender.run_round(now=utcnow() + timedelta(seconds=3)) == 1
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.sent
@@ -167,7 +172,7 @@ async def test_bad_credentials_fail_at_once_with_a_clear_error(
     await rt.start()
     try:
         queued = await queue_sms(rt)
-        assert await run_round(rt) == 1
+        assert await rt.sender.run_round() == 1
         row = await load(rt, queued)
     finally:
         await rt.stop()
@@ -182,14 +187,14 @@ async def test_invalid_number_fails_at_once(runtime: Runtime, fake_vonage: FakeV
     fake_vonage.reject(TO, "3")
     queued = await queue_sms(runtime)
 
-    await run_round(runtime)
+    await runtime.sender.run_round()
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.failed
     assert row.error_code == "3"
     assert row.error is not None and "invalid" in row.error.lower()
     # Nothing is due any more: a failed row is never sent again.
-    assert await run_round(runtime, now=utcnow() + timedelta(hours=1)) == 0
+    assert await runtime.sender.run_round(now=utcnow() + timedelta(hours=1)) == 0
     assert len(fake_vonage.requests) == 1
 
 
@@ -203,7 +208,7 @@ async def test_gives_up_on_transient_errors_past_max_age(
     fake_vonage.throttle()
 
     # Still young when claimed; too old once the carrier's answer is recorded.
-    await run_round(runtime, now=queued_at + timedelta(seconds=max_age - 1))
+    await runtime.sender.run_round(now=queued_at + timedelta(seconds=max_age - 1))
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.failed
@@ -230,7 +235,7 @@ async def test_a_row_past_max_age_when_claimed_is_failed_not_sent(
     fresh = await queue_sms(runtime, "fresh")
     await backdate(runtime, stale, utcnow() - timedelta(seconds=max_age + 1))
 
-    assert await run_round(runtime) == 1
+    assert await runtime.sender.run_round() == 1
 
     row = await load(runtime, stale)
     assert (row.status, row.attempts, row.lease_until) == (DeliveryStatus.failed, 0, None)
@@ -243,7 +248,7 @@ async def test_a_row_past_max_age_when_claimed_is_failed_not_sent(
         e.payload.get("delivery_id") == stale.public_id and e.payload.get("status") == "failed"
         for e in events
     ), "live pages hear that it failed"
-    assert await run_round(runtime, now=utcnow() + timedelta(hours=1)) == 0
+    assert await runtime.sender.run_round(now=utcnow() + timedelta(hours=1)) == 0
 
 
 async def test_a_retry_that_comes_due_too_late_keeps_its_last_error(
@@ -251,13 +256,13 @@ async def test_a_retry_that_comes_due_too_late_keeps_its_last_error(
 ) -> None:
     fake_vonage.throttle()
     queued = await queue_sms(runtime)
-    await run_round(runtime)  # throttled: queued again with backoff
+    await runtime.sender.run_round()  # throttled: queued again with backoff
     retry = await load(runtime, queued)
     assert retry.status == DeliveryStatus.queued
     max_age = runtime.settings.send_max_age_seconds
 
     # Every worker was down until long after the retry came due.
-    assert await run_round(runtime, now=retry.created_at + timedelta(seconds=max_age)) == 0
+    assert await runtime.sender.run_round(now=retry.created_at + timedelta(seconds=max_age)) == 0
 
     row = await load(runtime, queued)
     assert (row.status, row.attempts, row.error_code) == (DeliveryStatus.failed, 1, "1")
@@ -274,7 +279,7 @@ async def test_a_lost_lease_past_max_age_is_failed_not_sent_again(
     await claim_due(runtime.db, 1, now, lease_seconds=60)  # and the process dies
     max_age = runtime.settings.send_max_age_seconds
 
-    assert await run_round(runtime, now=now + timedelta(seconds=max_age + 1)) == 0
+    assert await runtime.sender.run_round(now=now + timedelta(seconds=max_age + 1)) == 0
 
     assert (await load(runtime, queued)).status == DeliveryStatus.failed
     assert fake_vonage.requests == []
@@ -287,7 +292,7 @@ async def test_the_worker_fails_rows_past_max_age_too(
         vonage_settings(database_url, fake_vonage, send_max_age_seconds=90), background=False
     )
     await rt.start()
-    task = asyncio.create_task(sender.run_sender(rt))
+    task = asyncio.create_task(rt.run_sender())
     try:
         long_ago = utcnow() - timedelta(seconds=91)
         stale = Delivery(
@@ -324,7 +329,7 @@ async def test_the_worker_fails_rows_past_max_age_too(
     ],
 )
 def test_max_age_reads_as_people_say_it(seconds: int, shown: str) -> None:
-    assert sender._span(seconds) == shown
+    assert claims._span(seconds) == shown
 
 
 async def test_expired_lease_is_claimed_again(runtime: Runtime, fake_vonage: FakeVonage) -> None:
@@ -338,7 +343,7 @@ async def test_expired_lease_is_claimed_again(runtime: Runtime, fake_vonage: Fak
     assert claimed.lease_until == now + timedelta(seconds=lease)
     assert await claim_due(runtime.db, 10, now + timedelta(seconds=lease - 1)) == []
 
-    assert await run_round(runtime, now=now + timedelta(seconds=lease + 1)) == 1
+    assert await runtime.sender.run_round(now=now + timedelta(seconds=lease + 1)) == 1
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.sent
@@ -355,7 +360,7 @@ async def test_late_failure_from_a_lost_lease_does_not_undo_the_new_owner(
     [second] = await claim_due(runtime.db, 1, now + timedelta(seconds=61), lease_seconds=60)
     assert second.attempts == 2
 
-    status = await sender.record_failure(runtime, first, TransientCarrierError("late", "x"))
+    status = await runtime.sender.record_failure(first, TransientCarrierError("late", "x"))
 
     row = await load(runtime, queued)
     assert status == DeliveryStatus.sending
@@ -373,7 +378,7 @@ async def test_sent_never_overwrites_a_receipt(runtime: Runtime, fake_vonage: Fa
             .values(status=DeliveryStatus.delivered)
         )
 
-    assert await process(runtime, claimed) == DeliveryStatus.delivered
+    assert await runtime.sender.process(claimed) == DeliveryStatus.delivered
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.delivered
@@ -434,7 +439,7 @@ async def test_drain_waits_for_a_retry_that_comes_due(
     fake_vonage.throttle()
     queued = await queue_sms(runtime)
 
-    assert await drain(runtime, timeout=10) == 2
+    assert await runtime.sender.drain(timeout=10) == 2
 
     row = await load(runtime, queued)
     assert (row.status, row.attempts) == (DeliveryStatus.sent, 2)
@@ -445,7 +450,7 @@ async def test_drain_leaves_retries_beyond_its_timeout(
 ) -> None:
     fake_vonage.throttle()
     queued = await queue_sms(runtime)
-    await run_round(runtime)
+    await runtime.sender.run_round()
     async with runtime.db.transaction() as session:
         await session.exec(
             update(Delivery)
@@ -453,13 +458,13 @@ async def test_drain_leaves_retries_beyond_its_timeout(
             .values(next_attempt_at=utcnow() + timedelta(minutes=5))
         )
 
-    assert await drain(runtime, timeout=1) == 0
+    assert await runtime.sender.drain(timeout=1) == 0
     assert (await load(runtime, queued)).status == DeliveryStatus.queued
 
 
 @pytest.fixture
 async def worker(runtime: Runtime) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(sender.run_sender(runtime))
+    task = asyncio.create_task(runtime.run_sender())
     yield task
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -493,8 +498,9 @@ async def test_worker_picks_up_rows_from_other_processes(
     other = Database(runtime.settings.database_url)  # commits here do not wake the worker
     try:
         async with other.transaction() as session:
-            queued = await outbox.enqueue(
-                session, kind=DeliveryKind.staff, from_number=FROM, to_number=TO, body="hi"
+            queued = await enqueue(
+                session,
+                Delivery(kind=DeliveryKind.staff, from_number=FROM, to_number=TO, body="hi"),
             )
     finally:
         await other.dispose()
@@ -507,7 +513,7 @@ async def test_stopping_the_worker_lets_a_send_under_way_finish(
     runtime: Runtime, fake_vonage: FakeVonage
 ) -> None:
     fake_vonage.hang(seconds=3)
-    task = asyncio.create_task(sender.run_sender(runtime))
+    task = asyncio.create_task(runtime.run_sender())
     queued = await queue_sms(runtime)
     await wait_for_status(runtime, queued, DeliveryStatus.sending)
     while not fake_vonage.requests:

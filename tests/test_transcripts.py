@@ -14,7 +14,7 @@ from sqlmodel import select
 from smsproxy.errors import NotFound
 from smsproxy.models import AuthorKind, ChatReadMark, Message
 from smsproxy.proxy import transcripts
-from smsproxy.proxy.chats import ChatView
+from smsproxy.proxy.queries import ChatView
 from smsproxy.proxy.transcripts import TRANSCRIPT_SIZE
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat

@@ -39,6 +39,17 @@ class InboundSms:
         return self.concat_ref is not None and (self.concat_total or 1) > 1
 
 
+RECEIPT_STATUSES = frozenset(
+    {"delivered", "expired", "failed", "rejected", "accepted", "buffered", "unknown"}
+)
+
+
+def normalise_status(raw: str) -> str:
+    """A receipt's status in our vocabulary; anything unrecognised is "unknown"."""
+    status = raw.strip().lower()
+    return status if status in RECEIPT_STATUSES else "unknown"
+
+
 @dataclass(frozen=True)
 class Receipt:
     """A delivery receipt for one SMS part."""

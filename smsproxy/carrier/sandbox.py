@@ -1,9 +1,10 @@
 """The sandbox carrier: SMS land on simulated handsets kept in the database.
 
-Staff see the handsets on the sandbox page; a reply typed there enters through the same
-inbound path as a real webhook. Used whenever no Vonage credentials are configured.
-Each SMS it "sends" is reported delivered shortly afterwards, through the same receipt
-code a Vonage delivery receipt goes through, so the dashboard shows the whole journey.
+Staff see the handsets on the sandbox page; a reply typed there (`handset_sms`) enters
+through the same front door as a real webhook. Used whenever no Vonage credentials are
+configured. Each SMS it "sends" is reported delivered shortly afterwards, handed to
+`report` (which the composition root points at the same receipt path a Vonage delivery
+receipt takes), so the dashboard shows the whole journey.
 """
 
 from __future__ import annotations
@@ -12,21 +13,15 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from ..db import Database
 from ..models import CarrierMessage, Chat, ChatStatus, Participant, SandboxSms
-from ..phone import parse_number
-from ..proxy import multipart
-from ..proxy.receipts import apply_receipt
-from ..proxy.routing import Outcome, routing_options
 from . import InboundSms, OutboundSms, Receipt, SendResult
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +37,20 @@ def new_sandbox_message_id() -> str:
 class SandboxCarrier:
     name = "sandbox"
 
-    def __init__(self, runtime: Runtime, receipt_delay: float = RECEIPT_DELAY_SECONDS) -> None:
-        self.runtime = runtime
+    def __init__(
+        self,
+        db: Database,
+        report: Callable[[Receipt], Awaitable[object]],
+        receipt_delay: float = RECEIPT_DELAY_SECONDS,
+    ) -> None:
+        self.db = db
+        self.report = report
         self.receipt_delay = receipt_delay
         self._receipts: set[asyncio.Task[None]] = set()
 
     async def send(self, sms: OutboundSms) -> SendResult:
         message_id = new_sandbox_message_id()
-        async with self.runtime.db.transaction() as session:
+        async with self.db.transaction() as session:
             session.add(
                 SandboxSms(
                     handset_number=sms.to_number,
@@ -71,7 +72,7 @@ class SandboxCarrier:
         receipt waits until that row exists, as a real receipt follows the carrier's
         acceptance. Waiting here keeps the sender unaware of the sandbox.
         """
-        db = self.runtime.db
+        db = self.db
         delay = self.receipt_delay
         waited = 0.0
         try:
@@ -81,8 +82,7 @@ class SandboxCarrier:
                 async with db.read() as session:
                     recorded = await session.get(CarrierMessage, message_id) is not None
                 if recorded:
-                    async with db.transaction() as session:
-                        await apply_receipt(session, Receipt(message_id, "delivered", "0"))
+                    await self.report(Receipt(message_id, "delivered", "0"))
                     return
                 delay = min(max(delay * 2, 0.05), 1.0)
             log.info("sandbox receipt for %s dropped: the send was never recorded", message_id)
@@ -104,26 +104,19 @@ class SandboxCarrier:
                 await task
 
 
-async def text_from_handset(
-    runtime: Runtime, handset_number: str, proxy_number: str, text: str
-) -> Outcome:
-    """A simulated handset texts a proxy number: through the very path a webhook takes."""
-    default_region = runtime.settings.default_region
-    handset = parse_number(handset_number, default_region)
-    proxy = parse_number(proxy_number, default_region)
+def handset_sms(handset: str, proxy_number: str, text: str) -> tuple[InboundSms, SandboxSms]:
+    """A simulated handset (E.164) texts a proxy number: the SMS as the carrier would
+    deliver it, and the handset's own record of having sent it."""
     message_id = new_sandbox_message_id()
-    inbound = InboundSms(sender=handset, to=proxy, carrier_message_id=message_id, text=text)
-    async with runtime.db.transaction() as session:
-        session.add(
-            SandboxSms(
-                handset_number=handset,
-                proxy_number=proxy,
-                direction="out",
-                body=text,
-                carrier_message_id=message_id,
-            )
-        )
-        return await multipart.accept(session, inbound, routing_options(runtime.settings))
+    inbound = InboundSms(sender=handset, to=proxy_number, carrier_message_id=message_id, text=text)
+    record = SandboxSms(
+        handset_number=handset,
+        proxy_number=proxy_number,
+        direction="out",
+        body=text,
+        carrier_message_id=message_id,
+    )
+    return inbound, record
 
 
 @dataclass

@@ -20,8 +20,7 @@ from vonage_http_client import Auth
 
 from ..errors import InvalidNumber, ProxyError
 from ..phone import parse_number
-from ..proxy.receipts import normalise_status
-from . import InboundSms, Receipt
+from . import InboundSms, Receipt, normalise_status
 
 MAX_ID_LENGTH = 64
 MAX_CONCAT_PARTS = 255

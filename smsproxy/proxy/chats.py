@@ -1,37 +1,28 @@
-"""Chat lifecycle: create (with route allocation), close, look up, list."""
+"""Chat lifecycle: create a chat (with its routes), close it, and the SMS each sends."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
-import re
 import unicodedata
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .. import events, outbox
+from .. import events
 from ..db import Database, utcnow
-from ..errors import Conflict, InvalidChat, InvalidNumber, NotFound
-from ..models import (
-    AuditEvent,
-    AuthorKind,
-    Chat,
-    ChatStatus,
-    Delivery,
-    DeliveryKind,
-    Message,
-    Participant,
-)
+from ..errors import Conflict, InvalidChat, InvalidNumber
+from ..models import AuditEvent, AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
 from ..phone import mask, parse_number
+from .fanout import fan_out
 from .pool import allocate, is_proxy_number
+from .queries import ChatView, participants_of
 
 log = logging.getLogger(__name__)
 
@@ -61,16 +52,6 @@ class Templates:
     goodbye: str = ""
 
 
-@dataclass
-class ChatView:
-    chat: Chat
-    participants: list[Participant] = field(default_factory=list)
-
-
-def display_name(participant: Participant) -> str:
-    return participant.name or f"Participant {participant.position + 1}"
-
-
 async def validate_spec(
     session: AsyncSession, spec: ChatSpec, default_region: str | None
 ) -> list[str]:
@@ -83,32 +64,48 @@ async def validate_spec(
         )
     numbers: list[str] = []
     for index, person in enumerate(spec.participants):
-        if _has_control_characters(person.name):
-            raise InvalidChat(
-                f"Participant {index + 1}'s name has control characters",
-                field=f"participants.{index}.name",
-            )
-        where = f"participants.{index}.number"
-        try:
-            number = parse_number(person.number, default_region)
-        except InvalidNumber as error:
-            error.field = where
-            error.message = f"Participant {index + 1}'s number {error.message}"
-            raise
-        if number in numbers:
-            first = numbers.index(number) + 1
-            raise InvalidChat(
-                f"Participants {first} and {index + 1} have the same number "
-                f"({mask(number)}): a person can be in a chat only once",
-                field=where,
-            )
-        if await is_proxy_number(session, number):
-            raise InvalidChat(
-                f"Participant {index + 1}'s number {number} is one of the pool's proxy "
-                "numbers; participants need their own real numbers",
-                field=where,
-            )
-        numbers.append(number)
+        numbers.append(await _participant_number(session, index, person, numbers, default_region))
+    _check_terms(spec)
+    return numbers
+
+
+async def _participant_number(
+    session: AsyncSession,
+    index: int,
+    person: NewParticipant,
+    earlier: list[str],
+    default_region: str | None,
+) -> str:
+    if _has_control_characters(person.name):
+        raise InvalidChat(
+            f"Participant {index + 1}'s name has control characters",
+            field=f"participants.{index}.name",
+        )
+    where = f"participants.{index}.number"
+    try:
+        number = parse_number(person.number, default_region)
+    except InvalidNumber as error:
+        error.field = where
+        error.message = f"Participant {index + 1}'s number {error.message}"
+        raise
+    if number in earlier:
+        first = earlier.index(number) + 1
+        raise InvalidChat(
+            f"Participants {first} and {index + 1} have the same number "
+            f"({mask(number)}): a person can be in a chat only once",
+            field=where,
+        )
+    if await is_proxy_number(session, number):
+        raise InvalidChat(
+            f"Participant {index + 1}'s number {number} is one of the pool's proxy "
+            "numbers; participants need their own real numbers",
+            field=where,
+        )
+    return number
+
+
+def _check_terms(spec: ChatSpec) -> None:
+    """Expiry, idle TTL and reference."""
     if spec.expires_at is not None and spec.expires_at <= utcnow():
         raise InvalidChat("expires_at is in the past", field="expires_at")
     if spec.expires_at is not None and spec.expires_at.year >= 9999:
@@ -120,7 +117,6 @@ async def validate_spec(
         raise InvalidChat("reference is longer than 200 characters", field="reference")
     if spec.reference is not None and _has_control_characters(spec.reference):
         raise InvalidChat("reference has control characters", field="reference")
-    return numbers
 
 
 def _has_control_characters(text: str) -> bool:
@@ -172,7 +168,7 @@ async def create_chat(
     await session.flush()
     view = ChatView(chat, participants)
     session.add(AuditEvent(actor=actor, action="chat.create", target=chat.public_id, detail={}))
-    await events.emit(session, events.CHAT_CREATED, chat.public_id, chat_event_data(view))
+    events.emit(session, events.ChatCreated(chat, participants))
     if spec.intro and templates.intro:
         await _send_to_each(session, view, DeliveryKind.intro, templates.intro)
     return view
@@ -219,7 +215,7 @@ async def close_chat(
     )
     if goodbye and templates.goodbye:
         await _send_to_each(session, view, DeliveryKind.goodbye, templates.goodbye)
-    await events.emit(session, events.CHAT_CLOSED, chat.public_id, chat_event_data(view))
+    events.emit(session, events.ChatClosed(chat, participants))
     return True
 
 
@@ -235,31 +231,25 @@ async def _send_to_each(
     )
     session.add(message)
     await session.flush()
-    for participant in view.participants:
-        await outbox.enqueue(
-            session,
-            kind=kind,
-            from_number=participant.proxy_number,
-            to_number=participant.real_number,
-            body=render(template, view, participant),
-            chat_id=view.chat.id,
-            chat_public_id=view.chat.public_id,
-            message_id=message.id,
-            participant_id=participant.id,
-            message_public_id=message.public_id,
-        )
-    await events.emit(
-        session, events.MESSAGE_CREATED, view.chat.public_id, message_event_data(message, None)
+    await fan_out(
+        session,
+        view.chat,
+        message,
+        view.participants,
+        kind,
+        lambda participant: render(template, view, participant),
+        utcnow(),
     )
+    events.emit(session, events.MessageCreated(message, view.chat.public_id))
 
 
 def render(template: str, view: ChatView, participant: Participant | None) -> str:
     """Fill {other}, {reference} and {name}; unknown placeholders are left as typed."""
     others = [p for p in view.participants if participant is None or p.id != participant.id]
     values = {
-        "other": ", ".join(display_name(p) for p in others) or "your contact",
+        "other": ", ".join(p.display_name for p in others) or "your contact",
         "reference": view.chat.reference or "",
-        "name": display_name(participant) if participant else "",
+        "name": participant.display_name if participant else "",
     }
 
     class _Keep(dict[str, str]):
@@ -271,142 +261,6 @@ def render(template: str, view: ChatView, participant: Participant | None) -> st
     except (ValueError, IndexError, KeyError, AttributeError, TypeError):
         # A template typo ("{other.name}") must not make every chat creation fail.
         return template
-
-
-async def get_chat(session: AsyncSession, public_id: str) -> ChatView:
-    chat = (await session.exec(select(Chat).where(Chat.public_id == public_id))).first()
-    if chat is None:
-        raise NotFound(f"No chat with id {public_id!r}")
-    return ChatView(chat, await participants_of(session, chat))
-
-
-async def participants_of(session: AsyncSession, chat: Chat) -> list[Participant]:
-    query = (
-        select(Participant)
-        .where(Participant.chat_id == chat.id)
-        .order_by(col(Participant.position))
-    )
-    return list((await session.exec(query)).all())
-
-
-def encode_cursor(chat_id: int) -> str:
-    return base64.urlsafe_b64encode(f"c{chat_id}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-    except (ValueError, UnicodeDecodeError):
-        raw = ""
-    # Only what encode_cursor makes: a digit string the database can compare with an id
-    # (a 70-digit one overflowed the driver and answered 500).
-    if not re.fullmatch(r"c[0-9]{1,18}", raw):
-        raise InvalidChat("cursor is not one this API returned", field="cursor")
-    return int(raw[1:])
-
-
-async def list_chats(
-    session: AsyncSession,
-    *,
-    status: ChatStatus | None = None,
-    reference: str | None = None,
-    cursor: str | None = None,
-    limit: int = 50,
-) -> tuple[list[ChatView], str | None]:
-    """Newest first; returns the page and the cursor of the next one (None at the end)."""
-    query = select(Chat).order_by(col(Chat.id).desc()).limit(limit + 1)
-    if status is not None:
-        query = query.where(Chat.status == status)
-    if reference is not None:
-        query = query.where(Chat.reference == reference)
-    if cursor:
-        query = query.where(col(Chat.id) < decode_cursor(cursor))
-    chats = list((await session.exec(query)).all())
-    next_cursor = None
-    if len(chats) > limit:
-        chats = chats[:limit]
-        assert chats[-1].id is not None
-        next_cursor = encode_cursor(chats[-1].id)
-    by_chat: dict[int | None, list[Participant]] = {chat.id: [] for chat in chats}
-    if chats:
-        rows = await session.exec(
-            select(Participant)
-            .where(col(Participant.chat_id).in_(list(by_chat)))
-            .order_by(col(Participant.position))
-        )
-        for participant in rows.all():
-            by_chat[participant.chat_id].append(participant)
-    return [ChatView(chat, by_chat[chat.id]) for chat in chats], next_cursor
-
-
-@dataclass
-class TranscriptEntry:
-    message: Message
-    author: Participant | None
-    deliveries: list[Delivery]
-
-
-async def transcript(
-    session: AsyncSession, view: ChatView, limit: int = 500
-) -> list[TranscriptEntry]:
-    messages = list(
-        (
-            await session.exec(
-                select(Message)
-                .where(Message.chat_id == view.chat.id)
-                .order_by(col(Message.created_at), col(Message.id))
-                .limit(limit)
-            )
-        ).all()
-    )
-    return await entries_for(session, view, messages)
-
-
-async def entries_for(
-    session: AsyncSession, view: ChatView, messages: list[Message]
-) -> list[TranscriptEntry]:
-    """Messages with their authors and the SMS each caused, in one extra query."""
-    deliveries: dict[int | None, list[Delivery]] = {m.id: [] for m in messages}
-    if messages:
-        rows = await session.exec(
-            select(Delivery)
-            .where(col(Delivery.message_id).in_(list(deliveries)))
-            .order_by(col(Delivery.id))
-        )
-        for delivery in rows.all():
-            deliveries[delivery.message_id].append(delivery)
-    people = {p.id: p for p in view.participants}
-    return [TranscriptEntry(m, people.get(m.participant_id), deliveries[m.id]) for m in messages]
-
-
-def chat_event_data(view: ChatView) -> dict[str, Any]:
-    """What browsers learn about a chat: masked numbers only."""
-    return {
-        "id": view.chat.public_id,
-        "status": view.chat.status,
-        "reference": view.chat.reference,
-        "close_reason": view.chat.close_reason,
-        "participants": [
-            {
-                "id": p.public_id,
-                "name": display_name(p),
-                "number": mask(p.real_number),
-                "proxy_number": p.proxy_number,
-            }
-            for p in view.participants
-        ],
-    }
-
-
-def message_event_data(message: Message, author: Participant | None) -> dict[str, Any]:
-    return {
-        "id": message.public_id,
-        "author_kind": message.author_kind,
-        "participant_id": author.public_id if author else None,
-        "author": display_name(author) if author else None,
-        "body": message.body,
-        "created_at": message.created_at.isoformat(),
-    }
 
 
 def is_route_conflict(error: IntegrityError) -> bool:

@@ -23,7 +23,7 @@ from ..db import utcnow
 from ..errors import InvalidChat, InvalidNumber, NotFound
 from ..models import AuthorKind, Chat, ChatReadMark, ChatStatus, Message, Participant
 from ..phone import parse_number
-from .chats import ChatView
+from .queries import ChatView
 
 PAGE_SIZE = 25
 

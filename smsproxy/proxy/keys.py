@@ -14,7 +14,7 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db import utcnow
+from ..db import Database, utcnow
 from ..errors import InvalidInput, NotFound
 from ..models import ApiKey, AuditEvent
 
@@ -51,23 +51,27 @@ async def find_key(session: AsyncSession, presented: str) -> ApiKey | None:
     return record
 
 
-def use_is_stale(record: ApiKey, now: datetime) -> bool:
+async def check_key(db: Database, presented: str, now: datetime | None = None) -> ApiKey | None:
+    """The active key a request presents, or None, noting its use at most once a minute.
+
+    Looked up with a read, not a transaction: on SQLite a transaction takes the write
+    lock, and most API calls write nothing.
+    """
+    async with db.read() as session:
+        record = await find_key(session, presented)
+    now = now or utcnow()
+    if record is not None and _use_is_stale(record, now):
+        async with db.transaction() as session:
+            await session.exec(
+                update(ApiKey).where(col(ApiKey.id) == record.id).values(last_used_at=now)
+            )
+        record.last_used_at = now
+    return record
+
+
+def _use_is_stale(record: ApiKey, now: datetime) -> bool:
     """Whether last_used_at is old enough to be worth a write."""
     return record.last_used_at is None or now - record.last_used_at > LAST_USED_GRANULARITY
-
-
-async def note_use(session: AsyncSession, record: ApiKey, now: datetime) -> None:
-    await session.exec(update(ApiKey).where(col(ApiKey.id) == record.id).values(last_used_at=now))
-    record.last_used_at = now
-
-
-async def verify_key(session: AsyncSession, presented: str) -> ApiKey | None:
-    """find_key, noting the use (at most once a minute) in the caller's transaction."""
-    record = await find_key(session, presented)
-    now = utcnow()
-    if record is not None and use_is_stale(record, now):
-        await note_use(session, record, now)
-    return record
 
 
 async def list_keys(session: AsyncSession) -> list[ApiKey]:

@@ -1,32 +1,23 @@
-"""Chat expiry: a sweeper closes chats past their absolute expiry or idle TTL."""
+"""Chat expiry: close every chat past its absolute expiry or idle TTL."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING
 
 from sqlalchemy import or_
 from sqlmodel import col, select
 
-from ..db import utcnow
+from ..db import Database, utcnow
 from ..models import Chat, ChatStatus
-from .chats import ChatView, Templates, close_chat
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+from .chats import Templates, close_chat
 
 log = logging.getLogger(__name__)
 
 
-def templates_of(runtime: Runtime) -> Templates:
-    return Templates(
-        intro=runtime.settings.intro_template, goodbye=runtime.settings.goodbye_template
-    )
-
-
-async def close_expired(runtime: Runtime, now: datetime | None = None, batch: int = 100) -> int:
+async def close_expired(
+    db: Database, templates: Templates, now: datetime | None = None, batch: int = 100
+) -> int:
     """Close every chat whose expiry has passed; returns how many this call closed.
 
     Safe to run in several processes at once: closing is a conditional update, so a
@@ -35,7 +26,7 @@ async def close_expired(runtime: Runtime, now: datetime | None = None, batch: in
     now = now or utcnow()
     closed = 0
     while True:
-        async with runtime.db.transaction() as session:
+        async with db.transaction() as session:
             due = (
                 await session.exec(
                     select(Chat)
@@ -54,7 +45,7 @@ async def close_expired(runtime: Runtime, now: datetime | None = None, batch: in
                     reason="expired",
                     actor="system:sweeper",
                     goodbye=True,
-                    templates=templates_of(runtime),
+                    templates=templates,
                 ):
                     closed += 1
         if len(due) < batch:
@@ -62,15 +53,3 @@ async def close_expired(runtime: Runtime, now: datetime | None = None, batch: in
     if closed:
         log.info("closed %d expired chat(s)", closed)
     return closed
-
-
-async def run_sweeper(runtime: Runtime) -> None:
-    while True:
-        try:
-            await close_expired(runtime)
-        except Exception:
-            log.exception("expiry sweep failed; trying again next interval")
-        await asyncio.sleep(runtime.settings.sweep_interval_seconds)
-
-
-__all__ = ["ChatView", "close_expired", "run_sweeper", "templates_of"]

@@ -16,9 +16,19 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import events
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ProxyError
-from ..models import AuditEvent, AuthorKind, Chat, ChatStatus, Delivery, DeliveryKind, Message
-from .chats import ChatView, get_chat, message_event_data, participants_of, touch
-from .routing import send_to_participant
+from ..models import (
+    AuditEvent,
+    AuthorKind,
+    Chat,
+    ChatStatus,
+    Delivery,
+    DeliveryKind,
+    Message,
+    Participant,
+)
+from .chats import touch
+from .fanout import fan_out
+from .queries import ChatView, get_chat, participants_of
 
 log = logging.getLogger(__name__)
 
@@ -63,25 +73,9 @@ async def send_staff_message(
     """Send `body` to one participant (`to` = their id) or to every active one ("all")."""
     now = now or utcnow()
     body = check_body(body)
-    found = await get_chat(session, chat_public_id)
-    # Locked, so a close committing meanwhile cannot slip between the check and the send.
-    chat = (
-        await session.exec(
-            select(Chat)
-            .where(col(Chat.id) == found.chat.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-    ).one()
-    if chat.status != ChatStatus.active:
-        raise Conflict(f"Chat {chat.public_id} is closed: messages can no longer be sent into it")
+    chat = await _open_chat_locked(session, chat_public_id)
     participants = await participants_of(session, chat)
-    if to == TO_ALL:
-        recipients = [p for p in participants if p.active]
-    else:
-        recipients = [p for p in participants if p.public_id == to]
-        if not recipients:
-            raise NotFound(f"Chat {chat.public_id} has no participant {to!r}", field="to")
+    recipients = _recipients(chat, participants, to)
     assert chat.id is not None
     message = Message(
         chat_id=chat.id,
@@ -102,13 +96,8 @@ async def send_staff_message(
             detail={"message": message.public_id, "recipients": len(recipients)},
         )
     )
-    await events.emit(
-        session, events.MESSAGE_CREATED, chat.public_id, message_event_data(message, None)
-    )
-    deliveries = [
-        await send_to_participant(session, chat, message, p, DeliveryKind.staff, body, now)
-        for p in recipients
-    ]
+    events.emit(session, events.MessageCreated(message, chat.public_id))
+    deliveries = await fan_out(session, chat, message, recipients, DeliveryKind.staff, body, now)
     log.info(
         "staff message %s queued to %d recipient(s) in chat %s",
         message.public_id,
@@ -116,3 +105,28 @@ async def send_staff_message(
         chat.public_id,
     )
     return StaffMessage(ChatView(chat, participants), message, deliveries)
+
+
+async def _open_chat_locked(session: AsyncSession, chat_public_id: str) -> Chat:
+    found = await get_chat(session, chat_public_id)
+    # Locked, so a close committing meanwhile cannot slip between the check and the send.
+    chat = (
+        await session.exec(
+            select(Chat)
+            .where(col(Chat.id) == found.chat.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    ).one()
+    if chat.status != ChatStatus.active:
+        raise Conflict(f"Chat {chat.public_id} is closed: messages can no longer be sent into it")
+    return chat
+
+
+def _recipients(chat: Chat, participants: list[Participant], to: str) -> list[Participant]:
+    if to == TO_ALL:
+        return [p for p in participants if p.active]
+    recipients = [p for p in participants if p.public_id == to]
+    if not recipients:
+        raise NotFound(f"Chat {chat.public_id} has no participant {to!r}", field="to")
+    return recipients

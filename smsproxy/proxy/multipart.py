@@ -11,12 +11,10 @@ set already sent on is recognised as a duplicate rather than stored as a new fra
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, func, text, update
 from sqlalchemy.exc import IntegrityError
@@ -26,29 +24,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..carrier import InboundSms
 from ..db import Database, utcnow
 from ..models import InboundPart
-from .routing import Outcome, Route, RoutingOptions, is_recorded, receive, routing_options
-
-if TYPE_CHECKING:
-    from ..runtime import Runtime
+from .recording import is_recorded
+from .routing import Outcome, Route, RoutingOptions, route
 
 log = logging.getLogger(__name__)
 
 MISSING_PART = "[…]"
-FLUSH_INTERVAL_SECONDS = 5.0
 FORWARDED_RETENTION = timedelta(hours=24)
 _LOCK_NAMESPACE = 0x534D53  # "SMS": keeps these advisory locks apart from anyone else's
-
-
-async def accept(
-    session: AsyncSession,
-    inbound: InboundSms,
-    options: RoutingOptions,
-    now: datetime | None = None,
-) -> Outcome:
-    """Where every inbound SMS enters: whole ones are routed, parts wait for the rest."""
-    if not inbound.is_part:
-        return await receive(session, inbound, options, now)
-    return await receive_part(session, inbound, options, now)
 
 
 async def receive_part(
@@ -66,6 +49,21 @@ async def receive_part(
     ):
         log.info("part %s was already received: a retry", inbound.carrier_message_id)
         return Outcome(Route.duplicate)
+    if not await _store_part(session, inbound, now):
+        return Outcome(Route.duplicate)
+    parts = await _parts_of(session, inbound.sender, inbound.to, inbound.concat_ref)
+    present = {p.part_number for p in parts}
+    if not present.issuperset(range(1, inbound.concat_total + 1)):
+        log.info(
+            "part %d/%d of a multipart SMS buffered", inbound.concat_part, inbound.concat_total
+        )
+        return Outcome(Route.buffered)
+    return await _route_set(session, parts, options, now)
+
+
+async def _store_part(session: AsyncSession, inbound: InboundSms, now: datetime) -> bool:
+    """Keep one part of its set; False when that part is already there."""
+    assert inbound.concat_ref is not None and inbound.concat_total and inbound.concat_part
     # A forwarded part in this slot under another message id means the handset has
     # reused the concat-ref for a new message: the old part gives way to the new one.
     await session.exec(
@@ -94,15 +92,8 @@ async def receive_part(
     except IntegrityError:
         # The same part under another message id, or a concurrent retry: keep the first.
         log.info("part %s of a set is already stored", inbound.carrier_message_id)
-        return Outcome(Route.duplicate)
-    parts = await _parts_of(session, inbound.sender, inbound.to, inbound.concat_ref)
-    present = {p.part_number for p in parts}
-    if not present.issuperset(range(1, inbound.concat_total + 1)):
-        log.info(
-            "part %d/%d of a multipart SMS buffered", inbound.concat_part, inbound.concat_total
-        )
-        return Outcome(Route.buffered)
-    return await _route_set(session, parts, options, now)
+        return False
+    return True
 
 
 def reassemble(parts: Sequence[InboundPart]) -> str:
@@ -136,7 +127,7 @@ async def _route_set(
         text=reassemble(parts),
         received_at=min(p.received_at for p in parts),
     )
-    return await receive(session, whole, options, now)
+    return await route(session, whole, options, now)
 
 
 async def flush_expired(
@@ -159,20 +150,7 @@ async def flush_expired(
         await session.exec(
             delete(InboundPart).where(col(InboundPart.forwarded_at) <= now - FORWARDED_RETENTION)
         )
-    async with db.read() as session:
-        due = (
-            await session.exec(
-                select(InboundPart.sender_number, InboundPart.proxy_number, InboundPart.concat_ref)
-                .where(col(InboundPart.forwarded_at).is_(None))
-                .group_by(
-                    col(InboundPart.sender_number),
-                    col(InboundPart.proxy_number),
-                    col(InboundPart.concat_ref),
-                )
-                .having(func.min(InboundPart.received_at) <= cutoff)
-                .limit(batch)
-            )
-        ).all()
+    due = await _sets_waiting_since(db, cutoff, batch)
     flushed = 0
     for sender, proxy_number, ref in due:
         try:
@@ -191,18 +169,26 @@ async def flush_expired(
     return flushed
 
 
-async def run_flusher(runtime: Runtime) -> None:
-    """The background loop that forwards multipart SMS whose parts stopped coming."""
-    settings = runtime.settings
-    max_age = timedelta(seconds=settings.concat_timeout_seconds)
-    options = routing_options(settings)
-    interval = min(FLUSH_INTERVAL_SECONDS, float(settings.concat_timeout_seconds))
-    while True:
-        try:
-            await flush_expired(runtime.db, options, max_age)
-        except Exception:
-            log.exception("multipart flush failed; trying again next interval")
-        await asyncio.sleep(interval)
+async def _sets_waiting_since(
+    db: Database, cutoff: datetime, batch: int
+) -> list[tuple[str, str, str]]:
+    """(sender, proxy number, concat-ref) of unforwarded sets whose first part came in
+    at or before `cutoff`."""
+    async with db.read() as session:
+        rows = (
+            await session.exec(
+                select(InboundPart.sender_number, InboundPart.proxy_number, InboundPart.concat_ref)
+                .where(col(InboundPart.forwarded_at).is_(None))
+                .group_by(
+                    col(InboundPart.sender_number),
+                    col(InboundPart.proxy_number),
+                    col(InboundPart.concat_ref),
+                )
+                .having(func.min(InboundPart.received_at) <= cutoff)
+                .limit(batch)
+            )
+        ).all()
+    return [(sender, proxy, ref) for sender, proxy, ref in rows]
 
 
 async def _parts_of(

@@ -47,7 +47,7 @@ async def add_number(
     except IntegrityError:
         # Another transaction added the same number between the check and the insert.
         raise Conflict(f"{number} is already in the pool", field="number") from None
-    await events.emit(session, events.NUMBER_CHANGED, None, {"number": number, "change": "added"})
+    events.emit(session, events.NumberChanged(number, "added"))
     return record
 
 
@@ -122,9 +122,7 @@ async def remove_number(
             "them or disable the number (no new chats) and remove it later"
         )
     await session.delete(record)
-    await events.emit(
-        session, events.NUMBER_CHANGED, None, {"number": record.number, "change": "removed"}
-    )
+    events.emit(session, events.NumberChanged(record.number, "removed"))
     return record
 
 
@@ -134,12 +132,7 @@ async def set_enabled(
     record = await require_number(session, raw, default_region)
     record.enabled = enabled
     session.add(record)
-    await events.emit(
-        session,
-        events.NUMBER_CHANGED,
-        None,
-        {"number": record.number, "change": "enabled" if enabled else "disabled"},
-    )
+    events.emit(session, events.NumberChanged(record.number, "enabled" if enabled else "disabled"))
     return record
 
 
@@ -197,35 +190,9 @@ async def _hold_numbers(session: AsyncSession, numbers: list[str]) -> bool:
 
 
 async def _choose(session: AsyncSession, real_numbers: list[str]) -> list[str]:
-    pool = (
-        await session.exec(
-            select(ProxyNumber).where(col(ProxyNumber.enabled)).order_by(col(ProxyNumber.number))
-        )
-    ).all()
-    if not pool:
-        raise PoolExhausted(
-            "The number pool has no enabled proxy numbers: add one first "
-            "(`smsproxy numbers add` or POST /api/v1/numbers)"
-        )
-    busy_rows = (
-        await session.exec(
-            select(Participant.real_number, Participant.proxy_number).where(
-                col(Participant.active), col(Participant.real_number).in_(real_numbers)
-            )
-        )
-    ).all()
-    busy = set(busy_rows)
-    load: Counter[str] = Counter(
-        dict(
-            (
-                await session.exec(
-                    select(Participant.proxy_number, func.count())
-                    .where(col(Participant.active))
-                    .group_by(col(Participant.proxy_number))
-                )
-            ).all()
-        )
-    )
+    pool = await _enabled_numbers(session)
+    busy = await _busy_routes(session, real_numbers)
+    load = await _load(session)
     free_for = {
         n.number: sum((person, n.number) not in busy for person in real_numbers) for n in pool
     }
@@ -253,6 +220,35 @@ async def _choose(session: AsyncSession, real_numbers: list[str]) -> list[str]:
         chosen.append(best.number)
         load[best.number] += 1
     return chosen
+
+
+async def _enabled_numbers(session: AsyncSession) -> list[ProxyNumber]:
+    query = select(ProxyNumber).where(col(ProxyNumber.enabled)).order_by(col(ProxyNumber.number))
+    pool = list((await session.exec(query)).all())
+    if not pool:
+        raise PoolExhausted(
+            "The number pool has no enabled proxy numbers: add one first "
+            "(`smsproxy numbers add` or POST /api/v1/numbers)"
+        )
+    return pool
+
+
+async def _busy_routes(session: AsyncSession, real_numbers: list[str]) -> set[tuple[str, str]]:
+    """(real number, proxy number) pairs these people already use in active chats."""
+    query = select(Participant.real_number, Participant.proxy_number).where(
+        col(Participant.active), col(Participant.real_number).in_(real_numbers)
+    )
+    return {(real, proxy) for real, proxy in (await session.exec(query)).all()}
+
+
+async def _load(session: AsyncSession) -> Counter[str]:
+    """Active routes per proxy number."""
+    query = (
+        select(Participant.proxy_number, func.count())
+        .where(col(Participant.active))
+        .group_by(col(Participant.proxy_number))
+    )
+    return Counter(dict((await session.exec(query)).all()))
 
 
 async def _lock_people(session: AsyncSession, real_numbers: list[str]) -> None:

@@ -3,15 +3,57 @@ SMS each one caused, and who on the staff wrote what."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..errors import NotFound
-from ..models import Message, StaffUser
-from .chats import ChatView, TranscriptEntry, entries_for
+from ..models import Delivery, Message, Participant, StaffUser
+from .queries import ChatView
 
 TRANSCRIPT_SIZE = 200
+
+
+@dataclass
+class TranscriptEntry:
+    message: Message
+    author: Participant | None
+    deliveries: list[Delivery]
+
+
+async def transcript(
+    session: AsyncSession, view: ChatView, limit: int = 500
+) -> list[TranscriptEntry]:
+    messages = list(
+        (
+            await session.exec(
+                select(Message)
+                .where(Message.chat_id == view.chat.id)
+                .order_by(col(Message.created_at), col(Message.id))
+                .limit(limit)
+            )
+        ).all()
+    )
+    return await entries_for(session, view, messages)
+
+
+async def entries_for(
+    session: AsyncSession, view: ChatView, messages: list[Message]
+) -> list[TranscriptEntry]:
+    """Messages with their authors and the SMS each caused, in one extra query."""
+    deliveries: dict[int | None, list[Delivery]] = {m.id: [] for m in messages}
+    if messages:
+        rows = await session.exec(
+            select(Delivery)
+            .where(col(Delivery.message_id).in_(list(deliveries)))
+            .order_by(col(Delivery.id))
+        )
+        for delivery in rows.all():
+            deliveries[delivery.message_id].append(delivery)
+    people = {p.id: p for p in view.participants}
+    return [TranscriptEntry(m, people.get(m.participant_id), deliveries[m.id]) for m in messages]
 
 
 async def recent_transcript(

@@ -263,7 +263,8 @@ async def set_active(
 
 async def _sessions_ended(session: AsyncSession, user: StaffUser) -> None:
     # Cookies are checked on every request; an open live socket is not, so it is told.
-    await events.emit(session, events.STAFF_SESSIONS_ENDED, None, {"user_id": user.id})
+    assert user.id is not None
+    events.emit(session, events.StaffSessionsEnded(user.id))
 
 
 async def set_role(

@@ -1,12 +1,38 @@
-"""HTTP and WebSocket blueprints. Handlers reach long-lived objects via `runtime()`."""
+"""HTTP and WebSocket blueprints.
+
+Handlers reach what lives as long as the server through `services()`: the object the
+composition root put on the app (the Runtime), seen here only as the narrow `Services`
+protocol, so nothing in web/ imports the root.
+"""
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from quart import current_app
 
-from ..runtime import Runtime
+from ..config import Settings
+from ..db import Database
+from ..events import Broker
+from ..proxy.chats import Templates
+from ..proxy.routing import RoutingOptions
+
+SERVICES_KEY = "smsproxy"
 
 
-def runtime() -> Runtime:
-    value: Runtime = current_app.extensions["smsproxy"]
+class Services(Protocol):
+    settings: Settings
+    db: Database
+    broker: Broker
+    routing: RoutingOptions
+    templates: Templates
+
+
+def services() -> Services:
+    value: Services = current_app.extensions[SERVICES_KEY]
     return value
+
+
+def settings() -> Settings:
+    """The settings: the one way handlers and templates read them."""
+    return services().settings

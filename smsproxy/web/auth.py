@@ -22,7 +22,6 @@ from quart import (
     Blueprint,
     Quart,
     Response,
-    current_app,
     flash,
     has_websocket_context,
     redirect,
@@ -41,7 +40,7 @@ from werkzeug.exceptions import Forbidden, Unauthorized
 from ..config import Settings
 from ..models import Role, StaffUser
 from ..proxy import users
-from . import runtime
+from . import services, settings
 from .csrf import allowed_hosts, rotate_token, same_site_source
 from .errors import json_error, wants_json
 
@@ -110,7 +109,7 @@ async def load_staff(auth_id: str | None) -> Staff | None:
     user_id, _, fingerprint = (auth_id or "").partition(":")
     if not user_id.isdigit() or not fingerprint:
         return None
-    async with runtime().db.read() as db_session:
+    async with services().db.read() as db_session:
         user = await users.get_user(db_session, int(user_id))
     if user is None or not user.active:
         return None
@@ -235,7 +234,7 @@ async def post_login() -> Any:
     if not username or not password:
         error = "Enter your username and password"
         return await _login_page(400, error=error, username=username, next_url=next_url)
-    async with runtime().db.transaction() as db_session:
+    async with services().db.transaction() as db_session:
         user = await users.authenticate(db_session, username, password)
     if user is None:
         log.info("failed staff login from %s", request.remote_addr)
@@ -281,12 +280,11 @@ def add_home_redirect(app: Quart) -> None:
 
 
 async def template_context() -> dict[str, Any]:
-    settings: Settings = current_app.config["SETTINGS"]
     staff = await current_staff()
     return {
         "staff_user": staff,
         "is_admin": bool(staff and staff.is_admin),
-        "is_sandbox": settings.carrier == "sandbox",
+        "is_sandbox": settings().carrier == "sandbox",
     }
 
 

@@ -15,8 +15,10 @@ import secrets
 from urllib.parse import urlsplit
 
 from markupsafe import Markup
-from quart import Quart, current_app, request, session
+from quart import Quart, request, session
 from werkzeug.exceptions import Forbidden
+
+from . import settings
 
 SESSION_KEY = "csrf_token"
 FIELD_NAME = "csrf_token"
@@ -58,7 +60,7 @@ def allowed_hosts(host: str) -> set[str]:
     """This site's host[:port] as the browser sees it: the Host header, or PUBLIC_URL's
     when a proxy in front rewrites Host."""
     hosts = {host.lower()}
-    public_url = current_app.config["SETTINGS"].public_url
+    public_url = settings().public_url
     if public_url:
         hosts.add(urlsplit(public_url).netloc.lower())
     return hosts

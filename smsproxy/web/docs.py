@@ -13,7 +13,7 @@ from quart import Blueprint, current_app, render_template, request, url_for
 from quart_schema import hide
 
 from .. import errors as proxy_errors
-from ..config import Settings
+from . import settings
 from .api import blueprint as api_blueprint
 from .api.chats import ChatCreate
 from .auth import public
@@ -110,8 +110,7 @@ def _first_paragraph(text: str | None) -> str:
 
 
 def base_url() -> str:
-    settings: Settings = current_app.config["SETTINGS"]
-    return (settings.public_url or request.host_url).rstrip("/")
+    return (settings().public_url or request.host_url).rstrip("/")
 
 
 def error_example() -> str:

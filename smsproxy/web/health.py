@@ -5,7 +5,7 @@ from __future__ import annotations
 from quart import Blueprint
 from sqlalchemy import text
 
-from . import runtime
+from . import services
 
 blueprint = Blueprint("health", __name__)
 
@@ -20,7 +20,7 @@ async def get_healthz() -> tuple[dict[str, str], int]:
 async def get_readyz() -> tuple[dict[str, str], int]:
     """Ready: the database answers."""
     try:
-        async with runtime().db.read() as session:
+        async with services().db.read() as session:
             await session.exec(text("SELECT 1"))  # type: ignore[call-overload]
     except Exception:
         return {"status": "unavailable", "database": "unreachable"}, 503

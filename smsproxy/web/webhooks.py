@@ -8,9 +8,6 @@ code turns into a no-op when the first attempt did land.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
-
 from quart import Blueprint, Response, request
 
 from ..carrier.webhooks import (
@@ -21,20 +18,11 @@ from ..carrier.webhooks import (
     verify_signature,
 )
 from ..config import Settings
-from ..proxy import multipart
-from ..proxy.receipts import apply_receipt
-from ..proxy.routing import routing_options
-from . import runtime
+from ..proxy.inbound import receive_receipt, receive_sms
+from . import services
+from .auth import public
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def public(handler: F) -> F:
-    """Mark a handler as deliberately unauthenticated (the meta-tests look for this)."""
-    handler.__smsproxy_auth__ = "public"  # type: ignore[attr-defined]
-    return handler
 
 
 async def webhook_params() -> dict[str, str]:
@@ -66,12 +54,12 @@ def check_signature(settings: Settings, params: dict[str, str]) -> None:
 @public
 async def receive_inbound_sms() -> Response:
     """An SMS sent to one of the pool's numbers."""
-    rt = runtime()
+    svc = services()
     params = await webhook_params()
-    check_signature(rt.settings, params)
+    check_signature(svc.settings, params)
     inbound = parse_inbound(params)
-    async with rt.db.transaction() as session:
-        await multipart.accept(session, inbound, routing_options(rt.settings))
+    async with svc.db.transaction() as session:
+        await receive_sms(session, inbound, svc.routing)
     return Response(status=204)
 
 
@@ -79,10 +67,10 @@ async def receive_inbound_sms() -> Response:
 @public
 async def receive_delivery_receipt() -> Response:
     """The handset's network reports on an SMS part we sent."""
-    rt = runtime()
+    svc = services()
     params = await webhook_params()
-    check_signature(rt.settings, params)
+    check_signature(svc.settings, params)
     receipt = parse_receipt(params)
-    async with rt.db.transaction() as session:
-        await apply_receipt(session, receipt)
+    async with svc.db.transaction() as session:
+        await receive_receipt(session, receipt)
     return Response(status=204)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, Locator, Page, expect
 
-from smsproxy.carrier.sandbox import text_from_handset
 from smsproxy.proxy.routing import Route
+from smsproxy.proxy.sandbox import text_from_handset
 from tests.browser.conftest import (
     ALICE,
     BOB,
@@ -74,7 +74,7 @@ async def test_load_older_keeps_the_reader_in_place_and_live_goes_on(
     assert await page.locator("#thread .bubble").count() == 200  # older ones sit above it
 
     # Scrolled up reading old messages: a new one lands at the bottom and a button says so.
-    outcome = await server.run(text_from_handset(rt, ALICE, PROXY_UK, LIVE_TEXT))
+    outcome = await server.run(text_from_handset(rt.db, rt.routing, ALICE, PROXY_UK, LIVE_TEXT))
     assert outcome.route == Route.routed
     arrived = page.locator("#thread .bubble").last
     await expect(arrived).to_contain_text(LIVE_TEXT)

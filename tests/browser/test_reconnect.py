@@ -15,8 +15,8 @@ import re
 
 from playwright.async_api import BrowserContext, WebSocketRoute, expect
 
-from smsproxy.carrier.sandbox import text_from_handset
 from smsproxy.proxy.routing import Outcome, Route
+from smsproxy.proxy.sandbox import text_from_handset
 from tests.browser.conftest import (
     ALICE,
     BOB,
@@ -55,7 +55,9 @@ class Gate:
 async def commit_while_away(server: LiveServer) -> Outcome:
     """On the server's loop: an SMS into the chat while no live socket is open."""
     assert len(server.hub) == 0, "a live socket is open before the event"
-    outcome = await text_from_handset(server.runtime, ALICE, PROXY_UK, SENT_WHILE_AWAY)
+    outcome = await text_from_handset(
+        server.runtime.db, server.runtime.routing, ALICE, PROXY_UK, SENT_WHILE_AWAY
+    )
     assert len(server.hub) == 0, "a live socket opened while the event was committed"
     return outcome
 

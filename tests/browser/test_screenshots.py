@@ -7,9 +7,9 @@ from pathlib import Path
 
 from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 
-from smsproxy.carrier.sandbox import text_from_handset
 from smsproxy.phone import mask
 from smsproxy.proxy.routing import Route
+from smsproxy.proxy.sandbox import text_from_handset
 from tests.browser.conftest import (
     ALICE,
     BOB,
@@ -47,7 +47,7 @@ async def test_screenshots_of_numbers_unrouted_keys_and_chat_on_a_phone(
         (BOB, PROXY_US, "No problem, I'll wait by the main entrance"),
         (STRANGER, PROXY_UK, "Hello? Is this still the booking line?"),
     ):
-        outcome = await server.run(text_from_handset(rt, sender, proxy, text))
+        outcome = await server.run(text_from_handset(rt.db, rt.routing, sender, proxy, text))
         assert outcome.route == (Route.unrouted if sender == STRANGER else Route.routed)
     await server.run(create_api_key(rt, "Booking system"))
 

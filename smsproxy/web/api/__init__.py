@@ -14,10 +14,9 @@ from quart_rate_limiter import RateLimit, limit_blueprint
 from quart_schema import RequestSchemaValidationError
 from werkzeug.exceptions import Unauthorized
 
-from ...db import utcnow
 from ...models import ApiKey
-from ...proxy.keys import find_key, note_use, use_is_stale
-from .. import runtime
+from ...proxy.keys import check_key
+from .. import services
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -91,17 +90,9 @@ def api_key_required(handler: Callable[P, Awaitable[R]]) -> Callable[P, Awaitabl
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise MissingApiKey("Send an API key as 'Authorization: Bearer <key>'")
-        db = runtime().db
-        # A read, not a transaction: on SQLite a transaction takes the write lock, and
-        # most API calls write nothing. The use is noted at most once a minute.
-        async with db.read() as session:
-            key = await find_key(session, token.strip())
+        key = await check_key(services().db, token.strip())
         if key is None:
             raise MissingApiKey("The API key is unknown or revoked")
-        now = utcnow()
-        if use_is_stale(key, now):
-            async with db.transaction() as session:
-                await note_use(session, key, now)
         g.api_key = key
         return await handler(*args, **kwargs)
 

@@ -17,10 +17,11 @@ from quart_schema import (
 
 from ...models import ChatStatus, Delivery
 from ...phone import mask
-from ...proxy import chats as chat_rules
-from ...proxy.chats import ChatSpec, ChatView, NewParticipant, TranscriptEntry
-from ...proxy.lifecycle import templates_of
-from .. import runtime
+from ...proxy import queries
+from ...proxy.chats import ChatSpec, NewParticipant, close_chat, create_chat
+from ...proxy.queries import ChatView
+from ...proxy.transcripts import TranscriptEntry, transcript
+from .. import services
 from . import API_LIMITS, actor, api_key_required, blueprint, current_key, optional_body
 from .idempotency import idempotent
 
@@ -80,7 +81,7 @@ def chat_out(view: ChatView) -> ChatOut:
         participants=[
             ParticipantOut(
                 id=p.public_id,
-                name=chat_rules.display_name(p),
+                name=p.display_name,
                 number=mask(p.real_number),
                 proxy_number=p.proxy_number,
                 active=p.active,
@@ -97,7 +98,7 @@ def chat_out(view: ChatView) -> ChatOut:
 @validate_response(ChatOut, 201)
 async def post_chat(data: ChatCreate) -> tuple[Any, ...]:
     """Create a chat: each participant gets a proxy number to text."""
-    rt = runtime()
+    svc = services()
     spec = ChatSpec(
         participants=[NewParticipant(p.number, p.name) for p in data.participants],
         reference=data.reference,
@@ -107,17 +108,17 @@ async def post_chat(data: ChatCreate) -> tuple[Any, ...]:
     )
 
     async def create(session: Any) -> tuple[dict[str, Any], int]:
-        view = await chat_rules.create_chat(
+        view = await create_chat(
             session,
             spec,
-            templates=templates_of(rt),
+            templates=svc.templates,
             actor=actor(),
-            default_region=rt.settings.default_region,
+            default_region=svc.settings.default_region,
         )
         return chat_out(view).model_dump(mode="json"), 201
 
     key = request.headers.get("Idempotency-Key")
-    return await idempotent(rt.db, current_key(), key, data.model_dump(mode="json"), create)
+    return await idempotent(svc.db, current_key(), key, data.model_dump(mode="json"), create)
 
 
 class ChatQuery(Strict):
@@ -139,8 +140,8 @@ class ChatPage(BaseModel):
 @validate_response(ChatPage)
 async def get_chats(query_args: ChatQuery) -> ChatPage:
     """List chats, newest first, filtered by status and reference."""
-    async with runtime().db.read() as session:
-        views, next_cursor = await chat_rules.list_chats(
+    async with services().db.read() as session:
+        views, next_cursor = await queries.list_chats(
             session,
             status=ChatStatus(query_args.status) if query_args.status else None,
             reference=query_args.reference,
@@ -156,8 +157,8 @@ async def get_chats(query_args: ChatQuery) -> ChatPage:
 @validate_response(ChatOut)
 async def get_chat(chat_id: str) -> ChatOut:
     """One chat with its participants and their proxy numbers."""
-    async with runtime().db.read() as session:
-        return chat_out(await chat_rules.get_chat(session, chat_id))
+    async with services().db.read() as session:
+        return chat_out(await queries.get_chat(session, chat_id))
 
 
 class DeliveryOut(BaseModel):
@@ -205,7 +206,7 @@ def message_out(entry: TranscriptEntry) -> MessageOut:
         id=entry.message.public_id,
         author_kind=entry.message.author_kind,
         participant_id=entry.author.public_id if entry.author else None,
-        author=chat_rules.display_name(entry.author) if entry.author else None,
+        author=entry.author.display_name if entry.author else None,
         body=entry.message.body,
         created_at=entry.message.created_at,
         deliveries=[delivery_out(d) for d in entry.deliveries],
@@ -218,9 +219,9 @@ def message_out(entry: TranscriptEntry) -> MessageOut:
 @validate_response(MessagePage)
 async def get_chat_messages(chat_id: str) -> MessagePage:
     """The transcript: every message with the state of each SMS it caused."""
-    async with runtime().db.read() as session:
-        view = await chat_rules.get_chat(session, chat_id)
-        entries = await chat_rules.transcript(session, view)
+    async with services().db.read() as session:
+        view = await queries.get_chat(session, chat_id)
+        entries = await transcript(session, view)
     return MessagePage(messages=[message_out(e) for e in entries])
 
 
@@ -239,16 +240,16 @@ async def post_chat_close(chat_id: str) -> ChatOut:
     The body is optional: no body means `{"goodbye": true}`.
     """
     data = await optional_body(ChatClose)
-    rt = runtime()
-    async with rt.db.transaction() as session:
-        view = await chat_rules.get_chat(session, chat_id)
-        await chat_rules.close_chat(
+    svc = services()
+    async with svc.db.transaction() as session:
+        view = await queries.get_chat(session, chat_id)
+        await close_chat(
             session,
             view.chat,
             reason="api",
             actor=actor(),
             goodbye=data.goodbye,
-            templates=templates_of(rt),
+            templates=svc.templates,
         )
-        view = await chat_rules.get_chat(session, chat_id)
+        view = await queries.get_chat(session, chat_id)
     return chat_out(view)

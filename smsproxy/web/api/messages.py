@@ -9,9 +9,9 @@ from quart import request
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
-from ...proxy.chats import TranscriptEntry
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
-from .. import runtime
+from ...proxy.transcripts import TranscriptEntry
+from .. import services
 from . import API_LIMITS, actor, api_key_required, blueprint, current_key
 from .chats import MessageOut, message_out
 from .idempotency import idempotent
@@ -32,7 +32,7 @@ class StaffMessageIn(BaseModel):
 @validate_response(MessageOut, 201)
 async def post_chat_message(chat_id: str, data: StaffMessageIn) -> tuple[Any, ...]:
     """Send a message from staff into an active chat, to one participant or all."""
-    rt = runtime()
+    svc = services()
 
     async def send(session: Any) -> tuple[dict[str, Any], int]:
         sent = await send_staff_message(
@@ -43,4 +43,4 @@ async def post_chat_message(chat_id: str, data: StaffMessageIn) -> tuple[Any, ..
 
     key = request.headers.get("Idempotency-Key")
     body = {"chat_id": chat_id, **data.model_dump(mode="json")}
-    return await idempotent(rt.db, current_key(), key, body, send)
+    return await idempotent(svc.db, current_key(), key, body, send)

@@ -10,7 +10,7 @@ from quart_schema import validate_request, validate_response
 
 from ...proxy import pool
 from ...proxy.pool import NumberUsage
-from .. import runtime
+from .. import services
 from . import API_LIMITS, api_key_required, blueprint
 
 
@@ -54,7 +54,7 @@ def number_out(usage: NumberUsage) -> NumberOut:
 @validate_response(NumberList)
 async def get_numbers() -> NumberList:
     """The proxy number pool with the load on each number."""
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         return NumberList(numbers=[number_out(u) for u in await pool.list_numbers(session)])
 
 
@@ -65,10 +65,10 @@ async def get_numbers() -> NumberList:
 @validate_response(NumberOut, 201)
 async def post_number(data: NumberIn) -> tuple[NumberOut, int]:
     """Add a proxy number (one you rent from the carrier) to the pool."""
-    rt = runtime()
-    async with rt.db.transaction() as session:
+    svc = services()
+    async with svc.db.transaction() as session:
         record = await pool.add_number(
-            session, data.number, label=data.label, default_region=rt.settings.default_region
+            session, data.number, label=data.label, default_region=svc.settings.default_region
         )
     return number_out(NumberUsage(record, 0, 0)), 201
 
@@ -78,7 +78,7 @@ async def post_number(data: NumberIn) -> tuple[NumberOut, int]:
 @api_key_required
 async def delete_number(number: str) -> tuple[str, int]:
     """Remove a number from the pool; refused (409) while it carries active chats."""
-    rt = runtime()
-    async with rt.db.transaction() as session:
-        await pool.remove_number(session, number, rt.settings.default_region)
+    svc = services()
+    async with svc.db.transaction() as session:
+        await pool.remove_number(session, number, svc.settings.default_region)
     return "", 204

@@ -8,16 +8,14 @@ data they show, so the page's live script resumes from there and misses nothing.
 
 from __future__ import annotations
 
-from quart import Blueprint, current_app, jsonify, request
+from quart import Blueprint, jsonify, request
 from quart.wrappers import Response
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ...config import Settings
 from ...errors import ProxyError
 from ...events import last_event_id
 from ...models import Participant
 from ...phone import mask
-from ...proxy.chats import display_name
 from ..auth import Staff, current_staff
 from ..errors import wants_json
 
@@ -41,12 +39,7 @@ def masked(number: str | None) -> str:
 
 @blueprint.app_template_filter("person")
 def person(participant: Participant | None) -> str:
-    return display_name(participant) if participant is not None else "Someone"
-
-
-def settings() -> Settings:
-    value: Settings = current_app.config["SETTINGS"]
-    return value
+    return participant.display_name if participant is not None else "Someone"
 
 
 async def signed_in() -> Staff:

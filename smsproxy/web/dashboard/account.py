@@ -14,7 +14,7 @@ from quart_rate_limiter import rate_limit
 
 from ...errors import ProxyError
 from ...proxy import users
-from .. import runtime
+from .. import services
 from ..auth import LOGIN_ATTEMPTS, LOGIN_PERIOD, StaffAuthUser, account_required, safe_next
 from . import FormErrors, error_field, signed_in
 
@@ -67,7 +67,7 @@ async def post_password() -> Any:
         errors[CONFIRM] = "The two new passwords are not the same"
     if not errors:
         try:
-            async with runtime().db.transaction() as session:
+            async with services().db.transaction() as session:
                 user = await users.change_own_password(session, staff.id, current, new)
         except ProxyError as error:
             errors[error_field(error, NEW)] = error.message

@@ -9,11 +9,10 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from ...errors import ProxyError
 from ...models import ChatStatus, Participant
 from ...proxy import inbox, transcripts
-from ...proxy.chats import ChatView, get_chat
 from ...proxy.chats import close_chat as close_chat_rule
-from ...proxy.lifecycle import templates_of
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
-from .. import runtime
+from ...proxy.queries import ChatView, get_chat
+from .. import services
 from ..auth import staff_required
 from . import (
     FormErrors,
@@ -41,8 +40,8 @@ async def render_chat(
     """The chat page: its newest messages, or with `before` (a message id) the page of
     messages before that one. Opening the newest marks the chat read up to the last one."""
     staff = await signed_in()
-    rt = runtime()
-    async with rt.db.transaction() as session:
+    svc = services()
+    async with svc.db.transaction() as session:
         position = await event_position(session)
         view = await get_chat(session, chat_id)
         entries, has_older = await transcripts.recent_transcript(session, view, before=before)
@@ -91,7 +90,7 @@ async def get_older_messages(chat_id: str) -> Any:
     """The bubbles of the page before `?before=`, with the link to the page before that,
     for the chat page's script to put above what it shows."""
     before = before_arg()
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         view = await get_chat(session, chat_id)
         entries, has_older = await transcripts.recent_transcript(session, view, before=before)
         names = await transcripts.staff_names(session, [e.message for e in entries])
@@ -110,7 +109,7 @@ async def get_older_messages(chat_id: str) -> Any:
 @staff_required
 async def get_message(chat_id: str, message_id: str) -> Any:
     """One bubble, for the live script to insert or refresh."""
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         view = await get_chat(session, chat_id)
         entry = await transcripts.transcript_entry(session, view, message_id)
         names = await transcripts.staff_names(session, [entry.message])
@@ -128,7 +127,7 @@ async def post_message(chat_id: str) -> Any:
     body = form.get("body", "")
     to = form.get("to", TO_ALL) or TO_ALL
     try:
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             sent = await send_staff_message(
                 session,
                 chat_id,
@@ -160,8 +159,8 @@ async def post_close(chat_id: str) -> Any:
     staff = await signed_in()
     form = await request.form
     goodbye = form.get("goodbye") == "yes"
-    rt = runtime()
-    async with rt.db.transaction() as session:
+    svc = services()
+    async with svc.db.transaction() as session:
         view = await get_chat(session, chat_id)
         closed = await close_chat_rule(
             session,
@@ -169,7 +168,7 @@ async def post_close(chat_id: str) -> Any:
             reason="staff",
             actor=actor_of(staff),
             goodbye=goodbye,
-            templates=templates_of(rt),
+            templates=svc.templates,
         )
     if closed:
         note = " Each participant gets the goodbye SMS." if goodbye else ""
@@ -186,7 +185,7 @@ async def post_read(chat_id: str) -> Any:
     staff = await signed_in()
     form = await request.form
     message_id = form.get("message_id", "")[:40] or None
-    async with runtime().db.transaction() as session:
+    async with services().db.transaction() as session:
         view = await get_chat(session, chat_id)
         assert view.chat.id is not None
         newest = await inbox.newest_message_id(session, view.chat.id, message_id)

@@ -10,9 +10,9 @@ from werkzeug.exceptions import BadRequest
 
 from ...models import Chat, ChatStatus, ProxyNumber
 from ...proxy.inbox import ChatFilter, chat_row, search_chats
-from .. import runtime
+from .. import services, settings
 from ..auth import staff_required
-from . import event_position, fragment, query_value, settings, signed_in
+from . import event_position, fragment, query_value, signed_in
 
 blueprint = Blueprint("chats", __name__)
 
@@ -33,7 +33,7 @@ async def get_chats() -> Any:
     staff = await signed_in()
     status, search = chat_filter()
     cursor = query_value("cursor", limit=300) or None
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         position = await event_position(session)
         rows, next_cursor = await search_chats(
             session, search, staff_user_id=staff.id, cursor=cursor
@@ -64,7 +64,7 @@ async def get_chat_row(chat_id: str) -> Any:
     the page's filter."""
     staff = await signed_in()
     _, search = chat_filter()
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         row = await chat_row(session, chat_id, search, staff_user_id=staff.id)
     if row is None:
         return "", 204

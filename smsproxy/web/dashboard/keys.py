@@ -8,7 +8,7 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 
 from ...errors import ProxyError
 from ...proxy import keys
-from .. import runtime
+from .. import services
 from ..auth import admin_required
 from . import FormErrors, actor_of, error_field, signed_in
 
@@ -25,7 +25,7 @@ async def render_keys(
     status: int = 200,
 ) -> tuple[str, int, dict[str, str]]:
     """`created` is (name, key) right after creation: the only time the key is shown."""
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         found = await keys.list_keys(session)
     html = await render_template(
         "api_keys.html",
@@ -49,7 +49,7 @@ async def post_key() -> Any:
     staff = await signed_in()
     name = (await request.form).get("name", "")[:200]
     try:
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             record, key = await keys.create_key(session, name, actor=actor_of(staff))
     except ProxyError as error:
         errors = {error_field(error, "name"): error.message}
@@ -64,7 +64,7 @@ async def post_key() -> Any:
 async def post_key_revoke(key_id: int) -> Any:
     staff = await signed_in()
     try:
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             record = await keys.revoke_key(session, str(key_id), actor=actor_of(staff))
     except ProxyError as error:
         await flash(error.message, "error")

@@ -27,8 +27,7 @@ from ...proxy.chats import (
     create_chat,
     retry_on_route_conflict,
 )
-from ...proxy.lifecycle import templates_of
-from .. import runtime
+from .. import services
 from ..auth import staff_required
 from . import FormErrors, InvalidForm, actor_of, error_field, masked, signed_in
 
@@ -109,7 +108,7 @@ async def _resolve_sources(form: NewChatForm) -> dict[int, Message]:
     wanted = [(i, row) for i, row in enumerate(form.rows) if row.source]
     if not wanted:
         return found
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         for index, row in wanted:
             try:
                 message = await inbox.get_unrouted(session, row.source)
@@ -204,7 +203,7 @@ async def post_new_chat() -> Any:
         row = form.rows[i]
         number = (sources[i].sender_number or "") if i in sources else row.number
         people.append(NewParticipant(number=number, name=row.name))
-    rt = runtime()
+    svc = services()
     try:
         spec = ChatSpec(
             participants=people,
@@ -218,13 +217,13 @@ async def post_new_chat() -> Any:
             view = await create_chat(
                 session,
                 spec,
-                templates=templates_of(rt),
+                templates=svc.templates,
                 actor=actor_of(staff),
-                default_region=rt.settings.default_region,
+                default_region=svc.settings.default_region,
             )
             return view.chat.public_id
 
-        chat_id = await retry_on_route_conflict(rt.db, create)
+        chat_id = await retry_on_route_conflict(svc.db, create)
     except ProxyError as error:
         name = _field_for(error_field(error, "form"), used)
         return await _render(form, {name: error.message}, error.status)

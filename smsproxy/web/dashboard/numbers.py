@@ -8,9 +8,9 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 
 from ...errors import ProxyError
 from ...proxy import pool
-from .. import runtime
+from .. import services, settings
 from ..auth import admin_required, staff_required
-from . import FormErrors, InvalidForm, error_field, event_position, settings
+from . import FormErrors, InvalidForm, error_field, event_position
 
 blueprint = Blueprint("numbers", __name__)
 
@@ -24,7 +24,7 @@ async def render_numbers(
     row_errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         position = await event_position(session)
         usage = await pool.list_numbers(session)
     total_routes = sum(u.active_routes for u in usage)
@@ -55,7 +55,7 @@ async def post_number() -> Any:
     try:
         if len(typed["label"].strip()) > MAX_LABEL:
             raise InvalidForm(f"A label is at most {MAX_LABEL} characters", field="label")
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             record = await pool.add_number(
                 session,
                 typed["number"],
@@ -71,7 +71,7 @@ async def post_number() -> Any:
 
 async def _change(number: str, work: Any, done: str) -> Any:
     try:
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             await work(session)
     except ProxyError as error:
         return await render_numbers(row_errors={number: error.message}, status=error.status)

@@ -21,23 +21,16 @@ from quart import (
 from sqlmodel import col, select
 from werkzeug.exceptions import NotFound
 
-from ...carrier.sandbox import Handset, list_handsets, text_from_handset
+from ...carrier.sandbox import Handset, list_handsets
 from ...errors import ProxyError
 from ...models import ProxyNumber
 from ...phone import parse_number
 from ...proxy.messages import MAX_BODY_LENGTH
 from ...proxy.routing import Route
-from .. import runtime
+from ...proxy.sandbox import text_from_handset
+from .. import services, settings
 from ..auth import staff_required
-from . import (
-    FormErrors,
-    InvalidForm,
-    error_field,
-    event_position,
-    fetch_wants_json,
-    fragment,
-    settings,
-)
+from . import FormErrors, InvalidForm, error_field, event_position, fetch_wants_json, fragment
 
 blueprint = Blueprint("sandbox", __name__)
 
@@ -65,7 +58,7 @@ def _added_phones() -> list[str]:
 
 
 async def _phones() -> tuple[list[Handset], list[ProxyNumber], int]:
-    async with runtime().db.read() as db_session:
+    async with services().db.read() as db_session:
         position = await event_position(db_session)
         handsets = await list_handsets(db_session)
         numbers = list(
@@ -136,7 +129,10 @@ async def _send(phone: str, proxy: str, text: str) -> Route:
         error.field = "proxy"
         raise
     _check_text(text)
-    outcome = await text_from_handset(runtime(), phone, proxy, text)
+    svc = services()
+    outcome = await text_from_handset(
+        svc.db, svc.routing, phone, proxy, text, default_region=svc.settings.default_region
+    )
     return outcome.route
 
 

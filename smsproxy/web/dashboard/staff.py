@@ -12,7 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ...errors import ProxyError
 from ...models import Role, StaffUser
 from ...proxy import users
-from .. import runtime
+from .. import services
 from ..auth import admin_required
 from . import FormErrors, actor_of, error_field, signed_in
 
@@ -28,7 +28,7 @@ async def render_staff(
     row_errors: dict[str, str] | None = None,
     status: int = 200,
 ) -> tuple[str, int, dict[str, str]]:
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         people = await users.list_users(session)
     html = await render_template(
         "staff.html",
@@ -67,7 +67,7 @@ async def post_staff() -> Any:
     typed = {"username": form.get("username", "")[:100], "role": form.get("role", "agent")[:20]}
     password = users.generate_password()
     try:
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             user = await users.create_user(
                 session,
                 typed["username"],
@@ -89,7 +89,7 @@ async def _change(
     username: str, work: Change, done: Callable[[StaffUser], str], *, then: str | None = None
 ) -> Any:
     try:
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             user = await work(session)
     except ProxyError as error:
         key = users.normalize_username(username)
@@ -138,7 +138,7 @@ async def post_staff_role(username: str) -> Any:
 async def post_staff_password(username: str) -> Any:
     staff = await signed_in()
     try:
-        async with runtime().db.transaction() as session:
+        async with services().db.transaction() as session:
             user, password = await users.reset_password(
                 session, username, actor=actor_of(staff), by=staff.username
             )

@@ -6,9 +6,9 @@ from typing import Any
 
 from quart import Blueprint, render_template, render_template_string
 
+from ...phone import is_alphanumeric_sender
 from ...proxy import inbox
-from ...proxy.routing import is_alphanumeric_sender
-from .. import runtime
+from .. import services
 from ..auth import staff_required
 from . import event_position, fragment, query_value
 
@@ -26,7 +26,7 @@ def alphanumeric_sender(sender: str | None) -> bool:
 @staff_required
 async def get_unrouted() -> Any:
     cursor = query_value("cursor", limit=100) or None
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         position = await event_position(session)
         messages, next_cursor = await inbox.list_unrouted(session, cursor=cursor)
     return await render_template(
@@ -42,7 +42,7 @@ async def get_unrouted() -> Any:
 @staff_required
 async def get_unrouted_row(message_id: str) -> Any:
     """One row, for the live script."""
-    async with runtime().db.read() as session:
+    async with services().db.read() as session:
         message = await inbox.get_unrouted(session, message_id)
     html = await render_template_string(
         '{% from "macros.html" import unrouted_row %}{{ unrouted_row(message) }}',

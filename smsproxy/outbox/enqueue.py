@@ -1,4 +1,4 @@
-"""The outbox: every SMS to send is a Delivery row written in its cause's transaction."""
+"""Queueing: every SMS to send is a Delivery row written in its cause's transaction."""
 
 from __future__ import annotations
 
@@ -7,36 +7,27 @@ from collections.abc import Sequence
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from . import events
-from .models import Chat, Delivery, DeliveryKind, DeliveryStatus, Message
-from .phone import mask
+from .. import events
+from ..models import Chat, Delivery, DeliveryStatus, Message
 
+# Set in a session that queued an SMS; the composition root wakes the sender when such
+# a transaction commits, so a forward leaves at once rather than at the next poll.
 WAKE_KEY = "smsproxy.wake_outbox"
+
+
+def took_new_rows(session: AsyncSession) -> bool:
+    """Whether this (committed) unit of work queued an SMS; clears the mark."""
+    return bool(session.info.pop(WAKE_KEY, False))
 
 
 async def enqueue(
     session: AsyncSession,
+    delivery: Delivery,
     *,
-    kind: DeliveryKind,
-    from_number: str,
-    to_number: str,
-    body: str,
-    chat_id: int | None = None,
     chat_public_id: str | None = None,
-    message_id: int | None = None,
-    participant_id: int | None = None,
     message_public_id: str | None = None,
 ) -> Delivery:
     """Queue one SMS; the sender worker is woken as soon as the transaction commits."""
-    delivery = Delivery(
-        kind=kind,
-        from_number=from_number,
-        to_number=to_number,
-        body=body,
-        chat_id=chat_id,
-        message_id=message_id,
-        participant_id=participant_id,
-    )
     await enqueue_many(
         session, [delivery], chat_public_id=chat_public_id, message_public_id=message_public_id
     )
@@ -60,25 +51,7 @@ async def enqueue_many(
     if any(delivery.status == DeliveryStatus.queued for delivery in deliveries):
         session.info[WAKE_KEY] = True
     for delivery in deliveries:
-        await events.emit(
-            session,
-            events.DELIVERY_UPDATED,
-            chat_public_id,
-            delivery_event_data(delivery, message_public_id),
-        )
-
-
-def delivery_event_data(delivery: Delivery, message_public_id: str | None) -> dict[str, object]:
-    return {
-        "delivery_id": delivery.public_id,
-        "message_id": message_public_id,
-        "kind": delivery.kind,
-        "to": mask(delivery.to_number),
-        "from": delivery.from_number,
-        "status": delivery.status,
-        "error": delivery.error,
-        "error_code": delivery.error_code,
-    }
+        events.emit(session, events.DeliveryUpdated(delivery, chat_public_id, message_public_id))
 
 
 async def emit_update(session: AsyncSession, delivery: Delivery) -> None:
@@ -90,12 +63,7 @@ async def emit_update(session: AsyncSession, delivery: Delivery) -> None:
     if delivery.message_id is not None:
         found = select(Message.public_id).where(col(Message.id) == delivery.message_id)
         message_public_id = (await session.exec(found)).first()
-    await events.emit(
-        session,
-        events.DELIVERY_UPDATED,
-        chat_public_id,
-        delivery_event_data(delivery, message_public_id),
-    )
+    events.emit(session, events.DeliveryUpdated(delivery, chat_public_id, message_public_id))
 
 
 def suppressed(delivery: Delivery, reason: str) -> None:

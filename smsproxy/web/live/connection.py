@@ -1,63 +1,21 @@
-"""The live WebSocket: staff pages hear about chats and messages as they happen, and a
-page whose connection dropped resumes where it left off, missing nothing.
-
-Protocol, JSON text frames on `/live` (staff login and a same-site Origin required):
-
-    server: {"type": "hello", "last_id": N}
-        On connect. N is the newest event id: where a page rendered now stands.
-    client: {"type": "subscribe", "topic": T, "since": S}
-        T is "chats" (the chat list: chat.created, chat.closed, message.created,
-        number.changed), "chat:<public id>" (that chat's events) or "all".
-        S is the id of the last event the page handled, or null for "from here" (the
-        hello's N, or the last event this connection sent). Sending it again switches
-        topic; every subscribe starts a new stream from its own S.
-    server: {"type": "event", "event": {"id": ..., "name": ..., "chat_id": ..., "data": {}}}
-        Every matching event after S from the event log, then live ones as they are
-        committed. Within one subscription ids only increase and never repeat.
-    server: {"type": "reset", "last_id": N}
-        More than 500 events were missed, or S is newer than anything here: reload the
-        page. Live events after N, the newest id, keep coming.
-    server: {"type": "ping"}
-        After 20 s without any other frame, to keep proxies from closing the socket.
-    server: {"type": "error", "message": "..."}
-        A frame the server could not use; the connection stays open.
-
-The server closes with 1012 when it restarts; the page reconnects with backoff and
-subscribes again with S = the last id it handled. It closes with 1008 when the login
-the socket was opened with has ended (account disabled, password changed).
-"""
+"""One live socket: its subscription, its position in the event log, its frames; and
+the hub of every socket this process holds."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from quart import Blueprint, current_app, websocket
-from quart.blueprints import BlueprintSetupState
-from quart_auth import current_user
+from quart import websocket
 
-from ..db import Database
-from ..events import (
-    CHAT_CLOSED,
-    CHAT_CREATED,
-    MESSAGE_CREATED,
-    NUMBER_CHANGED,
-    STAFF_SESSIONS_ENDED,
-    Broker,
-    Event,
-    events_since,
-    last_event_id,
-)
-from . import runtime
-from .auth import current_staff, load_staff, staff_required
+from ...db import Database
+from ...events import Broker, Event, StaffSessionsEnded, events_since, last_event_id
+from ..auth import load_staff
+from .protocol import BadFrame, Subscribe, Topic, parse_frame
 
-blueprint = Blueprint("live", __name__)
-
-HUB_KEY = "smsproxy.live"
 REPLAY_LIMIT = 500  # matching events a replay sends before asking the page to reload
 SCAN_LIMIT = 5000  # log rows a replay reads looking for matches
 PAGE_SIZE = 500
@@ -65,56 +23,6 @@ PING_SECONDS = 20.0
 CLOSE_RESTART = 1012
 CLOSE_POLICY = 1008
 MAX_PENDING_FRAMES = 16
-LIST_EVENTS = frozenset({CHAT_CREATED, CHAT_CLOSED, MESSAGE_CREATED, NUMBER_CHANGED})
-CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
-
-
-class BadFrame(Exception):
-    """A client frame the server cannot use; its message goes back to the client."""
-
-
-@dataclass(frozen=True)
-class Topic:
-    name: str
-    chat_id: str | None = None
-
-    def matches(self, event: Event) -> bool:
-        if self.name == "all":
-            return True
-        if self.chat_id is not None:
-            return event.chat_id == self.chat_id
-        return event.name in LIST_EVENTS
-
-
-@dataclass(frozen=True)
-class Subscribe:
-    topic: Topic
-    since: int | None
-
-
-def parse_topic(raw: Any) -> Topic:
-    if raw in ("chats", "all"):
-        return Topic(raw)
-    if isinstance(raw, str) and raw.startswith("chat:"):
-        chat_id = raw.removeprefix("chat:")
-        if CHAT_ID.fullmatch(chat_id):
-            return Topic("chat", chat_id)
-    raise BadFrame('topic must be "chats", "all" or "chat:<chat id>"')
-
-
-def parse_frame(raw: str | bytes) -> Subscribe:
-    if not isinstance(raw, str):
-        raise BadFrame("frames must be JSON text")
-    try:
-        frame = json.loads(raw)
-    except ValueError:
-        raise BadFrame("frame is not valid JSON") from None
-    if not isinstance(frame, dict) or frame.get("type") != "subscribe":
-        raise BadFrame('the only frame a client sends is {"type": "subscribe", ...}')
-    since = frame.get("since")
-    if since is not None and (type(since) is not int or since < 0):
-        raise BadFrame("since must be the id of the last event handled (an integer) or null")
-    return Subscribe(parse_topic(frame.get("topic")), since)
 
 
 class LiveHub:
@@ -146,33 +54,6 @@ class LiveHub:
         return len(connections)
 
 
-def live_hub() -> LiveHub:
-    hub: LiveHub = current_app.extensions[HUB_KEY]
-    return hub
-
-
-@blueprint.record_once
-def _add_hub(state: BlueprintSetupState) -> None:
-    state.app.extensions.setdefault(HUB_KEY, LiveHub())
-
-
-@blueprint.after_app_serving
-async def close_live_sockets() -> None:
-    await live_hub().close_all()
-
-
-@blueprint.websocket("/live")
-@staff_required
-async def connect_live() -> None:
-    rt = runtime()
-    staff = await current_staff()
-    assert staff is not None
-    login = Login(staff.id, current_user.auth_id)
-    async with rt.db.read() as session:
-        position = await last_event_id(session)
-    await LiveConnection(live_hub(), rt.broker, rt.db, position, login).run()
-
-
 @dataclass(frozen=True)
 class Login:
     """Who opened a socket, and the login cookie value they opened it with."""
@@ -181,7 +62,7 @@ class Login:
     auth_id: str | None
 
     async def ended_by(self, event: Event) -> bool:
-        if event.name != STAFF_SESSIONS_ENDED or event.data.get("user_id") != self.user_id:
+        if event.name != StaffSessionsEnded.name or event.data.get("user_id") != self.user_id:
             return False
         return await load_staff(self.auth_id) is None
 

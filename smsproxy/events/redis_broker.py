@@ -27,7 +27,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from .events import Event, MemoryBroker
+from .broker import Event, MemoryBroker
 
 log = logging.getLogger(__name__)
 

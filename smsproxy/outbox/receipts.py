@@ -22,8 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from .. import outbox
-from ..carrier import Receipt
+from ..carrier import Receipt, normalise_status
 from ..db import utcnow
 from ..models import (
     FINAL_DELIVERY_STATUSES,
@@ -31,12 +30,10 @@ from ..models import (
     Delivery,
     DeliveryStatus,
 )
+from .enqueue import emit_update
 
 log = logging.getLogger(__name__)
 
-RECEIPT_STATUSES = frozenset(
-    {"delivered", "expired", "failed", "rejected", "accepted", "buffered", "unknown"}
-)
 FAILED_PART = ("failed", "rejected", "expired")  # in this order of precedence
 FINAL_PART = frozenset({"delivered", *FAILED_PART})
 
@@ -72,11 +69,6 @@ class ReceiptOutcome:
     found: bool  # the carrier message id is one of ours
     delivery: Delivery | None = None
     changed: bool = False  # the Delivery's status moved
-
-
-def normalise_status(raw: str) -> str:
-    status = raw.strip().lower()
-    return status if status in RECEIPT_STATUSES else "unknown"
 
 
 async def apply_receipt(
@@ -209,7 +201,7 @@ async def _fold(
     delivery.lease_until = None
     session.add(delivery)
     await session.flush()
-    await outbox.emit_update(session, delivery)
+    await emit_update(session, delivery)
     log.info("delivery %s is now %s", delivery.public_id, new_status)
     return True
 

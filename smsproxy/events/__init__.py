@@ -1,0 +1,35 @@
+"""Domain events: typed in `catalog`, recorded with the change that caused them (`log`),
+published after commit to live subscribers (`broker`, `redis_broker`)."""
+
+from .broker import Broker, Event, MemoryBroker
+from .catalog import (
+    EVENT_NAMES,
+    ChatClosed,
+    ChatCreated,
+    DeliveryUpdated,
+    DomainEvent,
+    MessageCreated,
+    NumberChanged,
+    StaffSessionsEnded,
+)
+from .log import emit, events_since, last_event_id, record, take_pending, write_pending
+
+__all__ = [
+    "EVENT_NAMES",
+    "Broker",
+    "ChatClosed",
+    "ChatCreated",
+    "DeliveryUpdated",
+    "DomainEvent",
+    "Event",
+    "MemoryBroker",
+    "MessageCreated",
+    "NumberChanged",
+    "StaffSessionsEnded",
+    "emit",
+    "events_since",
+    "last_event_id",
+    "record",
+    "take_pending",
+    "write_pending",
+]

@@ -1,0 +1,41 @@
+"""The front door: every inbound SMS and every delivery receipt enters here.
+
+The carrier's webhooks and the sandbox's simulated handsets call these two functions
+alike, inside a transaction of their own: what an SMS causes (its Message, the SMS it
+fans out to, its live events) commits with it, or not at all.
+
+    receive_sms      whole SMS are routed (`routing`), parts of a long SMS wait for
+                     the rest (`multipart`), which then routes the whole
+    receive_receipt  the carrier's word on an SMS we sent, folded into its Delivery
+                     (`outbox.receipts`)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..carrier import InboundSms, Receipt
+from ..outbox.receipts import ReceiptOutcome, apply_receipt
+from .multipart import receive_part
+from .routing import Outcome, RoutingOptions, route
+
+
+async def receive_sms(
+    session: AsyncSession,
+    inbound: InboundSms,
+    options: RoutingOptions,
+    now: datetime | None = None,
+) -> Outcome:
+    """An SMS reached one of the pool's numbers: record it once and act on it."""
+    if inbound.is_part:
+        return await receive_part(session, inbound, options, now)
+    return await route(session, inbound, options, now)
+
+
+async def receive_receipt(
+    session: AsyncSession, receipt: Receipt, now: datetime | None = None
+) -> ReceiptOutcome:
+    """The carrier reports on one part of an SMS we sent."""
+    return await apply_receipt(session, receipt, now)

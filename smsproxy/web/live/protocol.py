@@ -1,0 +1,63 @@
+"""The live socket's frames: what a client may send, and which events a topic hears."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ...events import ChatClosed, ChatCreated, Event, MessageCreated, NumberChanged
+
+LIST_EVENTS = frozenset(
+    {ChatCreated.name, ChatClosed.name, MessageCreated.name, NumberChanged.name}
+)
+CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
+
+
+class BadFrame(Exception):
+    """A client frame the server cannot use; its message goes back to the client."""
+
+
+@dataclass(frozen=True)
+class Topic:
+    name: str
+    chat_id: str | None = None
+
+    def matches(self, event: Event) -> bool:
+        if self.name == "all":
+            return True
+        if self.chat_id is not None:
+            return event.chat_id == self.chat_id
+        return event.name in LIST_EVENTS
+
+
+@dataclass(frozen=True)
+class Subscribe:
+    topic: Topic
+    since: int | None
+
+
+def parse_topic(raw: Any) -> Topic:
+    if raw in ("chats", "all"):
+        return Topic(raw)
+    if isinstance(raw, str) and raw.startswith("chat:"):
+        chat_id = raw.removeprefix("chat:")
+        if CHAT_ID.fullmatch(chat_id):
+            return Topic("chat", chat_id)
+    raise BadFrame('topic must be "chats", "all" or "chat:<chat id>"')
+
+
+def parse_frame(raw: str | bytes) -> Subscribe:
+    if not isinstance(raw, str):
+        raise BadFrame("frames must be JSON text")
+    try:
+        frame = json.loads(raw)
+    except ValueError:
+        raise BadFrame("frame is not valid JSON") from None
+    if not isinstance(frame, dict) or frame.get("type") != "subscribe":
+        raise BadFrame('the only frame a client sends is {"type": "subscribe", ...}')
+    since = frame.get("since")
+    if since is not None and (type(since) is not int or since < 0):
+        raise BadFrame("since must be the id of the last event handled (an integer) or null")
+    return Subscribe(parse_topic(frame.get("topic")), since)
