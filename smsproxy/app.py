@@ -15,8 +15,9 @@ from werkzeug.exceptions import BadRequest
 
 from .config import Settings, load_settings
 from .runtime import Runtime
-from .web import SERVICES_KEY, auth, csrf, proxies
+from .web import SERVICES_KEY, api, auth, csrf, dashboard, docs, health, live, proxies, webhooks
 from .web.errors import register_error_handlers
+from .web.guards import StaffAuthUser
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -41,14 +42,28 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
         static_folder=str(ROOT / "static"),
     )
     app.request_class = Request
+    _configure(app, settings)
+    app.extensions[SERVICES_KEY] = runtime = Runtime(settings, background=background)
+    _add_extensions(app, settings)
+    register_error_handlers(app)
+    _register_blueprints(app)
+    auth.add_home_redirect(app)  # after every blueprint: only if none serves "/"
+    app.before_serving(runtime.start)
+    app.after_serving(runtime.stop)
+    proxies.trust_proxies(app, settings.trusted_proxy_hops)
+    return app
+
+
+def _configure(app: Quart, settings: Settings) -> None:
     app.config["SECRET_KEY"] = settings.secret_key or "development-only-not-secret"
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.config["QUART_AUTH_COOKIE_SECURE"] = bool(
         settings.public_url and settings.public_url.startswith("https://")
     )
     app.config["QUART_AUTH_COOKIE_SAMESITE"] = "Lax"
-    app.extensions[SERVICES_KEY] = runtime = Runtime(settings, background=background)
 
+
+def _add_extensions(app: Quart, settings: Settings) -> None:
     QuartSchema(
         app,
         info=Info(title="smsproxy", version="1"),
@@ -62,31 +77,18 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     # Limits only routes that ask (@rate_limit); registered before the CSRF check so
     # refused login attempts still count.
     RateLimiter(app, key_function=auth.client_address, store=auth.rate_limit_store(settings))
-    QuartAuth(app, user_class=auth.StaffAuthUser, duration=auth.SESSION_SECONDS)
+    QuartAuth(app, user_class=StaffAuthUser, duration=auth.SESSION_SECONDS)
     csrf.init_app(app)
     auth.init_app(app)
-    register_error_handlers(app)
-    _register_blueprints(app)
-    auth.add_home_redirect(app)  # after every blueprint: only if none serves "/"
-
-    @app.before_serving
-    async def start_runtime() -> None:
-        await runtime.start()
-
-    @app.after_serving
-    async def stop_runtime() -> None:
-        await runtime.stop()
-
-    proxies.trust_proxies(app, settings.trusted_proxy_hops)
-    return app
 
 
 def _register_blueprints(app: Quart) -> None:
-    from .web import api, dashboard, docs, health, live, webhooks
-
-    app.register_blueprint(health.blueprint)
-    app.register_blueprint(api.blueprint)
-    app.register_blueprint(docs.blueprint)
-    app.register_blueprint(live.blueprint)
-    app.register_blueprint(webhooks.blueprint)
-    app.register_blueprint(dashboard.blueprint)
+    for blueprint in (
+        health.blueprint,
+        api.blueprint,
+        docs.blueprint,
+        live.blueprint,
+        webhooks.blueprint,
+        dashboard.blueprint,
+    ):
+        app.register_blueprint(blueprint)

@@ -157,7 +157,7 @@ _staff_password_hash: list[str] = []
 
 async def add_staff(app: Quart, username: str, role: str = "agent") -> models.StaffUser:
     """A staff user whose password is STAFF_PASSWORD (hashed once per test session)."""
-    from smsproxy.proxy.users import hasher
+    from smsproxy.proxy.passwords import hasher
 
     if not _staff_password_hash:
         _staff_password_hash.append(hasher.hash(STAFF_PASSWORD))
@@ -175,7 +175,7 @@ async def logged_in_client(app: Quart, username: str, role: str) -> TestClientPr
     (tests/test_auth.py covers that) so page tests stay fast."""
     from quart_auth import generate_auth_token
 
-    from smsproxy.web.auth import auth_id_for
+    from smsproxy.web.guards import auth_id_for
 
     user = await add_staff(app, username, role)
     client = app.test_client()

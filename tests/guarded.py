@@ -13,7 +13,7 @@ from smsproxy.app import create_app
 from smsproxy.config import Settings
 from smsproxy.db import utcnow
 from smsproxy.runtime import Runtime
-from smsproxy.web.auth import admin_required, staff_required
+from smsproxy.web.guards import admin_required, staff_required
 from tests.conftest import csrf_post
 
 guarded = Blueprint("guarded", __name__)

@@ -20,7 +20,7 @@ from quart_schema import validate_querystring, validate_response
 from smsproxy import errors as proxy_errors
 from smsproxy.config import Settings
 from smsproxy.runtime import Runtime
-from smsproxy.web.api import API_LIMITS, api_key_required
+from smsproxy.web.api.base import API_LIMITS, api_key_required
 from tests.helpers import add_numbers, auth
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}

@@ -6,7 +6,7 @@ from typing import Any
 
 from quart import Quart
 
-from smsproxy.web.api import (
+from smsproxy.web.api.base import (
     ADDRESS_LIMITS,
     ADDRESS_LIMITS_CONFIG,
     api_key_or_address,

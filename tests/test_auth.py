@@ -16,7 +16,8 @@ from sqlmodel import select
 from smsproxy.config import Settings
 from smsproxy.models import StaffUser
 from smsproxy.proxy import users
-from smsproxy.web.auth import auth_id_for, safe_next
+from smsproxy.web.auth import safe_next
+from smsproxy.web.guards import auth_id_for
 from tests.conftest import (
     REDIS_URL,
     STAFF_PASSWORD,

@@ -20,7 +20,7 @@ from quart_rate_limiter import (
 from werkzeug.routing import Rule
 
 from smsproxy.config import Settings
-from smsproxy.web.auth import staff_required
+from smsproxy.web.guards import staff_required
 from tests.conftest import csrf_post
 
 # Reachable without logging in, on purpose. Nothing else is.

@@ -550,11 +550,11 @@ async def test_cli_users_create_marks_generated_passwords_one_time(
     capsys: pytest.CaptureFixture[str],
     generated: bool,
 ) -> None:
-    from smsproxy import cli
+    from smsproxy.cli import admin
 
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
     args = argparse.Namespace(username="erin", role="agent", password_stdin=not generated)
-    assert await cli.users_create(runtime, args) == 0
+    assert await admin.users_create(runtime, args) == 0
     printed = capsys.readouterr()
     user = await load(runtime, "erin")
     assert user.must_change_password is generated

@@ -9,7 +9,7 @@ from sqlmodel import select
 from smsproxy.db import utcnow
 from smsproxy.errors import Conflict, NotFound, ProxyError
 from smsproxy.models import AuditEvent, Role, StaffUser
-from smsproxy.proxy import users
+from smsproxy.proxy import passwords, users
 from smsproxy.runtime import Runtime
 
 PASSWORD = "a long enough password"
@@ -128,8 +128,8 @@ async def test_authenticate_rehashes_when_parameters_change(runtime: Runtime) ->
     async with runtime.db.read() as session:
         saved = await users.get_user_by_username(session, "alice")
     assert saved is not None
-    assert not users.hasher.check_needs_rehash(saved.password_hash)
-    assert users.hasher.verify(saved.password_hash, PASSWORD)
+    assert not passwords.hasher.check_needs_rehash(saved.password_hash)
+    assert passwords.hasher.verify(saved.password_hash, PASSWORD)
 
 
 async def test_unparseable_hash_fails_closed(runtime: Runtime) -> None:
@@ -200,15 +200,15 @@ async def test_list_users_sorted_by_username(runtime: Runtime) -> None:
 
 
 def test_generated_passwords_are_long_and_distinct() -> None:
-    passwords = {users.generate_password() for _ in range(50)}
-    assert len(passwords) == 50
-    assert all(len(p) >= users.MIN_PASSWORD_LENGTH and p.strip() == p for p in passwords)
+    made = {passwords.generate_password() for _ in range(50)}
+    assert len(made) == 50
+    assert all(len(p) >= passwords.MIN_PASSWORD_LENGTH and p.strip() == p for p in made)
 
 
 async def test_unknown_username_still_verifies_a_hash(runtime: Runtime) -> None:
     # Timing is not asserted (slow machines); what is: the unknown-user path does the
     # same argon2 verification as a wrong password.
-    users._dummy_hash.cache_clear()
+    passwords.dummy_hash.cache_clear()
     async with runtime.db.transaction() as session:
         assert await users.authenticate(session, "nobody", PASSWORD) is None
-    assert users._dummy_hash.cache_info().misses == 1
+    assert passwords.dummy_hash.cache_info().misses == 1

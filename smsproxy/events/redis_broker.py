@@ -175,7 +175,7 @@ class RedisBroker:
             retry=Retry(NoBackoff(), 0),
             client_name=self.client_name + "-sub",
         )
-        pubsub = client.pubsub()
+        pubsub: Any = client.pubsub()  # redis-py leaves PubSub.aclose untyped
         try:
             await pubsub.subscribe(self.channel)
             await self._await_confirmation(pubsub)

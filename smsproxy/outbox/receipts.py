@@ -76,25 +76,14 @@ async def apply_receipt(
 ) -> ReceiptOutcome:
     """Record a receipt for one part and update its Delivery's status."""
     now = now or utcnow()
-    link = await session.get(CarrierMessage, receipt.carrier_message_id)
-    if link is not None:
-        # The Delivery row's lock orders concurrent receipts for its parts: each sees the
-        # parts the others recorded, so the last one to arrive can say "all delivered".
-        delivery = (
-            await session.exec(
-                select(Delivery).where(col(Delivery.id) == link.delivery_id).with_for_update()
-            )
-        ).one()
-    else:
-        early = await _early_delivery(session, receipt)
-        if early is None:
-            log.info(
-                "receipt (%s) for carrier message %s, which is not one of ours",
-                receipt.status,
-                receipt.carrier_message_id,
-            )
-            return ReceiptOutcome(found=False)
-        delivery = early
+    delivery = await _locked_delivery(session, receipt)
+    if delivery is None:
+        log.info(
+            "receipt (%s) for carrier message %s, which is not one of ours",
+            receipt.status,
+            receipt.carrier_message_id,
+        )
+        return ReceiptOutcome(found=False)
     parts = list(
         (
             await session.exec(
@@ -105,8 +94,27 @@ async def apply_receipt(
         ).all()
     )
     part = next(p for p in parts if p.carrier_message_id == receipt.carrier_message_id)
+    _record_part(session, part, receipt, now)
+    changed = await _fold(session, delivery, parts, now)
+    return ReceiptOutcome(found=True, delivery=delivery, changed=changed)
+
+
+async def _locked_delivery(session: AsyncSession, receipt: Receipt) -> Delivery | None:
+    """The Delivery the receipt's part belongs to, locked; None when it is not ours."""
+    link = await session.get(CarrierMessage, receipt.carrier_message_id)
+    if link is None:
+        return await _early_delivery(session, receipt)
+    # The Delivery row's lock orders concurrent receipts for its parts: each sees the
+    # parts the others recorded, so the last one to arrive can say "all delivered".
+    query = select(Delivery).where(col(Delivery.id) == link.delivery_id).with_for_update()
+    return (await session.exec(query)).one()
+
+
+def _record_part(
+    session: AsyncSession, part: CarrierMessage, receipt: Receipt, now: datetime
+) -> None:
+    """A part's status moves once to a final word, never back."""
     status = normalise_status(receipt.status)
-    error_code = receipt.error_code if receipt.error_code not in (None, "", "0") else None
     if part.status in FINAL_PART:
         if status != part.status:
             log.info(
@@ -115,13 +123,11 @@ async def apply_receipt(
                 part.carrier_message_id,
                 part.status,
             )
-    else:
-        part.status = status
-        part.error_code = error_code
-        part.updated_at = now
-        session.add(part)
-    changed = await _fold(session, delivery, parts, now)
-    return ReceiptOutcome(found=True, delivery=delivery, changed=changed)
+        return
+    part.status = status
+    part.error_code = receipt.error_code if receipt.error_code not in (None, "", "0") else None
+    part.updated_at = now
+    session.add(part)
 
 
 async def settle(session: AsyncSession, delivery: Delivery, now: datetime | None = None) -> bool:

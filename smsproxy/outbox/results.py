@@ -26,7 +26,7 @@ BACKOFF_CAP_SECONDS = 300.0
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
     """Seconds before retry number `attempts`: full jitter over an exponential ceiling,
     so many rows throttled together do not come back together."""
-    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1))
+    ceiling = min(BACKOFF_CAP_SECONDS, BACKOFF_BASE_SECONDS * 2.0 ** max(0, attempts - 1))
     return rng() * ceiling
 
 

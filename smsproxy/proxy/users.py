@@ -1,20 +1,13 @@
 """Staff accounts: who may use the dashboard, and how their passwords are checked.
 
-Passwords are hashed with argon2id. Hashing takes a noticeable fraction of a second on
-purpose, so it runs in a worker thread (argon2's C code releases the GIL) and never
-stalls the event loop.
+Passwords are argon2id hashes (`passwords`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
-import secrets
-from functools import cache
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -23,20 +16,17 @@ from .. import events
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ProxyError
 from ..models import AuditEvent, Role, StaffUser
+from .passwords import (
+    dummy_hash,
+    generate_password,
+    hash_password,
+    hasher,
+    validate_password,
+    verify_password,
+)
 
 USERNAME_PATTERN = re.compile(r"[a-z0-9._-]{3,64}")
-MIN_PASSWORD_LENGTH = 10
-MAX_PASSWORD_LENGTH = 1024
 FIRST_ADMIN = "admin"
-
-hasher = PasswordHasher()
-
-
-@cache
-def _dummy_hash() -> str:
-    # Verified against when the username is unknown, so a wrong username takes as long
-    # as a wrong password and response times do not reveal which usernames exist.
-    return hasher.hash(secrets.token_urlsafe(16))
 
 
 def normalize_username(raw: str) -> str:
@@ -53,36 +43,12 @@ def validate_username(raw: str) -> str:
     return username
 
 
-def validate_password(password: str, field: str = "password") -> str:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise ProxyError(f"Password must be at least {MIN_PASSWORD_LENGTH} characters", field=field)
-    if len(password) > MAX_PASSWORD_LENGTH:
-        raise ProxyError(f"Password must be at most {MAX_PASSWORD_LENGTH} characters", field=field)
-    return password
-
-
 def validate_role(raw: Role | str) -> Role:
     try:
         return Role(raw)
     except ValueError:
         names = ", ".join(role.value for role in Role)
         raise ProxyError(f"Role must be one of: {names}", field="role") from None
-
-
-async def hash_password(password: str) -> str:
-    return await asyncio.to_thread(hasher.hash, password)
-
-
-async def _verify(stored_hash: str, password: str) -> bool:
-    try:
-        return await asyncio.to_thread(hasher.verify, stored_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def generate_password() -> str:
-    """A random password of 20 URL-safe characters (about 120 bits)."""
-    return secrets.token_urlsafe(15)
 
 
 def credential_fingerprint(user: StaffUser) -> str:
@@ -154,9 +120,9 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> S
     """The active user with these credentials, or None. Records the login time."""
     user = await get_user_by_username(session, username)
     if user is None or not user.active:
-        await _verify(_dummy_hash(), password)
+        await verify_password(dummy_hash(), password)
         return None
-    if not await _verify(user.password_hash, password):
+    if not await verify_password(user.password_hash, password):
         return None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
@@ -218,7 +184,7 @@ async def change_own_password(
     user = await get_user(session, user_id)
     if user is None or not user.active:
         raise NotFound("This account no longer exists or is disabled")
-    if not await _verify(user.password_hash, current or ""):
+    if not await verify_password(user.password_hash, current or ""):
         raise ProxyError("That is not your current password", field="current_password")
     validate_password(new, field="new_password")
     if new == current:

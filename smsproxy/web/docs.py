@@ -16,8 +16,8 @@ from .. import errors as proxy_errors
 from . import settings
 from .api import blueprint as api_blueprint
 from .api.chats import ChatCreate
-from .auth import public
 from .errors import describe_validation_error
+from .guards import public
 from .openapi_view import ApiDoc, read_spec
 
 blueprint = Blueprint("docs", __name__)

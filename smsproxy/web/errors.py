@@ -64,66 +64,78 @@ def is_unstorable_value(error: SQLAlchemyError) -> bool:
     return sqlstate.startswith("22") or isinstance(original, OverflowError)
 
 
-def register_error_handlers(app: Quart) -> None:
-    @app.errorhandler(RequestSchemaValidationError)
-    async def on_schema_error(error: RequestSchemaValidationError) -> Response:
-        message, details = describe_validation_error(error.validation_error)
-        if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
-            # quart-schema reads a form or an empty body as a missing JSON object.
-            message = "Send the body as JSON with 'Content-Type: application/json'"
-        return json_error(400, "invalid_request", message, details=details)
+async def on_schema_error(error: RequestSchemaValidationError) -> Response:
+    message, details = describe_validation_error(error.validation_error)
+    if request.method in ("POST", "PUT", "PATCH") and not request.is_json:
+        # quart-schema reads a form or an empty body as a missing JSON object.
+        message = "Send the body as JSON with 'Content-Type: application/json'"
+    return json_error(400, "invalid_request", message, details=details)
 
-    @app.errorhandler(ProxyError)
-    async def on_proxy_error(error: ProxyError) -> Any:
-        if wants_json():
-            extra = {"field": error.field} if error.field else {}
-            return json_error(error.status, error.code, error.message, **extra)
-        return await _html_error(error.status, error.message)
 
-    @app.errorhandler(HTTPException)
-    async def on_http_error(error: HTTPException) -> Any:
-        status = error.code or 500
-        message = error.description or error.name
+async def on_proxy_error(error: ProxyError) -> Any:
+    if wants_json():
+        extra = {"field": error.field} if error.field else {}
+        return json_error(error.status, error.code, error.message, **extra)
+    return await _html_error(error.status, error.message)
+
+
+async def on_http_error(error: HTTPException) -> Any:
+    status = error.code or 500
+    message = error.description or error.name
+    if wants_json():
+        response = json_error(status, error.name.lower().replace(" ", "_"), message)
+        for header in ("Retry-After", "Allow", "WWW-Authenticate"):
+            original = error.get_response().headers.get(header)
+            if original:
+                response.headers[header] = original
+        return response
+    return await _html_error(status, message)
+
+
+async def on_database_error(error: SQLAlchemyError | OSError) -> Any:
+    """A driver that cannot connect may raise OSError itself rather than a database
+    error; either way the caller (Vonage, an integration) should retry later."""
+    if is_unavailable(error):
+        log.warning("database unavailable: %s", type(error).__name__)
         if wants_json():
-            response = json_error(status, error.name.lower().replace(" ", "_"), message)
-            for header in ("Retry-After", "Allow", "WWW-Authenticate"):
-                original = error.get_response().headers.get(header)
-                if original:
-                    response.headers[header] = original
+            response = json_error(503, "unavailable", "The database is unavailable; retry")
+            response.headers["Retry-After"] = "5"
             return response
-        return await _html_error(status, message)
-
-    # A driver that cannot connect may raise OSError itself rather than a database error;
-    # either way the caller (Vonage, an integration) should retry later.
-    @app.errorhandler(OSError)
-    @app.errorhandler(SQLAlchemyError)
-    async def on_database_error(error: SQLAlchemyError | OSError) -> Any:
-        if is_unavailable(error):
-            log.warning("database unavailable: %s", type(error).__name__)
-            if wants_json():
-                response = json_error(503, "unavailable", "The database is unavailable; retry")
-                response.headers["Retry-After"] = "5"
-                return response
-            return await _html_error(503, "The database is unavailable; try again shortly.")
-        if isinstance(error, SQLAlchemyError) and is_unstorable_value(error):
-            message = (
-                "The request holds a value the database cannot store: text with a NUL "
-                "character, or a number or date out of range"
-            )
-            if wants_json():
-                return json_error(400, "invalid_request", message)
-            return await _html_error(400, message)
-        raise error
-
-    @app.errorhandler(Exception)
-    async def on_unexpected(error: Exception) -> Any:
-        if has_request_context():
-            log.exception("unhandled error on %s %s", request.method, request.path)
-        else:
-            log.exception("unhandled error")
+        return await _html_error(503, "The database is unavailable; try again shortly.")
+    if isinstance(error, SQLAlchemyError) and is_unstorable_value(error):
+        message = (
+            "The request holds a value the database cannot store: text with a NUL "
+            "character, or a number or date out of range"
+        )
         if wants_json():
-            return json_error(500, "internal_error", "Something went wrong on our side")
-        return await _html_error(500, "Something went wrong on our side.")
+            return json_error(400, "invalid_request", message)
+        return await _html_error(400, message)
+    raise error
+
+
+async def on_unexpected(error: Exception) -> Any:
+    if has_request_context():
+        log.exception("unhandled error on %s %s", request.method, request.path)
+    else:
+        log.exception("unhandled error")
+    if wants_json():
+        return json_error(500, "internal_error", "Something went wrong on our side")
+    return await _html_error(500, "Something went wrong on our side.")
+
+
+HANDLERS: list[tuple[type[Exception], Any]] = [
+    (RequestSchemaValidationError, on_schema_error),
+    (ProxyError, on_proxy_error),
+    (HTTPException, on_http_error),
+    (OSError, on_database_error),
+    (SQLAlchemyError, on_database_error),
+    (Exception, on_unexpected),
+]
+
+
+def register_error_handlers(app: Quart) -> None:
+    for kind, handler in HANDLERS:
+        app.register_error_handler(kind, handler)
 
 
 async def _html_error(status: int, message: str) -> tuple[str, int]:

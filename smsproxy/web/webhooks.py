@@ -20,7 +20,7 @@ from ..carrier.webhooks import (
 from ..config import Settings
 from ..proxy.inbound import receive_receipt, receive_sms
 from . import services
-from .auth import public
+from .guards import public
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
 

@@ -22,7 +22,7 @@ from ...proxy.chats import ChatSpec, NewParticipant, close_chat, create_chat
 from ...proxy.queries import ChatView
 from ...proxy.transcripts import TranscriptEntry, transcript
 from .. import services
-from . import API_LIMITS, actor, api_key_required, blueprint, current_key, optional_body
+from .base import API_LIMITS, actor, api_key_required, blueprint, current_key, optional_body
 from .idempotency import idempotent
 
 

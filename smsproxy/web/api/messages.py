@@ -12,7 +12,7 @@ from quart_schema import validate_request, validate_response
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
 from ...proxy.transcripts import TranscriptEntry
 from .. import services
-from . import API_LIMITS, actor, api_key_required, blueprint, current_key
+from .base import API_LIMITS, actor, api_key_required, blueprint, current_key
 from .chats import MessageOut, message_out
 from .idempotency import idempotent
 

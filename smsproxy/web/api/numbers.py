@@ -11,7 +11,7 @@ from quart_schema import validate_request, validate_response
 from ...proxy import pool
 from ...proxy.pool import NumberUsage
 from .. import services
-from . import API_LIMITS, api_key_required, blueprint
+from .base import API_LIMITS, api_key_required, blueprint
 
 
 class NumberIn(BaseModel):

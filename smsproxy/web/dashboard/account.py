@@ -15,8 +15,9 @@ from quart_rate_limiter import rate_limit
 from ...errors import ProxyError
 from ...proxy import users
 from .. import services
-from ..auth import LOGIN_ATTEMPTS, LOGIN_PERIOD, StaffAuthUser, account_required, safe_next
-from . import FormErrors, error_field, signed_in
+from ..auth import LOGIN_ATTEMPTS, LOGIN_PERIOD, safe_next
+from ..guards import StaffAuthUser, account_required
+from .base import FormErrors, error_field, signed_in
 
 blueprint = Blueprint("account", __name__)
 

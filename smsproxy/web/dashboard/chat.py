@@ -13,8 +13,8 @@ from ...proxy.chats import close_chat as close_chat_rule
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
 from ...proxy.queries import ChatView, get_chat
 from .. import services
-from ..auth import staff_required
-from . import (
+from ..guards import staff_required
+from .base import (
     FormErrors,
     actor_of,
     error_field,

@@ -11,8 +11,8 @@ from werkzeug.exceptions import BadRequest
 from ...models import Chat, ChatStatus, ProxyNumber
 from ...proxy.inbox import ChatFilter, chat_row, search_chats
 from .. import services, settings
-from ..auth import staff_required
-from . import event_position, fragment, query_value, signed_in
+from ..guards import staff_required
+from .base import event_position, fragment, query_value, signed_in
 
 blueprint = Blueprint("chats", __name__)
 

@@ -9,8 +9,8 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from ...errors import ProxyError
 from ...proxy import keys
 from .. import services
-from ..auth import admin_required
-from . import FormErrors, actor_of, error_field, signed_in
+from ..guards import admin_required
+from .base import FormErrors, actor_of, error_field, signed_in
 
 blueprint = Blueprint("keys", __name__)
 

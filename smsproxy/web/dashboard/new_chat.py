@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from quart import Blueprint, flash, redirect, render_template, request, url_for
+from sqlmodel.ext.asyncio.session import AsyncSession
 from werkzeug.datastructures import MultiDict
 
 from ...errors import NotFound, ProxyError
@@ -28,8 +29,8 @@ from ...proxy.chats import (
     retry_on_route_conflict,
 )
 from .. import services
-from ..auth import staff_required
-from . import FormErrors, InvalidForm, actor_of, error_field, masked, signed_in
+from ..guards import staff_required
+from .base import FormErrors, InvalidForm, actor_of, error_field, masked, signed_in
 
 blueprint = Blueprint("new_chat", __name__)
 
@@ -183,16 +184,8 @@ async def post_new_chat() -> Any:
     form = NewChatForm.parse(await request.form)
     action = (await request.form).get("action", "create")
     sources = await _resolve_sources(form)
-    if action == "add":
-        if len(form.rows) < MAX_PARTICIPANTS:
-            form.rows.append(Row())
-        return await _render(form)
-    if action.startswith("remove-") and action[7:].isdigit():
-        index = int(action[7:])
-        if len(form.rows) > MIN_PARTICIPANTS and index < len(form.rows):
-            del form.rows[index]
-        return await _render(form)
-
+    if action == "add" or action.startswith("remove-"):
+        return await _render(_change_rows(form, action))
     used = [i for i, row in enumerate(form.rows) if not row.blank]
     if len(used) < MIN_PARTICIPANTS:
         first_blank = next(i for i, row in enumerate(form.rows) if row.blank)
@@ -203,29 +196,43 @@ async def post_new_chat() -> Any:
         row = form.rows[i]
         number = (sources[i].sender_number or "") if i in sources else row.number
         people.append(NewParticipant(number=number, name=row.name))
-    svc = services()
     try:
-        spec = ChatSpec(
-            participants=people,
-            reference=form.reference.strip() or None,
-            ttl_seconds=_ttl(form),
-            expires_at=_expiry(form),
-            intro=form.intro,
-        )
-
-        async def create(session: Any) -> str:
-            view = await create_chat(
-                session,
-                spec,
-                templates=svc.templates,
-                actor=actor_of(staff),
-                default_region=svc.settings.default_region,
-            )
-            return view.chat.public_id
-
-        chat_id = await retry_on_route_conflict(svc.db, create)
+        chat_id = await _create(form, people, actor_of(staff))
     except ProxyError as error:
         name = _field_for(error_field(error, "form"), used)
         return await _render(form, {name: error.message}, error.status)
     await flash("Chat created: each participant has a number to text.", "success")
     return redirect(url_for("dashboard.chat.get_chat_page", chat_id=chat_id), 303)
+
+
+def _change_rows(form: NewChatForm, action: str) -> NewChatForm:
+    """ "Add another" and "Remove" without scripts: the same form, rows changed."""
+    if action == "add" and len(form.rows) < MAX_PARTICIPANTS:
+        form.rows.append(Row())
+    index = action.removeprefix("remove-")
+    if index.isdigit() and len(form.rows) > MIN_PARTICIPANTS and int(index) < len(form.rows):
+        del form.rows[int(index)]
+    return form
+
+
+async def _create(form: NewChatForm, people: list[NewParticipant], actor: str) -> str:
+    svc = services()
+    spec = ChatSpec(
+        participants=people,
+        reference=form.reference.strip() or None,
+        ttl_seconds=_ttl(form),
+        expires_at=_expiry(form),
+        intro=form.intro,
+    )
+
+    async def create(session: AsyncSession) -> str:
+        view = await create_chat(
+            session,
+            spec,
+            templates=svc.templates,
+            actor=actor,
+            default_region=svc.settings.default_region,
+        )
+        return view.chat.public_id
+
+    return await retry_on_route_conflict(svc.db, create)

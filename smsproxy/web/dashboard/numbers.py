@@ -9,8 +9,8 @@ from quart import Blueprint, flash, redirect, render_template, request, url_for
 from ...errors import ProxyError
 from ...proxy import pool
 from .. import services, settings
-from ..auth import admin_required, staff_required
-from . import FormErrors, InvalidForm, error_field, event_position
+from ..guards import admin_required, staff_required
+from .base import FormErrors, InvalidForm, error_field, event_position
 
 blueprint = Blueprint("numbers", __name__)
 

@@ -29,8 +29,8 @@ from ...proxy.messages import MAX_BODY_LENGTH
 from ...proxy.routing import Route
 from ...proxy.sandbox import text_from_handset
 from .. import services, settings
-from ..auth import staff_required
-from . import FormErrors, InvalidForm, error_field, event_position, fetch_wants_json, fragment
+from ..guards import staff_required
+from .base import FormErrors, InvalidForm, error_field, event_position, fetch_wants_json, fragment
 
 blueprint = Blueprint("sandbox", __name__)
 

@@ -11,10 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ...errors import ProxyError
 from ...models import Role, StaffUser
-from ...proxy import users
+from ...proxy import passwords, users
 from .. import services
-from ..auth import admin_required
-from . import FormErrors, actor_of, error_field, signed_in
+from ..guards import admin_required
+from .base import FormErrors, actor_of, error_field, signed_in
 
 blueprint = Blueprint("staff", __name__)
 
@@ -65,7 +65,7 @@ async def post_staff() -> Any:
     staff = await signed_in()
     form = await request.form
     typed = {"username": form.get("username", "")[:100], "role": form.get("role", "agent")[:20]}
-    password = users.generate_password()
+    password = passwords.generate_password()
     try:
         async with services().db.transaction() as session:
             user = await users.create_user(

@@ -9,8 +9,8 @@ from quart import Blueprint, render_template, render_template_string
 from ...phone import is_alphanumeric_sender
 from ...proxy import inbox
 from .. import services
-from ..auth import staff_required
-from . import event_position, fragment, query_value
+from ..guards import staff_required
+from .base import event_position, fragment, query_value
 
 blueprint = Blueprint("unrouted", __name__)
 

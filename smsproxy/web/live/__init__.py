@@ -35,7 +35,7 @@ from quart_auth import current_user
 
 from ...events import last_event_id
 from .. import services
-from ..auth import current_staff, staff_required
+from ..guards import current_staff, staff_required
 from .connection import REPLAY_LIMIT, LiveConnection, LiveHub, Login
 
 __all__ = ["HUB_KEY", "REPLAY_LIMIT", "LiveHub", "blueprint", "live_hub"]

@@ -13,7 +13,7 @@ from quart import websocket
 
 from ...db import Database
 from ...events import Broker, Event, StaffSessionsEnded, events_since, last_event_id
-from ..auth import load_staff
+from ..guards import load_staff
 from .protocol import BadFrame, Subscribe, Topic, parse_frame
 
 REPLAY_LIMIT = 500  # matching events a replay sends before asking the page to reload
