@@ -172,7 +172,7 @@ async def add_staff(app: Quart, username: str, role: str = "agent") -> models.St
 
 async def logged_in_client(app: Quart, username: str, role: str) -> TestClientProtocol:
     """A test client holding a new staff user's login cookie. It skips the password form
-    (tests/test_auth.py covers that) so page tests stay fast."""
+    (tests/web/test_auth.py covers that) so page tests stay fast."""
     from quart_auth import generate_auth_token
 
     from smsproxy.web.guards import auth_id_for

@@ -21,7 +21,7 @@ from tests.browser.conftest import (
     shoot,
 )
 from tests.helpers import start_chat
-from tests.test_transcripts import body, write_messages
+from tests.proxy.test_transcripts import body, write_messages
 
 LIVE_TEXT = "Still there? Reading back through all this"
 

@@ -1,7 +1,7 @@
 """The staff dashboard: server-rendered pages, enhanced live by small page scripts.
 
 One module per page area, each with its own `blueprint`, nested under this one. Every
-handler is guarded by `staff_required` (or `admin_required`); tests/test_meta_auth.py
+handler is guarded by `staff_required` (or `admin_required`); tests/web/test_meta_auth.py
 fails for any route that forgets. Page handlers read the newest event id before the
 data they show, so the page's live script resumes from there and misses nothing.
 """

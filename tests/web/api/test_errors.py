@@ -300,4 +300,4 @@ async def test_the_docs_page_answers(app: Quart) -> None:
     assert response.status_code == 200
     page = await response.get_data(as_text=True)
     assert "/openapi.json" in page
-    assert "API reference" in page  # our own page (tests/test_api_docs.py), not Swagger UI
+    assert "API reference" in page  # our own page (tests/web/api/test_docs.py), not Swagger UI

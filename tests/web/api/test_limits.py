@@ -13,7 +13,7 @@ from smsproxy.web.api.base import (
     connection_address,
 )
 from tests.helpers import auth
-from tests.test_meta_auth import rate_limits_of
+from tests.web.test_meta_auth import rate_limits_of
 
 HERE = {"client": ("203.0.113.5", 40000)}
 ELSEWHERE = {"client": ("203.0.113.6", 40000)}

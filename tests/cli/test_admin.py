@@ -1,0 +1,33 @@
+"""The admin commands, called as the CLI calls them."""
+
+from __future__ import annotations
+
+import argparse
+import io
+
+import pytest
+
+from smsproxy.proxy import users
+from smsproxy.runtime import Runtime
+from tests.staff_accounts import PASSWORD, load
+
+
+@pytest.mark.parametrize("generated", [True, False])
+async def test_cli_users_create_marks_generated_passwords_one_time(
+    runtime: Runtime,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    generated: bool,
+) -> None:
+    from smsproxy.cli import admin
+
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    args = argparse.Namespace(username="erin", role="agent", password_stdin=not generated)
+    assert await admin.users_create(runtime, args) == 0
+    printed = capsys.readouterr()
+    user = await load(runtime, "erin")
+    assert user.must_change_password is generated
+    assert ("One-time password" in printed.err) is generated
+    password = printed.out.strip() if generated else PASSWORD
+    async with runtime.db.transaction() as session:
+        assert await users.authenticate(session, "erin", password) is not None
