@@ -30,8 +30,10 @@ Where a long reference ends and a phone number begins:
 - Figures that are not valid numbers in the regions (an 11-digit order number that does
   not start with 0 in the UK, a 10-digit one whose area code does not exist in the US,
   a 14-digit tracking number) are never phone numbers, whatever the words around them.
-- A run of ordinary digit groups that the matcher did not take ("9 30, 10 45, 12 15")
-  counts only next to a cue: the matcher has had its say on numbers written normally.
+- A run of ordinary digit groups that the matcher did not take counts next to a cue, or
+  when it stands apart from letters and is grouped as the number is formatted (the
+  matcher passes over "Flat 2 07946 300172" for the 2): "9 30, 10 45, 12 15" and
+  "E6S15732719861" pass.
 
 E-mail addresses (`emails.find`): as written; with a spaced "@" and "."; with "(at)",
 "[at]", "(dot)" and the like; with the words "at" and "dot" when the mailbox looks like
@@ -111,16 +113,23 @@ def _merge(found: list[Finding]) -> list[Finding]:
 
 
 def redact(text: str, findings: Sequence[Finding]) -> str:
-    """`text` with each finding replaced by its marker and everything else unchanged."""
+    """`text` with each finding replaced by its marker and everything else unchanged.
+
+    Findings that overlap (only hand-made ones do) become one marker, an e-mail's if any.
+    """
+    spans: list[tuple[int, int, str]] = []
+    for finding in sorted(findings, key=lambda f: (f.start, f.end)):
+        if spans and finding.start < spans[-1][1]:
+            start, end, kind = spans[-1]
+            kind = "email" if "email" in (kind, finding.kind) else kind
+            spans[-1] = (start, max(end, finding.end), kind)
+        elif finding.end > finding.start:
+            spans.append((finding.start, finding.end, finding.kind))
     parts: list[str] = []
     position = 0
-    for finding in sorted(findings, key=lambda f: f.start):
-        start = max(finding.start, position)
-        if finding.end <= start:
-            continue
-        parts.append(text[position:start])
-        parts.append(MARKERS[finding.kind])
-        position = finding.end
+    for start, end, kind in spans:
+        parts += [text[position:start], MARKERS[kind]]
+        position = end
     parts.append(text[position:])
     return "".join(parts)
 

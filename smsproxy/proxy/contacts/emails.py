@@ -167,6 +167,7 @@ _NAMED = re.compile(
     rf"(?P<sep>\s*[:=\-]\s*|\s+is\s+)(?P<user>[a-z0-9][a-z0-9._\-]{{2,}}[a-z0-9])",
     re.IGNORECASE,
 )
+_ENGLISH_PROVIDERS = frozenset({"outlook", "yahoo"})
 _MY_BEFORE = re.compile(r"\bmy\s+$", re.IGNORECASE)
 # A time, a count or an ordinal before "at" ("3am at amazon dot co dot uk"), not a name.
 _FIGURE = re.compile(r"\d+(?:[.:]\d+)?(?:am|pm|st|nd|rd|th|s|x)?", re.IGNORECASE)
@@ -186,7 +187,11 @@ def find(text: str) -> Iterator[tuple[int, int, str]]:
         position = end
     for match in _NAMED.finditer(text):
         user = match.group("user")
-        explicit = ":" in match.group("sep") or _MY_BEFORE.search(text, 0, match.start())
+        # "my gmail is jo" names a mailbox; "my outlook is good" does not.
+        explicit = ":" in match.group("sep") or (
+            match.group("provider").lower() not in _ENGLISH_PROVIDERS
+            and _MY_BEFORE.search(text, 0, match.start()) is not None
+        )
         if user.lower() in _NOT_MAILBOXES:
             continue
         if explicit or any(ch.isdigit() or ch in "._" for ch in user):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import cache
 
 import phonenumbers
@@ -33,13 +35,13 @@ def matched(text: str, regions: Sequence[str]) -> Iterator[tuple[int, int]]:
             yield match.start, match.end
 
 
-def verdict(digits: str, plus: bool, regions: tuple[str, ...]) -> str | None:
+def verdict(digits: str, plus: bool, regions: tuple[str, ...], valid_only: bool) -> str | None:
     """Whether a digit string, as written, is a "valid" number, a "possible" one, or None.
 
     Written nationally, the digits must be the number's national form, prefix and all
     (GB "07911123456", US "4155550134"), or its country code and national number without
     a "+" ("447911123456"): "7911123456" from a GB sender is a ten-digit figure, not a
-    number.
+    number. With `valid_only`, digits that cannot be valid are refused before parsing.
     """
     if plus or digits.startswith("00"):
         international = digits.removeprefix("00")
@@ -49,11 +51,12 @@ def verdict(digits: str, plus: bool, regions: tuple[str, ...]) -> str | None:
     else:
         candidates = []
         for region in regions:
-            lengths, code = _written_lengths(region)
-            if len(digits) in lengths:
+            shape = _shape(region)
+            if shape.could_be(digits, valid_only):
                 candidates.append((digits, region))
             # Without its "+", a country code counts only for the participants' countries.
-            if code and digits.startswith(code) and len(digits) - len(code) in lengths:
+            rest = digits[len(shape.code) :]
+            if shape.code and digits.startswith(shape.code) and shape.could_be(rest, valid_only):
                 candidates.append(("+" + digits, None))
     best: str | None = None
     for candidate, in_region in candidates:
@@ -61,31 +64,61 @@ def verdict(digits: str, plus: bool, regions: tuple[str, ...]) -> str | None:
             number = phonenumbers.parse(candidate, in_region)
         except phonenumbers.NumberParseException:
             continue
+        if not phonenumbers.is_possible_number(number):
+            continue
         if in_region is not None:
             national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
             if "".join(ch for ch in national if ch.isdigit()) != digits:
                 continue
         if phonenumbers.is_valid_number(number):
             return "valid"
-        if phonenumbers.is_possible_number(number):
-            best = "possible"
-    return best
+        best = "possible"
+    return None if valid_only else best
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """What a region's numbers look like as written, to refuse most digits unparsed.
+
+    The parser is the slow part, and most stretches of a run are no number.
+    """
+
+    lengths: frozenset[int]  # of the national number, with and without the prefix
+    code: str
+    prefix: str
+    bare: bool  # whether some numbers are written without the national prefix
+    pattern: re.Pattern[str] | None  # what any valid national number matches
+
+    def could_be(self, digits: str, valid_only: bool) -> bool:
+        if len(digits) not in self.lengths:
+            return False
+        if not valid_only or self.pattern is None:
+            return True
+        national = []
+        if self.prefix and digits.startswith(self.prefix):
+            national.append(digits[len(self.prefix) :])
+        if self.bare or not self.prefix:
+            national.append(digits)
+        return any(self.pattern.fullmatch(number) for number in national)
 
 
 @cache
-def _written_lengths(region: str) -> tuple[frozenset[int], str]:
-    """Lengths a national number of the region can have as written, and its country code.
-
-    Checked before parsing: most stretches of a run are the wrong length for any number,
-    and the parser is the slow part.
-    """
+def _shape(region: str) -> _Shape:
     metadata = PhoneMetadata.metadata_for_region(region.upper())
     if metadata is None:
-        return frozenset(), ""
+        return _Shape(frozenset(), "", "", True, None)
     general = metadata.general_desc
     lengths = set(general.possible_length if general is not None else ())
-    prefix = len(metadata.national_prefix or "")
-    return frozenset(lengths | {length + prefix for length in lengths}), str(metadata.country_code)
+    prefix = metadata.national_prefix or ""
+    rules = [f.national_prefix_formatting_rule for f in metadata.number_format]
+    pattern = general.national_number_pattern if general is not None else None
+    return _Shape(
+        lengths=frozenset(lengths | {length + len(prefix) for length in lengths}),
+        code=str(metadata.country_code),
+        prefix=prefix,
+        bare=not rules or any(not rule or not rule.startswith(prefix) for rule in rules),
+        pattern=re.compile(pattern) if pattern else None,
+    )
 
 
 def _how(text: str, run: Run, first: int, last: int) -> str:
@@ -110,9 +143,10 @@ def _how(text: str, run: Run, first: int, last: int) -> str:
 def disguised(text: str, regions: tuple[str, ...], cue: bool) -> Iterator[tuple[int, int, str]]:
     """Spans of numbers in runs of digit units, and how each was written.
 
-    A run written like an ordinary number ("plain") counts only next to a cue: the
-    matcher has had its say on those. A disguised run counts when valid; a number that
-    is merely possible (a range the library does not know, a drama number) needs a cue.
+    A run written like an ordinary number ("plain") counts only next to a cue or when
+    grouped as the number is formatted: the matcher has had its say on the others. A
+    disguised run counts when valid; a number that is merely possible (a range the
+    library does not know, a drama number) needs a cue.
     A run of digits only (no words, no letters for digits) labelled as a reference
     ("Order", "ref", "#") is one unless a cue says otherwise.
     """
@@ -131,6 +165,23 @@ def disguised(text: str, regions: tuple[str, ...], cue: bool) -> Iterator[tuple[
             first = last + 1
 
 
+def _grouped_as_a_number(text: str, start: int, end: int, regions: tuple[str, ...]) -> bool:
+    """Whether digits written normally stand apart, grouped as the number is formatted.
+
+    The matcher passes over a number run together with other digits ("Flat 2 07946
+    300172"); on its own, with its groups where a phone number has them, it still counts.
+    Glued to letters it is part of a code ("E6S15732719861"), as the matcher holds too.
+    """
+    if (start > 0 and text[start - 1].isalpha()) or (end < len(text) and text[end].isalpha()):
+        return False
+    written = text[start:end]
+    for region in regions:
+        for match in PhoneNumberMatcher(written, region, leniency=Leniency.STRICT_GROUPING):
+            if match.start == 0 and match.end == len(written):
+                return True
+    return False
+
+
 def _longest_number(
     text: str, run: Run, first: int, regions: tuple[str, ...], cue: bool
 ) -> tuple[int, str] | None:
@@ -146,14 +197,14 @@ def _longest_number(
         written = ends[last - first]
         if len(written) < _MIN_DIGITS:
             break
-        how = _how(text, run, first, last)
-        if how == "plain" and not cue:
+        if verdict(written, plus, regions, valid_only=not cue) is None:
             continue
-        found = verdict(written, plus, regions)
-        if found is None or (found == "possible" and not cue):
+        how = _how(text, run, first, last)
+        start, end = units[first].start, units[last].end
+        if how == "plain" and not cue and not _grouped_as_a_number(text, start, end, regions):
             continue
         only_digits = all(unit.kind == "digits" for unit in units[first : last + 1])
-        if only_digits and not cue and is_reference_labelled(text, units[first].start):
+        if only_digits and not cue and is_reference_labelled(text, start):
             continue
         return last, how
     return None
