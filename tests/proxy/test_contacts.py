@@ -115,7 +115,8 @@ def test_finds_email_addresses_however_written(text: str, how: str, address: str
         "got it at asda dot com for like 20 quid", "Check the listing at zillow dot com",
         "Ordered it at 3am at amazon dot co dot uk", "Jessica at reception has the key",
         "I'm at home dot dot dot waiting", "O2 arena at 7", "reg LB19 XKP",
-        "gmail is down again", "my outlook is good",
+        "gmail is down again", "my outlook is good", "don't laugh at me", "meet at sky later",
+        "I work at aol",
     ],
 )  # fmt: skip
 def test_leaves_innocent_texts_alone(text: str) -> None:
@@ -126,6 +127,7 @@ def test_regions_decide_which_national_numbers_count() -> None:
     text = "ring 07946 300172"
     assert found(text, ("GB",)) == [("phone", "plain", "07946 300172")]
     assert found(text, ("US",)) == []
+    assert found(text, ("gb",)) == [("phone", "plain", "07946 300172")]
     # With a "+" the region does not matter.
     assert found("ring +44 7946 300172", ("US",)) == [("phone", "plain", "+44 7946 300172")]
 

@@ -73,7 +73,7 @@ class Finding:
 
 def find_contacts(text: str, regions: Sequence[str] = ("GB", "US")) -> list[Finding]:
     """Phone numbers and e-mail addresses in `text`, in order, none overlapping."""
-    regions = tuple(regions)
+    regions = tuple(region.upper() for region in regions)
     cue = has_phone_cue(text)
     found: list[Finding] = []
     if len(_DIGIT.findall(text)) >= _MIN_DIGITS_TO_MATCH:
@@ -101,11 +101,11 @@ def _merge(found: list[Finding]) -> list[Finding]:
     for finding in sorted(found, key=lambda f: (f.start, -f.end)):
         if merged and finding.start < merged[-1].end:
             last = merged[-1]
-            kind: Kind = "email" if "email" in (last.kind, finding.kind) else "phone"
-            if kind != last.kind:
-                how = finding.how
+            if last.kind != finding.kind:
+                kind: Kind = "email"
+                how = last.how if last.kind == "email" else finding.how
             else:
-                how = last.how if last.how != "plain" or kind != finding.kind else finding.how
+                kind, how = last.kind, finding.how if last.how == "plain" else last.how
             merged[-1] = Finding(kind, last.start, max(last.end, finding.end), how)
         else:
             merged.append(finding)

@@ -41,6 +41,22 @@ PROVIDERS = frozenset(
         "tutanota",
     }
 )
+# Providers named on their own stand for their domain ("jo at gmail"); the others are
+# English words too ("laugh at me", "meet at sky").
+_BARE_PROVIDERS = frozenset(
+    {
+        "gmail",
+        "googlemail",
+        "hotmail",
+        "ymail",
+        "icloud",
+        "protonmail",
+        "btinternet",
+        "yahoo",
+        "outlook",
+        "aol",
+    }
+)
 # Providers whose name, with a colon or "is", introduces a user name: "gmail: jo.b".
 _NAMED_PROVIDERS = "gmail|googlemail|hotmail|yahoo|ymail|outlook|icloud|aol|protonmail|btinternet"
 _TLDS = frozenset(
@@ -202,14 +218,14 @@ def _judge(text: str, match: re.Match[str]) -> tuple[int, str] | None:
     """Where the address ends and how it was written, or None when it is no address."""
     at = match.group("at").strip().lower()
     labels, dots = _split(match.group("domain"), match.start("domain"))
-    # The domain ends at its last top-level domain, or at a provider's name.
+    # The domain ends at its last top-level domain, or at a mail provider's name.
     end = None
     for count in range(len(labels), 0, -1):
         name, last_end = labels[count - 1]
         if count > 1 and name.lower() in _TLDS:
             end = last_end
             break
-    if end is None and labels[0][0].lower() in PROVIDERS:
+    if end is None and labels[0][0].lower() in _BARE_PROVIDERS:
         end = labels[0][1]
     if end is None:
         return None
