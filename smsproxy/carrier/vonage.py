@@ -26,7 +26,7 @@ from ..config import Settings
 from ..phone import to_carrier
 from . import CarrierError, OutboundSms, PermanentCarrierError, SendResult, TransientCarrierError
 from .gsm7 import is_gsm7
-from .vonage_clients import ClientPool, transport_error, whole_seconds
+from .vonage_clients import ClientPool, transport_error, unsendable, whole_seconds
 
 log = logging.getLogger(__name__)
 
@@ -107,11 +107,7 @@ def build_message(sms: OutboundSms) -> SmsMessage:
             status_report_req=True,
         )
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise PermanentCarrierError(f"The SMS cannot be sent to Vonage: {problems}") from None
+        raise unsendable(error) from None
 
 
 def classify(error: BaseException, *, timeout: int, host: str) -> CarrierError:

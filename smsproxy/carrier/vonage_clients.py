@@ -8,16 +8,29 @@ The SDK is synchronous (`requests`), so each call runs in a thread, at most
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 from collections.abc import Callable
 from typing import TypeVar
 
 import requests
+from pydantic import ValidationError
 from vonage import Auth, HttpClientOptions, Vonage
 
-from . import CarrierError, TransientCarrierError
+from . import CarrierError, PermanentCarrierError, TransientCarrierError
 
 T = TypeVar("T")
+
+
+class _DebugOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno <= logging.DEBUG
+
+
+# The SDK logs each HTTP error's body at WARNING, and Vonage's words may quote the
+# recipient's number. The carriers report every failure themselves, numbers masked, so
+# the SDK's own lines stay at DEBUG, where numbers may be logged.
+logging.getLogger("vonage").addFilter(_DebugOnly())
 
 
 def whole_seconds(seconds: float) -> int:
@@ -96,3 +109,11 @@ def transport_error(error: BaseException, *, timeout: int, host: str) -> Carrier
             f"Could not reach Vonage at {host} ({type(error).__name__})", "network"
         )
     return None
+
+
+def unsendable(error: ValidationError) -> PermanentCarrierError:
+    """The SDK's model refused the message before any request: say which field and why."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+    )
+    return PermanentCarrierError(f"The SMS cannot be sent to Vonage: {problems}")
