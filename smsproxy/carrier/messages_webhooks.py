@@ -27,8 +27,8 @@ from typing import Any
 
 import jwt
 
-from ..phone import mask
 from . import InboundSms, Receipt
+from .vonage_clients import said_by_vonage
 from .webhooks import (
     MAX_ID_LENGTH,
     MAX_SENDER_LENGTH,
@@ -46,8 +46,6 @@ STATUSES = {
     "rejected": "rejected",  # by Vonage or the network (invalid, barred, TTL ran out)
     "undeliverable": "failed",  # the network could not deliver it
 }
-MAX_REASON_LENGTH = 300
-_NUMBER = re.compile(r"\+?\d{7,15}")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -246,7 +244,7 @@ def _content(payload: Mapping[str, Any], message_type: str) -> str:
 def _error(error: Any) -> tuple[str | None, str | None]:
     """A status's error object as (code, a reason to read), numbers masked."""
     if isinstance(error, str) and error.strip():
-        return None, _reason(error)
+        return None, said_by_vonage(_clean(error))
     if not isinstance(error, dict):
         return None, None
     title, detail = error.get("title"), error.get("detail")
@@ -259,12 +257,7 @@ def _error(error: Any) -> tuple[str | None, str | None]:
     words = [str(word).strip() for word in (title, detail) if _is_text(word)]
     if not words:
         return code, None
-    return code, _reason(": ".join(words))
-
-
-def _reason(text: str) -> str:
-    text = _NUMBER.sub(lambda match: mask(match.group()), _clean(text))
-    return text if len(text) <= MAX_REASON_LENGTH else text[: MAX_REASON_LENGTH - 3] + "..."
+    return code, said_by_vonage(_clean(": ".join(words)))
 
 
 def _dig(payload: Mapping[str, Any], *path: str) -> str | None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -17,9 +18,12 @@ import requests
 from pydantic import ValidationError
 from vonage import Auth, HttpClientOptions, Vonage
 
+from ..phone import mask
 from . import CarrierError, PermanentCarrierError, TransientCarrierError
 
 T = TypeVar("T")
+MAX_SAID_LENGTH = 300
+_NUMBER = re.compile(r"\+?\d{7,15}")
 
 
 class _DebugOnly(logging.Filter):
@@ -50,8 +54,9 @@ class ClientPool:
         rest_host: str | None = None,
         api_host: str | None = None,
     ) -> None:
+        assert rest_host or api_host
         hosts = {"rest_host": rest_host, "api_host": api_host}
-        self.host = api_host or rest_host or "?"
+        self.host = api_host or rest_host or ""
         self.timeout = timeout
         self._auth = auth
         self._options = HttpClientOptions(
@@ -117,3 +122,10 @@ def unsendable(error: ValidationError) -> PermanentCarrierError:
         f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
     )
     return PermanentCarrierError(f"The SMS cannot be sent to Vonage: {problems}")
+
+
+def said_by_vonage(text: str) -> str:
+    """Vonage's own words about a failure, fit for a Delivery's error that staff read:
+    numbers in them masked, and not too long."""
+    text = _NUMBER.sub(lambda match: mask(match.group()), text.strip())
+    return text if len(text) <= MAX_SAID_LENGTH else text[: MAX_SAID_LENGTH - 3] + "..."

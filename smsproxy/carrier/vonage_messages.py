@@ -11,7 +11,6 @@ PermanentCarrierError whose message a person can act on.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 from pydantic import ValidationError
@@ -23,16 +22,18 @@ from vonage_messages import Sms, SmsOptions
 from vonage_messages.models.enums import EncodingType
 
 from ..config import Settings
-from ..phone import mask, to_carrier
+from ..phone import to_carrier
 from . import CarrierError, OutboundSms, PermanentCarrierError, SendResult, TransientCarrierError
 from .gsm7 import is_gsm7
-from .vonage_clients import ClientPool, transport_error, unsendable, whole_seconds
+from .vonage_clients import (
+    ClientPool,
+    said_by_vonage,
+    transport_error,
+    unsendable,
+    whole_seconds,
+)
 
 log = logging.getLogger(__name__)
-
-# Vonage's words go into a Delivery's error, which staff read: numbers in them are masked.
-_NUMBER = re.compile(r"\+?\d{7,15}")
-MAX_PROBLEM_LENGTH = 300
 
 
 class VonageMessagesCarrier:
@@ -157,8 +158,7 @@ def problem(response: Response) -> str:
         return ""
     if not isinstance(body, dict):
         return ""
-    words = [str(body[key]).strip() for key in ("title", "detail") if body.get(key)]
-    said = ": ".join(word for word in words if word)
+    said = ": ".join(str(body[key]).strip() for key in ("title", "detail") if body.get(key))
     invalid = body.get("invalid_parameters")
     if isinstance(invalid, list):
         fields = [
@@ -167,7 +167,4 @@ def problem(response: Response) -> str:
             if isinstance(item, dict)
         ]
         said = "; ".join([said, *fields] if said else fields)
-    said = _NUMBER.sub(lambda match: mask(match.group()), said)
-    if len(said) > MAX_PROBLEM_LENGTH:
-        said = said[: MAX_PROBLEM_LENGTH - 3] + "..."
-    return said
+    return said_by_vonage(said)
