@@ -148,9 +148,14 @@ class Settings(BaseSettings):
             why = "the account's API key and secret"
         missing = [name for name, value in needed.items() if not value]
         if missing:
+            hint = (
+                " (to send with VONAGE_APPLICATION_ID, set VONAGE_API=messages)"
+                if self.vonage_api == "sms" and self.vonage_application_id
+                else ""
+            )
             raise ValueError(
                 f"CARRIER=vonage with VONAGE_API={self.vonage_api} needs "
-                f"{' and '.join(needed)} ({why}); missing: {', '.join(missing)}"
+                f"{' and '.join(needed)} ({why}); missing: {', '.join(missing)}{hint}"
             )
 
     @property

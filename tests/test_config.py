@@ -85,6 +85,12 @@ def test_messages_api_says_what_is_missing(tmp_path: Path) -> None:
     assert line.endswith("missing: VONAGE_PRIVATE_KEY")
 
 
+def test_an_application_id_without_vonage_api_messages_gets_a_hint() -> None:
+    [line] = problems(vonage_application_id="app-id")  # CARRIER chosen as vonage by it
+    assert "VONAGE_API=sms needs VONAGE_API_KEY and VONAGE_API_SECRET" in line
+    assert line.endswith("(to send with VONAGE_APPLICATION_ID, set VONAGE_API=messages)")
+
+
 def test_a_missing_key_file_is_named(tmp_path: Path) -> None:
     [line] = problems(vonage_private_key=str(tmp_path / "nope.key"))
     assert line.startswith("VONAGE_PRIVATE_KEY: there is no file")
