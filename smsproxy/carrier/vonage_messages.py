@@ -11,8 +11,13 @@ PermanentCarrierError whose message a person can act on.
 from __future__ import annotations
 
 import logging
+import time
+import uuid
 from typing import Any
 
+import jwt
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key
 from pydantic import ValidationError
 from requests import Response
 from vonage import Auth
@@ -41,10 +46,7 @@ class VonageMessagesCarrier:
 
     def __init__(self, settings: Settings) -> None:
         assert settings.vonage_application_id and settings.vonage_private_key
-        auth = Auth(
-            application_id=settings.vonage_application_id,
-            private_key=settings.vonage_private_key,
-        )
+        auth = ApplicationAuth(settings.vonage_application_id, settings.vonage_private_key)
         self._clients = ClientPool(
             auth,
             api_host=settings.vonage_api_host,
@@ -73,6 +75,34 @@ class VonageMessagesCarrier:
 
     async def aclose(self) -> None:
         await self._clients.aclose()
+
+
+class ApplicationAuth(Auth):
+    """The SDK's JWT authentication, with the private key loaded once.
+
+    The SDK hands the PEM text to PyJWT for every request, which loads and checks the
+    RSA key each time: some 50 ms of CPU per SMS, where signing with the loaded key takes
+    under one. The token is the SDK's: application_id, iat, a fresh jti, exp 15 minutes on.
+    """
+
+    JWT_LIFETIME_SECONDS = 15 * 60
+
+    def __init__(self, application_id: str, private_key_pem: str) -> None:
+        super().__init__(application_id=application_id, private_key=private_key_pem)
+        key = load_pem_private_key(private_key_pem.encode(), password=None)
+        assert isinstance(key, RSAPrivateKey)  # settings refuse any other key
+        self._key = key
+
+    def generate_application_jwt(self, claims: dict | None = None) -> bytes:
+        issued = int(time.time())
+        payload = {
+            "iat": issued,
+            "jti": str(uuid.uuid4()),
+            "exp": issued + self.JWT_LIFETIME_SECONDS,
+            **(claims or {}),
+            "application_id": self.application_id,
+        }
+        return jwt.encode(payload, self._key, algorithm="RS256").encode()
 
 
 def build_message(sms: OutboundSms) -> Sms:

@@ -80,6 +80,7 @@ async def test_each_request_carries_a_fresh_jwt_of_the_application(
     claims = [request.claims for request in fake_vonage.requests]
     assert all(claim and claim["application_id"] == fake_vonage.application_id for claim in claims)
     assert claims[0] and claims[1] and claims[0]["jti"] != claims[1]["jti"]
+    assert claims[0]["exp"] - claims[0]["iat"] == 15 * 60  # as the SDK's own tokens
 
 
 @pytest.mark.parametrize(
