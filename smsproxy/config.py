@@ -49,11 +49,19 @@ class Settings(BaseSettings):
     )
 
     carrier: Literal["sandbox", "vonage"] | None = None
+    vonage_api: Literal["sms", "messages"] = Field(
+        "sms", description="Which Vonage API sends SMS: the SMS API or the Messages API."
+    )
     vonage_api_key: str | None = None
     vonage_api_secret: str | None = None
+    vonage_application_id: str | None = None
+    # A path or the PEM itself on input; after validation always the PEM (PKCS#8) text.
+    vonage_private_key: str | None = Field(None, repr=False)
     vonage_signature_secret: str | None = None
     vonage_signature_method: Literal["md5hash", "md5", "sha1", "sha256", "sha512"] = "md5hash"
+    vonage_webhooks_unsigned: Literal["refuse", "allow"] = "refuse"
     vonage_rest_host: str = "rest.nexmo.com"
+    vonage_api_host: str = "api.nexmo.com"
     vonage_timeout_seconds: float = Field(10.0, gt=0)
 
     send_rate_per_second: float = Field(30.0, gt=0)
@@ -96,12 +104,26 @@ class Settings(BaseSettings):
             raise ValueError("must start with redis://, rediss:// or unix://")
         return value or None
 
+    @field_validator("vonage_private_key")
+    @classmethod
+    def _private_key(cls, value: str | None) -> str | None:
+        return private_key_pem(value) if value and value.strip() else None
+
+    @field_validator("vonage_rest_host", "vonage_api_host")
+    @classmethod
+    def _bare_host(cls, value: str) -> str:
+        host = value.strip()
+        if not host or "/" in host or any(char.isspace() for char in host):
+            raise ValueError("must be a host name (and optional :port) without https:// or a path")
+        return host
+
     @model_validator(mode="after")
     def _carrier_and_secrets(self) -> Settings:
         if self.carrier is None:
-            self.carrier = "vonage" if self.vonage_api_key else "sandbox"
-        if self.carrier == "vonage" and not (self.vonage_api_key and self.vonage_api_secret):
-            raise ValueError("CARRIER=vonage needs VONAGE_API_KEY and VONAGE_API_SECRET")
+            has_credentials = self.vonage_api_key or self.vonage_application_id
+            self.carrier = "vonage" if has_credentials else "sandbox"
+        if self.carrier == "vonage":
+            self._check_vonage_credentials()
         if self.smsproxy_env != "development" and (
             self.secret_key is None or self.secret_key.strip().lower() in PLACEHOLDER_SECRETS
         ):
@@ -110,6 +132,31 @@ class Settings(BaseSettings):
                 "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
         return self
+
+    def _check_vonage_credentials(self) -> None:
+        if self.vonage_api == "messages":
+            needed = {
+                "VONAGE_APPLICATION_ID": self.vonage_application_id,
+                "VONAGE_PRIVATE_KEY": self.vonage_private_key,
+            }
+            why = "the id and private key of a Vonage application with the Messages capability"
+        else:
+            needed = {
+                "VONAGE_API_KEY": self.vonage_api_key,
+                "VONAGE_API_SECRET": self.vonage_api_secret,
+            }
+            why = "the account's API key and secret"
+        missing = [name for name, value in needed.items() if not value]
+        if missing:
+            hint = (
+                " (to send with VONAGE_APPLICATION_ID, set VONAGE_API=messages)"
+                if self.vonage_api == "sms" and self.vonage_application_id
+                else ""
+            )
+            raise ValueError(
+                f"CARRIER=vonage with VONAGE_API={self.vonage_api} needs "
+                f"{' and '.join(needed)} ({why}); missing: {', '.join(missing)}{hint}"
+            )
 
     @property
     def sqlite_path(self) -> Path | None:
@@ -122,6 +169,59 @@ class Settings(BaseSettings):
         return Path(path)
 
 
+def private_key_pem(value: str) -> str:
+    """VONAGE_PRIVATE_KEY as PKCS#8 PEM text, from the key file's path or the PEM itself.
+
+    Vonage's dashboard hands out a PKCS#8 `private.key`; keys converted to PKCS#1 ("BEGIN
+    RSA PRIVATE KEY") work too, and so does PEM text whose line breaks were written as
+    `\\n` (as some hosting dashboards store multi-line values). The SDK takes only PKCS#8
+    text, hence the conversion.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    text = value.strip()
+    if "-----BEGIN" in text:
+        data, source = text.replace("\\n", "\n").encode(), "the PEM text given"
+    else:
+        path = Path(text).expanduser()
+        source = f"the file {str(path)!r}"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise ValueError(
+                f"there is no file {str(path)!r}: give the path of the Vonage application's "
+                "private key file (private.key) or the PEM text itself"
+            ) from None
+        except OSError as error:
+            raise ValueError(f"cannot read {str(path)!r}: {error.strerror or error}") from None
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except TypeError:
+        raise ValueError(
+            f"{source} is a private key protected by a passphrase; Vonage's keys have none"
+        ) from None
+    except ValueError:
+        raise ValueError(
+            f"{source} is not a PEM private key (-----BEGIN PRIVATE KEY----- ...): use the "
+            "private.key that Vonage generated for the application"
+        ) from None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(
+            f"{source} is not an RSA key; Vonage signs application JWTs with RS256, which "
+            "needs the RSA key Vonage generated for the application"
+        )
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+# Settings whose value must never be echoed back in an error (it may be a key's PEM).
+_HIDDEN_INPUTS = frozenset({"vonage_private_key"})
+
+
 def _format_errors(error: ValidationError) -> list[str]:
     lines = []
     for item in error.errors():
@@ -129,6 +229,8 @@ def _format_errors(error: ValidationError) -> list[str]:
         message = item["msg"].removeprefix("Value error, ")
         if name == "settings" or not item["loc"]:
             lines.append(message)
+        elif item["loc"][0] in _HIDDEN_INPUTS:
+            lines.append(f"{name}: {message}")
         else:
             lines.append(f"{name}: {message} (got {item.get('input')!r})")
     return lines

@@ -33,10 +33,19 @@ class InboundSms:
     concat_ref: str | None = None
     concat_total: int | None = None
     concat_part: int | None = None
+    # The Messages API also brings mms, whatsapp, rcs, viber_service and messenger, and
+    # types other than text (image, audio, file ...), which `text` then describes.
+    channel: str = "sms"
+    message_type: str = "text"
 
     @property
     def is_part(self) -> bool:
         return self.concat_ref is not None and (self.concat_total or 1) > 1
+
+    @property
+    def is_sms_text(self) -> bool:
+        """A plain-text SMS: the only kind a chat forwards for now."""
+        return self.channel == "sms" and self.message_type == "text"
 
 
 RECEIPT_STATUSES = frozenset(
@@ -59,6 +68,7 @@ class Receipt:
     error_code: str | None = None
     client_ref: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    error_text: str | None = None  # the carrier's own reason, when it gives one
 
 
 class CarrierError(Exception):

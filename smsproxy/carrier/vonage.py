@@ -7,15 +7,12 @@ PermanentCarrierError whose message a person can act on; the sender decides what
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import math
 import re
 from typing import Any
 
-import requests
 from pydantic import ValidationError
-from vonage import Auth, HttpClientOptions, Vonage
+from vonage import Auth
 from vonage_http_client.errors import (
     AuthenticationError,
     ForbiddenError,
@@ -29,6 +26,7 @@ from ..config import Settings
 from ..phone import to_carrier
 from . import CarrierError, OutboundSms, PermanentCarrierError, SendResult, TransientCarrierError
 from .gsm7 import is_gsm7
+from .vonage_clients import ClientPool, transport_error, unsendable, whole_seconds
 
 log = logging.getLogger(__name__)
 
@@ -59,55 +57,35 @@ STATUS_TEXT = {
 _SMS_ERROR = re.compile(r"error code (\d+): ?(.*)", re.DOTALL)
 
 
-def _whole_seconds(seconds: float) -> int:
-    # The SDK only takes whole seconds; never round a short timeout down to "none".
-    return max(1, math.ceil(seconds))
-
-
 class VonageCarrier:
     name = "vonage"
 
     def __init__(self, settings: Settings) -> None:
         assert settings.vonage_api_key and settings.vonage_api_secret
-        self.timeout = _whole_seconds(settings.vonage_timeout_seconds)
-        self.rest_host = settings.vonage_rest_host
         # No signature secret here: with one, the SDK signs outbound SMS requests
         # instead of using the API secret, and that mode is broken in SDK 4.9.
-        self._auth = Auth(api_key=settings.vonage_api_key, api_secret=settings.vonage_api_secret)
-        self._gate = asyncio.Semaphore(settings.send_concurrency)
-        self._idle: list[Vonage] = []
-
-    def _new_client(self) -> Vonage:
-        # One client (and one connection) per concurrent send. With a pool of one the
-        # SDK does not silently re-post a request whose connection dropped before the
-        # answer (which could send the SMS twice); its state is not shared by threads.
-        options = HttpClientOptions(
-            rest_host=self.rest_host,
-            timeout=self.timeout,
-            # Retries are the sender's job: it backs off and keeps the row's history.
-            max_retries=0,
-            pool_connections=1,
-            pool_maxsize=1,
+        auth = Auth(api_key=settings.vonage_api_key, api_secret=settings.vonage_api_secret)
+        self._clients = ClientPool(
+            auth,
+            rest_host=settings.vonage_rest_host,
+            timeout=whole_seconds(settings.vonage_timeout_seconds),
+            concurrency=settings.send_concurrency,
         )
-        return Vonage(self._auth, options)
 
     async def send(self, sms: OutboundSms) -> SendResult:
         message = build_message(sms)
-        async with self._gate:
-            client = self._idle.pop() if self._idle else self._new_client()
-            try:
-                response = await asyncio.to_thread(client.sms.send, message)
-            except Exception as error:
-                failure = classify(error, timeout=self.timeout, host=self.rest_host)
-                log.info(
-                    "vonage send for delivery %s failed: %s (code %s)",
-                    sms.delivery_id,
-                    "transient" if failure.transient else "permanent",
-                    failure.code,
-                )
-                raise failure from error
-            finally:
-                self._idle.append(client)
+        clients = self._clients
+        try:
+            response = await clients.call(lambda client: client.sms.send(message))
+        except Exception as error:
+            failure = classify(error, timeout=clients.timeout, host=clients.host)
+            log.info(
+                "vonage send for delivery %s failed: %s (code %s)",
+                sms.delivery_id,
+                "transient" if failure.transient else "permanent",
+                failure.code,
+            )
+            raise failure from error
         ids = [part.message_id for part in response.messages if part.message_id]
         if not ids:
             raise TransientCarrierError("Vonage accepted the request but gave no message id")
@@ -115,12 +93,7 @@ class VonageCarrier:
         return SendResult(message_ids=ids)
 
     async def aclose(self) -> None:
-        # The SDK has no close(); its requests session holds the pooled connection.
-        for client in self._idle:
-            session = getattr(client.http_client, "_session", None)
-            if session is not None:
-                session.close()
-        self._idle.clear()
+        await self._clients.aclose()
 
 
 def build_message(sms: OutboundSms) -> SmsMessage:
@@ -134,11 +107,7 @@ def build_message(sms: OutboundSms) -> SmsMessage:
             status_report_req=True,
         )
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
-            for item in error.errors()
-        )
-        raise PermanentCarrierError(f"The SMS cannot be sent to Vonage: {problems}") from None
+        raise unsendable(error) from None
 
 
 def classify(error: BaseException, *, timeout: int, host: str) -> CarrierError:
@@ -151,12 +120,8 @@ def classify(error: BaseException, *, timeout: int, host: str) -> CarrierError:
         return _status_error(code, text)
     if isinstance(error, HttpRequestError):
         return _http_error(error)
-    if isinstance(error, requests.Timeout):
-        return TransientCarrierError(f"Vonage did not answer within {timeout} s", "timeout")
-    if isinstance(error, requests.RequestException | OSError):
-        return TransientCarrierError(
-            f"Could not reach Vonage at {host} ({type(error).__name__})", "network"
-        )
+    if transport := transport_error(error, timeout=timeout, host=host):
+        return transport
     if isinstance(error, KeyError | TypeError | ValueError):
         return TransientCarrierError("Vonage sent an answer that could not be read", "bad-answer")
     if isinstance(error, CarrierError):

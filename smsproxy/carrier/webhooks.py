@@ -158,7 +158,7 @@ def _number(raw: str, name: str) -> str:
         ) from None
 
 
-def _sender(raw: str) -> str:
+def _sender(raw: str, name: str = "msisdn") -> str:
     """The sender in E.164, or a sender ID as sent: alphanumeric ("VONAGE", "MyBank")
     or a short code ("72404").
 
@@ -166,7 +166,7 @@ def _sender(raw: str) -> str:
     retry it for a day: it is kept (routing never forwards or answers it).
     """
     try:
-        return _number(raw, "msisdn")
+        return _number(raw, name)
     except MalformedWebhook:
         value = raw.strip()
         named = value.isprintable() and any(ch.isalpha() for ch in value)

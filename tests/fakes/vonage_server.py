@@ -1,10 +1,12 @@
 """A fake Vonage REST server: HTTPS on 127.0.0.1, in a thread of the test process.
 
-It answers `POST /sms/json` as Vonage does (form fields in, JSON out, one message-id
-per SMS part), checks the credentials, records every request, and can be told to
-misbehave for the next few requests. Being a real TLS server, the real SDK talks to it
-as it would to rest.nexmo.com, and so can an app running in another process: point
-VONAGE_REST_HOST at `.host` and REQUESTS_CA_BUNDLE at `.ca_path`.
+It answers the SMS API's `POST /sms/json` as Vonage does (form fields in, JSON out, one
+message-id per SMS part) and the Messages API's `POST /v1/messages` (a JWT signed with
+the application's key, JSON in, one message_uuid out; see messages_api.py), checks the
+credentials, records every request, and can be told to misbehave for the next few
+requests. Being a real TLS server, the real SDK talks to it as it would to
+rest.nexmo.com or api.nexmo.com, and so can an app running in another process:
+`.settings()` and `.environment()` say how to point the carrier at it.
 
 Test modules take the fixtures with `pytest_plugins = ["tests.fakes.vonage_server"]`
 and ask for `fake_vonage`: one server per test session, reset for every test.
@@ -14,15 +16,14 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 import socket
 import ssl
 import struct
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,77 +32,25 @@ from urllib.parse import parse_qs
 import pytest
 import trustme
 
-API_KEY = "fake-key"
-API_SECRET = "fake-secret"
-
-ERROR_TEXT = {
-    "1": "Throttled",
-    "2": "Missing to param",
-    "3": "Invalid to param",
-    "4": "Bad Credentials",
-    "5": "Internal Error",
-    "6": "Invalid Message",
-    "7": "Number barred",
-    "8": "Partner account barred",
-    "9": "Partner quota violation",
-    "15": "Illegal Sender Address - rejected",
-    "29": "Non-Whitelisted Destination - rejected",
-}
-# Counted on their own so the fake does not share the app's GSM-7 code.
-_GSM_EXTENSION = set("\f^{}\\[~]|€")
-
-
-def count_parts(text: str, unicode: bool) -> int:
-    if unicode:
-        units = len(text.encode("utf-16-le")) // 2
-        single, part = 70, 67
-    else:
-        units = len(text) + sum(char in _GSM_EXTENSION for char in text)
-        single, part = 160, 153
-    return 1 if units <= single else -(-units // part)
-
-
-@dataclass
-class SmsRequest:
-    """One request as the fake saw it, and what it answered."""
-
-    form: dict[str, str]
-    api_key: str | None
-    api_secret: str | None
-    outcome: str = "pending"  # ok, rejected, throttled, http-500, hang, drop, bad-credentials
-    message_ids: list[str] = field(default_factory=list)
-    at: float = field(default_factory=time.time)
-
-    @property
-    def to(self) -> str:
-        return self.form.get("to", "")
-
-    @property
-    def sender(self) -> str:
-        return self.form.get("from", "")
-
-    @property
-    def text(self) -> str:
-        return self.form.get("text", "")
-
-    @property
-    def type(self) -> str | None:
-        return self.form.get("type")
-
-    @property
-    def client_ref(self) -> str | None:
-        return self.form.get("client-ref")
-
-    @property
-    def status_report_req(self) -> bool:
-        return self.form.get("status-report-req", "").lower() in {"1", "true"}
+from tests.fakes import messages_api
+from tests.fakes.messages_api import APPLICATION_ID, KeyPair, MessagesRequest
+from tests.fakes.sms_api import (
+    API_KEY,
+    API_SECRET,
+    ERROR_TEXT,
+    SmsRequest,
+    accept,
+    count_parts,
+    error_answer,
+)
 
 
 class FakeVonage:
     def __init__(self, api_key: str = API_KEY, api_secret: str = API_SECRET) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
-        self.requests: list[SmsRequest] = []
+        self.application_id = APPLICATION_ID
+        self.requests: list[SmsRequest | MessagesRequest] = []
         self.hang_seconds = 5.0
         self.in_flight = 0  # requests being answered now
         self.max_in_flight = 0
@@ -112,6 +61,7 @@ class FakeVonage:
         ca = trustme.CA()
         self.ca_path = str(Path(self._dir.name) / "ca.pem")
         ca.cert_pem.write_to_path(self.ca_path)
+        self.keys = KeyPair(Path(self._dir.name))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
         self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
@@ -122,8 +72,16 @@ class FakeVonage:
         )
         self.reset()
 
-    def settings(self) -> dict[str, Any]:
-        """Settings that point the Vonage carrier at this server."""
+    def settings(self, api: str = "sms") -> dict[str, Any]:
+        """Settings that point the Vonage carrier (on `api`: sms or messages) at this server."""
+        if api == "messages":
+            return {
+                "carrier": "vonage",
+                "vonage_api": "messages",
+                "vonage_application_id": self.application_id,
+                "vonage_private_key": str(self.keys.path),
+                "vonage_api_host": self.host,
+            }
         return {
             "carrier": "vonage",
             "vonage_api_key": self.api_key,
@@ -131,9 +89,9 @@ class FakeVonage:
             "vonage_rest_host": self.host,
         }
 
-    def environment(self) -> dict[str, str]:
+    def environment(self, api: str = "sms") -> dict[str, str]:
         """The same for a server subprocess, with the CA it must trust."""
-        names = {name.upper(): str(value) for name, value in self.settings().items()}
+        names = {name.upper(): str(value) for name, value in self.settings(api).items()}
         return {**names, "REQUESTS_CA_BUNDLE": self.ca_path}
 
     # -- lifecycle ---------------------------------------------------------------
@@ -166,7 +124,8 @@ class FakeVonage:
     # -- misbehaviour for the next requests ---------------------------------------
 
     def throttle(self, count: int = 1) -> None:
-        """Answer status 1 (Throttled) to the next `count` requests."""
+        """Answer status 1 (Throttled; HTTP 429 on the Messages API) to the next `count`
+        requests."""
         with self._lock:
             self._throttle += count
 
@@ -198,19 +157,20 @@ class FakeVonage:
             self._later_parts.extend([status] * count)
 
     def reject(self, to: str, status: str = "3") -> None:
-        """Answer a per-message `status` to every request for `to` (E.164 or not)."""
+        """Answer a per-message `status` to every request for `to` (E.164 or not); the
+        Messages API answers HTTP 422 for it (or `status` itself if it is an HTTP one)."""
         with self._lock:
             self._reject[to.removeprefix("+")] = status
 
     # -- what happened ----------------------------------------------------------------
 
     @property
-    def sent(self) -> list[SmsRequest]:
+    def sent(self) -> list[SmsRequest | MessagesRequest]:
         """The requests Vonage would have sent (every part accepted)."""
         with self._lock:
             return [item for item in self.requests if item.outcome == "ok"]
 
-    def wait_for(self, count: int, timeout: float = 10.0) -> list[SmsRequest]:
+    def wait_for(self, count: int, timeout: float = 10.0) -> list[SmsRequest | MessagesRequest]:
         """Block until `count` SMS were accepted; return them, or fail after `timeout`."""
         deadline = time.monotonic() + timeout
         with self._changed:
@@ -227,7 +187,7 @@ class FakeVonage:
 
     # -- answering (server threads) ------------------------------------------------
 
-    def _arrive(self, request: SmsRequest) -> float:
+    def _arrive(self, request: SmsRequest | MessagesRequest) -> float:
         """Record a request; return how long to sit on it first."""
         with self._changed:
             self.requests.append(request)
@@ -240,68 +200,70 @@ class FakeVonage:
         with self._lock:
             self.in_flight -= 1
 
-    def _decide(self, request: SmsRequest) -> tuple[str, Any]:
+    def _decide(self, request: SmsRequest | MessagesRequest) -> tuple[str, Any]:
         with self._changed:
             try:
-                return self._decide_locked(request)
+                if self._drop:
+                    self._drop -= 1
+                    request.outcome = "drop"
+                    return "drop", None
+                if self._hang:
+                    self._hang -= 1
+                    request.outcome = "hang"
+                    return "hang", self._release
+                if self._http_errors:
+                    status = self._http_errors.pop(0)
+                    request.outcome = f"http-{status}"
+                    if isinstance(request, MessagesRequest):
+                        return "http", (status, messages_api.problem(status))
+                    return "http", (status, {"type": "about:blank", "title": "Internal Error"})
+                if isinstance(request, MessagesRequest):
+                    return self._decide_messages_locked(request)
+                return self._decide_sms_locked(request)
             finally:
                 self._changed.notify_all()
 
-    def _decide_locked(self, request: SmsRequest) -> tuple[str, Any]:
-        if self._drop:
-            self._drop -= 1
-            request.outcome = "drop"
-            return "drop", None
-        if self._hang:
-            self._hang -= 1
-            request.outcome = "hang"
-            return "hang", self._release
-        if self._http_errors:
-            status = self._http_errors.pop(0)
-            request.outcome = f"http-{status}"
-            return "http", status
-        if (request.api_key, request.api_secret) != (self.api_key, self.api_secret):
+    def _decide_messages_locked(self, request: MessagesRequest) -> tuple[str, Any]:
+        if request.claims is None:
             request.outcome = "bad-credentials"
-            return "json", _error_answer("4")
-        if not request.to or not request.sender or not request.text:
+            return "http", (401, messages_api.problem(401))
+        invalid = messages_api.invalid_parameters(request.body)
+        if invalid:
             request.outcome = "rejected"
-            return "json", _error_answer("2")
+            return "http", (422, messages_api.problem(422, invalid_parameters=invalid))
         if self._throttle:
             self._throttle -= 1
             request.outcome = "throttled"
-            return "json", _error_answer("1")
+            return "http", (429, messages_api.problem(429))
+        if request.to in self._reject:
+            status = self._reject[request.to]
+            request.outcome = "rejected"
+            if len(status) == 3 and status.isdigit():
+                return "http", (int(status), messages_api.problem(int(status)))
+            reason = {"name": "to", "reason": f"{ERROR_TEXT.get(status, 'Invalid')} {request.to}"}
+            return "http", (422, messages_api.problem(422, invalid_parameters=[reason]))
+        message_uuid = str(uuid.uuid4())
+        request.message_ids.append(message_uuid)
+        request.outcome = "ok"
+        return "http", (202, {"message_uuid": message_uuid})
+
+    def _decide_sms_locked(self, request: SmsRequest) -> tuple[str, Any]:
+        if (request.api_key, request.api_secret) != (self.api_key, self.api_secret):
+            request.outcome = "bad-credentials"
+            return "json", error_answer("4")
+        if not request.to or not request.sender or not request.text:
+            request.outcome = "rejected"
+            return "json", error_answer("2")
+        if self._throttle:
+            self._throttle -= 1
+            request.outcome = "throttled"
+            return "json", error_answer("1")
         if request.to in self._reject:
             request.outcome = "rejected"
-            return "json", _error_answer(self._reject[request.to])
+            return "json", error_answer(self._reject[request.to])
         parts = count_parts(request.text, request.type == "unicode")
         later = self._later_parts.pop(0) if parts > 1 and self._later_parts else None
-        messages = []
-        for number in range(parts):
-            if later is not None and number > 0:
-                messages.append({"status": later, "error-text": ERROR_TEXT.get(later, "")})
-                continue
-            message_id = secrets.token_hex(8).upper()
-            request.message_ids.append(message_id)
-            messages.append(
-                {
-                    "to": request.to,
-                    "message-id": message_id,
-                    "status": "0",
-                    "remaining-balance": "10.00",
-                    "message-price": "0.0333",
-                    "network": "23410",
-                    **({"client-ref": request.client_ref} if request.client_ref else {}),
-                }
-            )
-        request.outcome = "ok" if later is None else "partial"
-        return "json", {"message-count": str(parts), "messages": messages}
-
-
-def _error_answer(status: str) -> dict[str, Any]:
-    return {
-        "message-count": "1",
-        "messages": [{"status": status, "error-text": ERROR_TEXT.get(status, "Error")}],
-    }
+        return "json", accept(request, parts, later)
 
 
 class _TlsServer(ThreadingHTTPServer):
@@ -339,19 +301,31 @@ class _Handler(BaseHTTPRequestHandler):
         return None
 
     def do_POST(self) -> None:
-        if self.path.split("?", 1)[0] != "/sms/json":
+        path = self.path.split("?", 1)[0]
+        if path not in ("/sms/json", "/v1/messages"):
             self._answer(404, {"error": "not found"})
             return
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode()
-        form = {key: values[-1] for key, values in parse_qs(raw, keep_blank_values=True).items()}
-        key, secret = form.get("api_key"), form.get("api_secret")
         authorization = self.headers.get("Authorization", "")
-        if authorization.startswith("Basic "):
-            decoded = base64.b64decode(authorization[6:]).decode()
-            key, _, secret = decoded.partition(":")
-        request = SmsRequest(form=form, api_key=key, api_secret=secret)
         fake = self.server.fake
+        request: SmsRequest | MessagesRequest
+        if path == "/v1/messages":
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                body = None
+            claims, why = messages_api.check_jwt(authorization, fake.keys, fake.application_id)
+            request = MessagesRequest(
+                body=body if isinstance(body, dict) else {}, claims=claims, auth_problem=why
+            )
+        else:
+            form = {k: values[-1] for k, values in parse_qs(raw, keep_blank_values=True).items()}
+            key, secret = form.get("api_key"), form.get("api_secret")
+            if authorization.startswith("Basic "):
+                decoded = base64.b64decode(authorization[6:]).decode()
+                key, _, secret = decoded.partition(":")
+            request = SmsRequest(form=form, api_key=key, api_secret=secret)
         delay = fake._arrive(request)
         try:
             if delay:
@@ -360,7 +334,7 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             fake._leave()
 
-    def _act(self, request: SmsRequest) -> None:
+    def _act(self, request: SmsRequest | MessagesRequest) -> None:
         fake = self.server.fake
         action, value = fake._decide(request)
         if action == "drop":
@@ -369,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             value.wait(fake.hang_seconds)
             self._reset()
         elif action == "http":
-            self._answer(value, {"type": "about:blank", "title": "Internal Error"})
+            self._answer(*value)
         else:
             self._answer(200, value)
 

@@ -1,0 +1,131 @@
+"""What the two Vonage carriers share: SDK clients in worker threads, and the failures
+that read the same whichever Vonage API was called.
+
+The SDK is synchronous (`requests`), so each call runs in a thread, at most
+`concurrency` at a time, with a client of its own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from collections.abc import Callable
+from typing import TypeVar
+
+import requests
+from pydantic import ValidationError
+from vonage import Auth, HttpClientOptions, Vonage
+
+from ..phone import mask
+from . import CarrierError, PermanentCarrierError, TransientCarrierError
+
+T = TypeVar("T")
+MAX_SAID_LENGTH = 300
+_NUMBER = re.compile(r"\+?\d{7,15}")
+
+
+class _DebugOnly(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno <= logging.DEBUG
+
+
+# The SDK logs each HTTP error's body at WARNING, and Vonage's words may quote the
+# recipient's number. The carriers report every failure themselves, numbers masked, so
+# the SDK's own lines stay at DEBUG, where numbers may be logged.
+logging.getLogger("vonage").addFilter(_DebugOnly())
+
+
+def whole_seconds(seconds: float) -> int:
+    # The SDK only takes whole seconds; never round a short timeout down to "none".
+    return max(1, math.ceil(seconds))
+
+
+class ClientPool:
+    """SDK clients for one set of credentials, handed to one call at a time."""
+
+    def __init__(
+        self,
+        auth: Auth,
+        *,
+        timeout: int,
+        concurrency: int,
+        rest_host: str | None = None,
+        api_host: str | None = None,
+    ) -> None:
+        assert rest_host or api_host
+        hosts = {"rest_host": rest_host, "api_host": api_host}
+        self.host = api_host or rest_host or ""
+        self.timeout = timeout
+        self._auth = auth
+        self._options = HttpClientOptions(
+            **{name: host for name, host in hosts.items() if host},
+            timeout=timeout,
+            # Retries are the sender's job: it backs off and keeps the row's history.
+            max_retries=0,
+            pool_connections=1,
+            pool_maxsize=1,
+        )
+        self._gate = asyncio.Semaphore(concurrency)
+        self._idle: list[Vonage] = []
+
+    async def call(self, operation: Callable[[Vonage], T]) -> T:
+        """Run `operation(client)` in a worker thread with a client no other call uses.
+
+        One client (and one connection) per concurrent call. With a pool of one the SDK
+        does not silently re-post a request whose connection dropped before the answer
+        (which could send the SMS twice); its state (headers, session) is not shared by
+        threads.
+        """
+        async with self._gate:
+            client: Vonage | None = (
+                self._idle.pop() if self._idle else Vonage(self._auth, self._options)
+            )
+            try:
+                return await asyncio.to_thread(operation, client)
+            except asyncio.CancelledError:
+                # The thread runs on with the client: it must not serve another call.
+                client = None
+                raise
+            finally:
+                if client is not None:
+                    self._idle.append(client)
+
+    @property
+    def idle(self) -> int:
+        return len(self._idle)
+
+    async def aclose(self) -> None:
+        # The SDK has no close(); its requests session holds the pooled connection.
+        for client in self._idle:
+            session = getattr(client.http_client, "_session", None)
+            if session is not None:
+                session.close()
+        self._idle.clear()
+
+
+def transport_error(error: BaseException, *, timeout: int, host: str) -> CarrierError | None:
+    """The carrier error for a failure below HTTP (timeout, network, TLS), else None."""
+    if isinstance(error, requests.Timeout):
+        return TransientCarrierError(f"Vonage did not answer within {timeout} s", "timeout")
+    if isinstance(error, requests.RequestException | OSError):
+        return TransientCarrierError(
+            f"Could not reach Vonage at {host} ({type(error).__name__})", "network"
+        )
+    return None
+
+
+def unsendable(error: ValidationError) -> PermanentCarrierError:
+    """The SDK's model refused the message before any request: say which field and why."""
+    problems = "; ".join(
+        f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors()
+    )
+    return PermanentCarrierError(f"The SMS cannot be sent to Vonage: {problems}")
+
+
+def said_by_vonage(text: str) -> str:
+    """Vonage's own words about a failure, fit for a Delivery's error that staff read:
+    numbers in them masked, and not too long."""
+    text = _NUMBER.sub(lambda match: mask(match.group()), text.strip())
+    return text if len(text) <= MAX_SAID_LENGTH else text[: MAX_SAID_LENGTH - 3] + "..."
