@@ -77,7 +77,7 @@ class VonageMessagesCarrier:
         await self._clients.aclose()
 
 
-class ApplicationAuth(Auth):
+class ApplicationAuth(Auth):  # type: ignore[misc]  # the SDK ships no type stubs
     """The SDK's JWT authentication, with the private key loaded once.
 
     The SDK hands the PEM text to PyJWT for every request, which loads and checks the
@@ -93,7 +93,7 @@ class ApplicationAuth(Auth):
         assert isinstance(key, RSAPrivateKey)  # settings refuse any other key
         self._key = key
 
-    def generate_application_jwt(self, claims: dict | None = None) -> bytes:
+    def generate_application_jwt(self, claims: dict[str, Any] | None = None) -> bytes:
         issued = int(time.time())
         payload = {
             "iat": issued,
