@@ -98,10 +98,13 @@ class SmsRequest:
 
 
 class FakeVonage:
-    def __init__(self, api_key: str = API_KEY, api_secret: str = API_SECRET) -> None:
+    def __init__(
+        self, api_key: str = API_KEY, api_secret: str = API_SECRET, *, keep_alive: bool = False
+    ) -> None:
         self.api_key = api_key
         self.api_secret = api_secret
         self.requests: list[SmsRequest] = []
+        self.accepted = 0  # SMS answered "ok": cheaper to poll than `sent`
         self.hang_seconds = 5.0
         self.in_flight = 0  # requests being answered now
         self.max_in_flight = 0
@@ -114,7 +117,10 @@ class FakeVonage:
         ca.cert_pem.write_to_path(self.ca_path)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
+        # Tests want one request per connection (no stale keep-alives); a benchmark wants
+        # the connection reuse the real Vonage allows.
+        handler = _KeepAliveHandler if keep_alive else _Handler
+        self._server = _TlsServer(("127.0.0.1", 0), handler, context, self)
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self._thread = threading.Thread(
@@ -154,6 +160,7 @@ class FakeVonage:
             self._release.set()
             self._release = threading.Event()
             self.requests.clear()
+            self.accepted = 0
             self._throttle = 0
             self._http_errors: list[int] = []
             self._hang = 0
@@ -294,6 +301,7 @@ class FakeVonage:
                 }
             )
         request.outcome = "ok" if later is None else "partial"
+        self.accepted += later is None
         return "json", {"message-count": str(parts), "messages": messages}
 
 
@@ -386,6 +394,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
         self.close_connection = True
+
+
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"
+    # The head and the body go out in two writes; with Nagle's algorithm the body would
+    # wait for the client's delayed ACK (40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
 
 @pytest.fixture(scope="session")
