@@ -1,8 +1,9 @@
 """Live fan-out: many staff pages on the chat list, and what one inbound SMS costs them.
 
 smsproxy runs as `smsproxy run` (SQLite, one process, the in-memory event bus). One
-staff user logs in through the form; every client opens `/live` with that login and
-subscribes to the chat list. Webhooks then arrive at a steady pace, and for each the
+staff user logs in through the form (which allows 10 attempts a minute per address, so
+one login serves them all); every client opens `/live` with that login and subscribes
+to the chat list. Webhooks then arrive at a steady pace, and for each the
 benchmark times how long until every client had its `message.created` event. The
 server's memory is read with the clients connected, after they left, and after a
 second crowd came and went (does memory come back?).

@@ -1,7 +1,7 @@
 """The pipeline benchmark: inbound SMS in, forwarded SMS out, live pages, a large database.
 
-    .venv/bin/python -m tests.benchmarks.pipeline            # everything, about 6 minutes
-    .venv/bin/python -m tests.benchmarks.pipeline --smoke    # everything, tiny, ~1 minute
+    .venv/bin/python -m tests.benchmarks.pipeline            # everything, about 10 minutes
+    .venv/bin/python -m tests.benchmarks.pipeline --smoke    # everything, tiny, about 1 minute
     .venv/bin/python -m tests.benchmarks.pipeline --only sqlite,naive --duration 5
     .venv/bin/python -m tests.benchmarks.pipeline --help
 

@@ -30,6 +30,8 @@ def ms(seconds: float) -> str:
     """A duration for people: 0.42 ms, 12.3 ms, 450 ms, 4.20 s."""
     if math.isnan(seconds):
         return "n/a"
+    if math.isinf(seconds):
+        return "never"
     value = seconds * 1000
     if value < 1:
         return f"{value:.2f} ms"
