@@ -220,6 +220,7 @@ class InboundPart(SQLModel, table=True):
     carrier_message_id: str = Field(max_length=64, unique=True)
     body: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = _time(default_factory=utcnow, index=True)
+    carrier_received_at: datetime | None = _time(default=None)  # Vonage's message-timestamp
     # Set when the part's set went out; the row stays a day so a retried part is a duplicate.
     forwarded_at: datetime | None = _time(default=None)
 

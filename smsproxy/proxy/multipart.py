@@ -84,6 +84,7 @@ async def _store_part(session: AsyncSession, inbound: InboundSms, now: datetime)
         carrier_message_id=inbound.carrier_message_id,
         body=inbound.text,
         received_at=now,
+        carrier_received_at=inbound.received_at,
     )
     try:
         async with session.begin_nested():
@@ -125,7 +126,10 @@ async def _route_set(
         # which handsets reuse after a few hundred long messages.
         carrier_message_id=first.carrier_message_id,
         text=reassemble(parts),
-        received_at=min(p.received_at for p in parts),
+        received_at=min(p.carrier_received_at or p.received_at for p in parts),
+        # Parts come only through the SMS API: the Messages API hands a long SMS over
+        # whole. Saying so lets a twin of it in that format be recognised.
+        carrier_api="sms",
     )
     return await route(session, whole, options, now)
 

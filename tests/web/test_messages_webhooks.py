@@ -70,7 +70,7 @@ async def test_a_signed_inbound_sms_is_routed(signed_app: Quart) -> None:
         ALICE,
         True,
     )
-    assert message.carrier_message_id == payload["message_uuid"]
+    assert (message.carrier_message_id, message.carrier_api) == (payload["message_uuid"], "messages")
     assert (delivery.to_number, delivery.from_number, delivery.body) == (BOB, P1, "Where are you?")
 
 

@@ -1,5 +1,6 @@
 """Messages API: each participant's channel; each inbound SMS's webhook format and the
-carrier's time of receipt; whole-message carrier ids and the carrier's failure reasons
+carrier's time of receipt (of multipart SMS parts too); whole-message carrier ids and
+the carrier's failure reasons
 
 Revision ID: 0002_messages_api
 Revises: 0001
@@ -34,9 +35,12 @@ def upgrade() -> None:
             sa.Column("carrier_api", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
         )
         batch_op.add_column(
-            sa.Column(
-                "carrier_received_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True
-            )
+            sa.Column("carrier_received_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True)
+        )
+
+    with op.batch_alter_table("inboundpart", schema=None) as batch_op:
+        batch_op.add_column(
+            sa.Column("carrier_received_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True)
         )
 
     # Everyone so far was reached by SMS.
@@ -54,6 +58,9 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table("participant", schema=None) as batch_op:
         batch_op.drop_column("channel")
+
+    with op.batch_alter_table("inboundpart", schema=None) as batch_op:
+        batch_op.drop_column("carrier_received_at")
 
     with op.batch_alter_table("message", schema=None) as batch_op:
         batch_op.drop_column("carrier_received_at")
