@@ -70,7 +70,8 @@ async def test_a_signed_inbound_sms_is_routed(signed_app: Quart) -> None:
         ALICE,
         True,
     )
-    assert (message.carrier_message_id, message.carrier_api) == (payload["message_uuid"], "messages")
+    assert message.carrier_message_id == payload["message_uuid"]
+    assert message.carrier_api == "messages"
     assert (delivery.to_number, delivery.from_number, delivery.body) == (BOB, P1, "Where are you?")
 
 
@@ -146,7 +147,7 @@ def tampered(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
 
 
 def unsigned(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    body, headers = signed_webhook(payload, SECRET)
+    body, _ = signed_webhook(payload, SECRET)
     return body, {"Content-Type": "application/json"}
 
 
@@ -154,7 +155,10 @@ def unsigned(payload: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
     ("spoil", "reason"),
     [
         (unsigned, "carries no signed token"),
-        (lambda p: signed_webhook(p, "not-the-secret-that-the-dashboard-shows"), "not signed with VONAGE_SIGNATURE_SECRET"),
+        (
+            lambda p: signed_webhook(p, "not-the-secret-that-the-dashboard-shows"),
+            "not signed with VONAGE_SIGNATURE_SECRET",
+        ),
         (tampered, "does not match its token's payload_hash"),
         (lambda p: signed_webhook(p, SECRET, iat=int(time.time()) - 3600), "issued 3600 s ago"),
         (lambda p: signed_webhook(p, SECRET, payload_hash="0" * 64), "payload_hash"),
@@ -223,4 +227,3 @@ async def test_a_signed_but_unreadable_webhook_is_400_with_a_reason(
 async def test_a_status_for_a_message_not_ours_is_accepted_quietly(signed_app: Quart) -> None:
     response = await post(signed_app, message_status("delivered", client_ref=None), STATUS)
     assert response.status_code == 204
-
