@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import and_, exists, literal, not_
 from sqlalchemy import select as sa_select
 from sqlalchemy.orm import make_transient_to_detached
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..carrier import InboundSms
@@ -95,6 +95,22 @@ def _twin_exists(table: Any, message: Message) -> Any:
             twin.c.body == message.body,
         )
     )
+
+
+async def recorded_whole(
+    session: AsyncSession, sender: str, proxy_number: str, texts: list[str], at: datetime
+) -> bool:
+    """Whether an SMS holding every one of `texts` (parts of a long SMS that came
+    through the SMS API) was recorded from the Messages API, which hands a long SMS over
+    whole, within TWIN_WINDOW of `at`."""
+    query = select(Message.body).where(
+        Message.sender_number == sender,
+        Message.proxy_number == proxy_number,
+        Message.carrier_api == "messages",
+        col(Message.carrier_received_at).between(at - TWIN_WINDOW, at + TWIN_WINDOW),
+    )
+    bodies = (await session.exec(query)).all()
+    return any(all(text in body for text in texts) for body in bodies)
 
 
 def inbound_message(

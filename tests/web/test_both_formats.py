@@ -13,7 +13,9 @@ from quart import Quart
 from sqlmodel import col, select
 
 from smsproxy.app import create_app
-from smsproxy.models import Delivery, Message
+from smsproxy.db import utcnow
+from smsproxy.models import Delivery, InboundPart, Message
+from smsproxy.proxy.multipart import flush_expired
 from smsproxy.runtime import Runtime
 from tests.conftest import make_settings
 from tests.fakes.messages_api import inbound_message
@@ -130,3 +132,44 @@ async def test_a_long_sms_in_parts_then_whole_is_forwarded_once(app: Quart) -> N
     )
 
     assert await recorded(app) == ([first + second], [first + second])
+
+
+@pytest.mark.parametrize("part_first", [True, False], ids=["part-first", "whole-first"])
+async def test_parts_of_a_long_sms_that_came_whole_are_not_flushed_as_a_fragment(
+    app: Quart, part_first: bool
+) -> None:
+    """Part 1 came through the SMS API, then the account switched and the Messages API
+    delivered the whole SMS: the stalled part is not forwarded after the timeout."""
+    first, second = "I am stuck behind a tractor on the B-road, ", "so I will be late."
+    concat = {"concat": "true", "concat-ref": "42", "concat-total": "2", "concat-part": "1"}
+    steps = [
+        lambda: via_sms_api(app, "0B00000000000041", first, **concat),
+        lambda: via_messages_api(
+            app, "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab", first + second, AT + timedelta(seconds=1)
+        ),
+    ]
+    for step in steps if part_first else steps[::-1]:
+        await step()
+    rt: Runtime = app.extensions["smsproxy"]
+
+    later = utcnow() + timedelta(minutes=5)
+    flushed = await flush_expired(rt.db, rt.routing, timedelta(seconds=60), now=later)
+
+    assert flushed == 0
+    assert await recorded(app) == ([first + second], [first + second])
+    async with rt.db.read() as session:
+        [part] = (await session.exec(select(InboundPart))).all()
+    assert part.forwarded_at == later  # settled: the flusher will not look at it again
+
+
+async def test_a_stalled_part_the_other_format_did_not_bring_is_still_flushed(app: Quart) -> None:
+    concat = {"concat": "true", "concat-ref": "42", "concat-total": "2", "concat-part": "1"}
+    await via_sms_api(app, "0B00000000000041", "The gate code is 4512", **concat)
+    await via_messages_api(app, "aaaaaaaa-bbbb-4ccc-8ddd-0123456789ab", "Something else")
+    rt: Runtime = app.extensions["smsproxy"]
+
+    later = utcnow() + timedelta(minutes=5)
+    assert await flush_expired(rt.db, rt.routing, timedelta(seconds=60), now=later) == 1
+
+    messages, _ = await recorded(app)
+    assert messages == ["Something else", "The gate code is 4512[…]"]
