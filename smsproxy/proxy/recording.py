@@ -9,6 +9,10 @@ delivered again in the other), and the two formats share no id: the SMS API's
 recognised by what they do share: sender, number, text, and Vonage's time of receipt
 within TWIN_WINDOW, and only across formats, so that someone who sends the same text
 twice through one format is heard twice.
+
+The twin has no unique key to collide on: on PostgreSQL, two processes inserting the two
+formats of one SMS in the same instant could each miss the other. Vonage sends the two a
+retry interval apart, not together; SQLite lets one writer in at a time.
 """
 
 from __future__ import annotations
