@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
+from sqlalchemy import false as sa_false
 from sqlmodel import Field, SQLModel
 
 from .db import UTCDateTime, utcnow
@@ -122,6 +123,10 @@ class Participant(SQLModel, table=True):
     real_number: str = Field(max_length=20, index=True)
     name: str = Field(default="", max_length=100)
     proxy_number: str = Field(max_length=20, index=True)
+    # How this person is reached: "sms" for now. Routing is by (real_number,
+    # proxy_number) whatever the channel, so a WhatsApp or RCS participant can later
+    # share a chat with SMS ones without a schema change.
+    channel: str = Field(default="sms", max_length=16, sa_column_kwargs={"server_default": "sms"})
     active: bool = True
     opted_out: bool = False
     position: int = 0
@@ -149,6 +154,11 @@ class Message(SQLModel, table=True):
     proxy_number: str | None = Field(default=None, max_length=20)
     body: str = Field(sa_column=Column(Text, nullable=False))
     carrier_message_id: str | None = Field(default=None, max_length=64, unique=True)
+    # Which Vonage API's webhook brought an inbound SMS ("sms" or "messages"; None for
+    # the sandbox), and when the carrier says it came: while an account switches APIs
+    # the same SMS may come once in each format, under two unrelated ids.
+    carrier_api: str | None = Field(default=None, max_length=16)
+    carrier_received_at: datetime | None = _time(default=None)
     created_at: datetime = _time(default_factory=utcnow, index=True)
 
 
@@ -186,7 +196,11 @@ class CarrierMessage(SQLModel, table=True):
     carrier_message_id: str = Field(primary_key=True, max_length=64)
     delivery_id: int = Field(foreign_key="delivery.id", index=True)
     status: str = Field(default="sent", max_length=16)
+    # True for an id that stands for the whole SMS however many parts it took (the
+    # Messages API's message_uuid), False for one part's (the SMS API's message-id).
+    whole_message: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
     error_code: str | None = Field(default=None, max_length=32)
+    error_text: str | None = Field(default=None, max_length=300)  # the carrier's own words
     updated_at: datetime = _time(default_factory=utcnow)
 
 
@@ -206,6 +220,7 @@ class InboundPart(SQLModel, table=True):
     carrier_message_id: str = Field(max_length=64, unique=True)
     body: str = Field(sa_column=Column(Text, nullable=False))
     received_at: datetime = _time(default_factory=utcnow, index=True)
+    carrier_received_at: datetime | None = _time(default=None)  # Vonage's message-timestamp
     # Set when the part's set went out; the row stays a day so a retried part is a duplicate.
     forwarded_at: datetime | None = _time(default=None)
 

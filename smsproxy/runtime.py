@@ -22,6 +22,7 @@ from . import events
 from .carrier import Carrier, Receipt
 from .carrier.sandbox import SandboxCarrier
 from .carrier.vonage import VonageCarrier
+from .carrier.vonage_messages import VonageMessagesCarrier
 from .config import Settings
 from .db import Database
 from .events.redis_broker import RedisBroker
@@ -140,5 +141,7 @@ def make_carrier(
     settings: Settings, db: Database, report: Callable[[Receipt], Coroutine[Any, Any, None]]
 ) -> Carrier:
     if settings.carrier == "vonage":
+        if settings.vonage_api == "messages":
+            return VonageMessagesCarrier(settings)
         return VonageCarrier(settings)
     return SandboxCarrier(db, report)

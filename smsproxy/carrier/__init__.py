@@ -18,7 +18,10 @@ class OutboundSms:
 
 @dataclass(frozen=True)
 class SendResult:
-    message_ids: list[str]  # one per SMS part the carrier billed
+    message_ids: list[str]  # one per SMS part the carrier billed, or one for them all
+    # True when the one id stands for the whole SMS, however many parts it took (the
+    # Messages API), so receipts for it speak for the whole SMS too.
+    whole_message: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,10 @@ class InboundSms:
     # types other than text (image, audio, file ...), which `text` then describes.
     channel: str = "sms"
     message_type: str = "text"
+    # Which Vonage API's webhook brought it ("sms" or "messages"; None: the sandbox).
+    # The same SMS can come in both formats while an account switches, with unrelated
+    # ids, so it is recognised by sender, number, text and time instead.
+    carrier_api: str | None = None
 
     @property
     def is_part(self) -> bool:
@@ -61,7 +68,7 @@ def normalise_status(raw: str) -> str:
 
 @dataclass(frozen=True)
 class Receipt:
-    """A delivery receipt for one SMS part."""
+    """A delivery receipt for one SMS part, or for the whole SMS."""
 
     carrier_message_id: str
     status: str  # delivered, expired, failed, rejected, accepted, buffered, unknown
@@ -69,6 +76,9 @@ class Receipt:
     client_ref: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
     error_text: str | None = None  # the carrier's own reason, when it gives one
+    # True when it reports on the whole SMS (a Messages API status, which Vonage sends
+    # once all parts are in), False for one part (an SMS API delivery receipt).
+    whole_message: bool = False
 
 
 class CarrierError(Exception):

@@ -156,6 +156,7 @@ def parse_inbound_message(payload: Mapping[str, Any]) -> InboundSms:
         received_at=_timestamp(payload.get("timestamp")),
         channel=channel,
         message_type=message_type,
+        carrier_api="messages",
     )
 
 
@@ -181,6 +182,8 @@ def parse_message_status(payload: Mapping[str, Any]) -> Receipt:
         client_ref=_clean(client_ref)[:MAX_ID_LENGTH] if isinstance(client_ref, str) else None,
         extra={key: value for key, value in extra.items() if value},
         error_text=error_text,
+        # Vonage gathers a long SMS's parts' receipts into one status for the whole.
+        whole_message=True,
     )
 
 

@@ -71,7 +71,7 @@ class VonageMessagesCarrier:
         log.info(
             "vonage accepted delivery %s as message %s", sms.delivery_id, response.message_uuid
         )
-        return SendResult(message_ids=[response.message_uuid])
+        return SendResult(message_ids=[response.message_uuid], whole_message=True)
 
     async def aclose(self) -> None:
         await self._clients.aclose()

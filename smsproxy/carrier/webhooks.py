@@ -129,6 +129,7 @@ def parse_inbound(params: Mapping[str, str]) -> InboundSms:
         concat_ref=concat_ref,
         concat_total=concat_total,
         concat_part=concat_part,
+        carrier_api="sms",
     )
 
 

@@ -10,6 +10,13 @@ echoes our Delivery's public id as client-ref, so such a receipt is still matche
 part is recorded then. Until the sender has recorded how many parts there were, a
 failed part fails the Delivery but a delivered one cannot complete it; settle() folds
 the early receipts in once the sender knows the parts.
+
+Vonage reports in two formats, and an SMS sent through one API may be reported in the
+other's while an account switches (the account's "Messaging API type" decides the
+format of every webhook). The SMS API reports each part under its own message-id; the
+Messages API reports the whole SMS once under its message_uuid (CarrierMessage.
+whole_message). Both carry our client-ref, which is what matches a receipt whose id
+the sender never saw.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..carrier import Receipt, normalise_status
+from ..carrier.gsm7 import segments
 from ..db import utcnow
 from ..models import (
     FINAL_DELIVERY_STATUSES,
@@ -31,37 +39,12 @@ from ..models import (
     DeliveryStatus,
 )
 from .enqueue import emit_update
+from .failures import describe_failure
 
 log = logging.getLogger(__name__)
 
 FAILED_PART = ("failed", "rejected", "expired")  # in this order of precedence
 FINAL_PART = frozenset({"delivered", *FAILED_PART})
-
-# Vonage's DLR err-code values, so staff read a reason rather than a number.
-ERROR_TEXT = {
-    "1": "Unknown error from the handset's network",
-    "2": "The handset is off or out of coverage (temporary)",
-    "3": "The handset is off or out of coverage (permanent)",
-    "4": "The recipient has barred this call or SMS",
-    "5": "The number was ported and could not be routed",
-    "6": "The network rejected the SMS as spam",
-    "7": "The handset was busy",
-    "8": "Network error",
-    "9": "The number does not exist",
-    "10": "The network rejected the message text",
-    "11": "The number cannot be reached from this sender",
-    "12": "The destination is unreachable",
-    "13": "The recipient is under the age limit for this content",
-    "14": "The recipient's network blocked the number",
-    "15": "The recipient's prepaid account has no credit",
-    "16": "The gateway's quota was exceeded",
-    "50": "The recipient's network filtered the SMS (entity filter)",
-    "51": "The recipient's network filtered the SMS (sender id filter)",
-    "52": "The recipient's network filtered the SMS (content filter)",
-    "53": "The recipient's network filtered the SMS (consent filter)",
-    "54": "The SMS breaks a local regulation",
-    "99": "General error",
-}
 
 
 @dataclass
@@ -103,7 +86,7 @@ async def _locked_delivery(session: AsyncSession, receipt: Receipt) -> Delivery 
     """The Delivery the receipt's part belongs to, locked; None when it is not ours."""
     link = await session.get(CarrierMessage, receipt.carrier_message_id)
     if link is None:
-        return await _early_delivery(session, receipt)
+        return await _delivery_by_reference(session, receipt)
     # The Delivery row's lock orders concurrent receipts for its parts: each sees the
     # parts the others recorded, so the last one to arrive can say "all delivered".
     query = select(Delivery).where(col(Delivery.id) == link.delivery_id).with_for_update()
@@ -126,6 +109,7 @@ def _record_part(
         return
     part.status = status
     part.error_code = receipt.error_code if receipt.error_code not in (None, "", "0") else None
+    part.error_text = receipt.error_text[:300] if receipt.error_text else None
     part.updated_at = now
     session.add(part)
 
@@ -143,9 +127,11 @@ async def settle(session: AsyncSession, delivery: Delivery, now: datetime | None
     return await _fold(session, delivery, parts, now or utcnow())
 
 
-async def _early_delivery(session: AsyncSession, receipt: Receipt) -> Delivery | None:
-    """The Delivery named by the receipt's client-ref, with the receipt's part recorded
-    under it, when the receipt came before the sender recorded the carrier's ids."""
+async def _delivery_by_reference(session: AsyncSession, receipt: Receipt) -> Delivery | None:
+    """The Delivery named by the receipt's client-ref, with the receipt's carrier message
+    recorded under it, for an id the sender has not recorded: the receipt came before
+    the sender's record, or in the other API's format (whose ids are its own: the SMS
+    API's per part, the Messages API's for the whole SMS)."""
     if not receipt.client_ref:
         return None
     # Locked before the part is written: the sender's record_sent takes the same lock
@@ -163,6 +149,7 @@ async def _early_delivery(session: AsyncSession, receipt: Receipt) -> Delivery |
                     CarrierMessage(
                         carrier_message_id=receipt.carrier_message_id,
                         delivery_id=delivery.id,
+                        whole_message=receipt.whole_message,
                     )
                 )
                 await session.flush()
@@ -177,9 +164,12 @@ async def _early_delivery(session: AsyncSession, receipt: Receipt) -> Delivery |
         )
         return None
     log.info(
-        "receipt for carrier message %s came before the send was recorded (delivery %s)",
+        "receipt for carrier message %s matched by client-ref to delivery %s (%s)",
         receipt.carrier_message_id,
         delivery.public_id,
+        "another format, or an earlier attempt"
+        if delivery.carrier_message_ids
+        else "before the send was recorded",
     )
     return delivery
 
@@ -187,10 +177,7 @@ async def _early_delivery(session: AsyncSession, receipt: Receipt) -> Delivery |
 async def _fold(
     session: AsyncSession, delivery: Delivery, parts: list[CarrierMessage], now: datetime
 ) -> bool:
-    new_status, part_error = aggregate(parts)
-    if new_status == DeliveryStatus.delivered and not delivery.carrier_message_ids:
-        # Only the sender's record says how many parts there are; settle() decides.
-        return False
+    new_status, decided_by = aggregate(delivery, parts)
     if (
         new_status is None
         or delivery.status in FINAL_DELIVERY_STATUSES
@@ -202,8 +189,9 @@ async def _fold(
     if new_status == DeliveryStatus.delivered:
         delivery.error = delivery.error_code = None
     else:
-        delivery.error_code = part_error
-        delivery.error = describe_failure(new_status, part_error, len(parts))
+        pieces = sum(not part.whole_message for part in parts)
+        delivery.error_code = decided_by.error_code if decided_by else None
+        delivery.error = describe_failure(new_status, decided_by, pieces)
     delivery.lease_until = None
     session.add(delivery)
     await session.flush()
@@ -212,27 +200,34 @@ async def _fold(
     return True
 
 
-def aggregate(parts: list[CarrierMessage]) -> tuple[DeliveryStatus | None, str | None]:
-    """The Delivery's status from its parts' (and the error code that decided it), or
-    None while the parts have not settled it."""
+def aggregate(
+    delivery: Delivery, parts: list[CarrierMessage]
+) -> tuple[DeliveryStatus | None, CarrierMessage | None]:
+    """The Delivery's status from its carrier messages' (and the one whose failure
+    decided it), or None while they have not settled it.
+
+    A failure anywhere fails the SMS. A whole-message receipt saying delivered delivers
+    it. Part receipts deliver it once every part has said so: the parts the sender
+    recorded, or, for an SMS the sender recorded whole (the Messages API) but whose
+    receipts came part by part (SMS API delivery receipts: the account still on the SMS
+    API), as many parts as its text takes.
+    """
     for failure in FAILED_PART:
         for part in parts:
             if part.status == failure:
-                return DeliveryStatus(failure), part.error_code
-    if parts and all(part.status == "delivered" for part in parts):
+                return DeliveryStatus(failure), part
+    if any(part.whole_message and part.status == "delivered" for part in parts):
+        return DeliveryStatus.delivered, None
+    pieces = [part for part in parts if not part.whole_message]
+    recorded = set(delivery.carrier_message_ids)
+    if not pieces or not recorded:
+        # Only the sender's record says how many parts there are; settle() decides.
+        return None, None
+    delivered = [part for part in pieces if part.status == "delivered"]
+    if any(part.whole_message and part.carrier_message_id in recorded for part in parts):
+        if len(delivered) >= segments(delivery.body):
+            return DeliveryStatus.delivered, None
+        return None, None
+    if len(delivered) == len(pieces):
         return DeliveryStatus.delivered, None
     return None, None
-
-
-def describe_failure(status: DeliveryStatus, error_code: str | None, parts: int) -> str:
-    what = {
-        DeliveryStatus.failed: "The carrier could not deliver the SMS",
-        DeliveryStatus.rejected: "The carrier rejected the SMS",
-        DeliveryStatus.expired: "The SMS expired before the handset could take it",
-    }.get(status, "The SMS was not delivered")
-    if parts > 1:
-        what += f" (at least one of its {parts} parts)"
-    if error_code:
-        reason = ERROR_TEXT.get(error_code, "see the carrier's error codes")
-        what += f": {reason} (error {error_code})"
-    return what[:500]

@@ -41,7 +41,13 @@ async def record_sent(db: Database, claimed: Delivery, result: SendResult) -> De
         row.carrier_message_ids = [*row.carrier_message_ids, *new_ids]
         for message_id in new_ids:
             if await session.get(CarrierMessage, message_id) is None:
-                session.add(CarrierMessage(carrier_message_id=message_id, delivery_id=row.id))
+                session.add(
+                    CarrierMessage(
+                        carrier_message_id=message_id,
+                        delivery_id=row.id,
+                        whole_message=result.whole_message,
+                    )
+                )
         row.updated_at = now
         # Only forward: a receipt may already have said delivered or failed.
         if row.status in (DeliveryStatus.queued, DeliveryStatus.sending):

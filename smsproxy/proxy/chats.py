@@ -35,6 +35,7 @@ T = TypeVar("T")
 class NewParticipant:
     number: str  # as typed
     name: str = ""
+    channel: str = "sms"  # how they are reached; SMS is the only channel for now
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ async def create_chat(
             real_number=number,
             name=person.name.strip()[:100],
             proxy_number=proxy,
+            channel=person.channel,
             position=index,
         )
         for index, (person, number, proxy) in enumerate(

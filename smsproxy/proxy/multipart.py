@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..carrier import InboundSms
 from ..db import Database, utcnow
 from ..models import InboundPart
-from .recording import is_recorded
+from .recording import is_recorded, recorded_whole
 from .routing import Outcome, Route, RoutingOptions, route
 
 log = logging.getLogger(__name__)
@@ -84,6 +84,7 @@ async def _store_part(session: AsyncSession, inbound: InboundSms, now: datetime)
         carrier_message_id=inbound.carrier_message_id,
         body=inbound.text,
         received_at=now,
+        carrier_received_at=inbound.received_at,
     )
     try:
         async with session.begin_nested():
@@ -103,9 +104,9 @@ def reassemble(parts: Sequence[InboundPart]) -> str:
     return "".join(by_number.get(n, MISSING_PART) for n in range(1, total + 1))
 
 
-async def _route_set(
-    session: AsyncSession, parts: Sequence[InboundPart], options: RoutingOptions, now: datetime
-) -> Outcome:
+async def _claim_set(session: AsyncSession, parts: Sequence[InboundPart], now: datetime) -> bool:
+    """Mark the set's parts forwarded; False when another process took the set first
+    (its message is the one that counts)."""
     ids = [p.id for p in parts]
     async with session.begin_nested() as nested:
         result = await session.exec(
@@ -114,9 +115,16 @@ async def _route_set(
             .values(forwarded_at=now)
         )
         if result.rowcount != len(ids):
-            # Another process took this set first; its message is the one that counts.
             await nested.rollback()
-            return Outcome(Route.duplicate)
+            return False
+    return True
+
+
+async def _route_set(
+    session: AsyncSession, parts: Sequence[InboundPart], options: RoutingOptions, now: datetime
+) -> Outcome:
+    if not await _claim_set(session, parts, now):
+        return Outcome(Route.duplicate)
     first = min(parts, key=lambda p: p.part_number)
     whole = InboundSms(
         sender=first.sender_number,
@@ -125,7 +133,10 @@ async def _route_set(
         # which handsets reuse after a few hundred long messages.
         carrier_message_id=first.carrier_message_id,
         text=reassemble(parts),
-        received_at=min(p.received_at for p in parts),
+        received_at=min(p.carrier_received_at or p.received_at for p in parts),
+        # Parts come only through the SMS API: the Messages API hands a long SMS over
+        # whole. Saying so lets a twin of it in that format be recognised.
+        carrier_api="sms",
     )
     return await route(session, whole, options, now)
 
@@ -159,6 +170,9 @@ async def flush_expired(
                 parts = await _parts_of(session, sender, proxy_number, ref)
                 if not parts or min(p.received_at for p in parts) > cutoff:
                     continue
+                if await _came_whole(session, parts):
+                    await _claim_set(session, parts, now)
+                    continue
                 outcome = await _route_set(session, parts, options, now)
         except Exception:
             log.exception("forwarding an incomplete multipart SMS failed; retrying later")
@@ -167,6 +181,24 @@ async def flush_expired(
             flushed += 1
             log.info("forwarded an incomplete multipart SMS (%d part(s) arrived)", len(parts))
     return flushed
+
+
+async def _came_whole(session: AsyncSession, parts: Sequence[InboundPart]) -> bool:
+    """Whether the SMS these parts belong to came whole meanwhile, in the Messages API's
+    format (an account switching APIs while the parts were arriving): then its parts
+    are not forwarded a second time as a fragment."""
+    first = parts[0]
+    at = min(p.carrier_received_at or p.received_at for p in parts)
+    if not await recorded_whole(
+        session, first.sender_number, first.proxy_number, [p.body for p in parts], at
+    ):
+        return False
+    log.info(
+        "an incomplete multipart SMS (%d part(s)) came whole through the Messages API; "
+        "its parts are not forwarded",
+        len(parts),
+    )
+    return True
 
 
 async def _sets_waiting_since(

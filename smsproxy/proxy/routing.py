@@ -82,8 +82,9 @@ async def route(
     now = now or utcnow()
     # Duplicates are caught by record_once, whose insert the unique index turns into a
     # no-op: a lookup first would cost every SMS a round trip to spare a few retries one.
-    if is_alphanumeric_sender(inbound.sender):
-        # Never a participant (they are phone numbers), and never answered.
+    if is_alphanumeric_sender(inbound.sender) or not inbound.is_sms_text:
+        # A sender ID is never a participant (they are phone numbers); a WhatsApp
+        # message or a picture is not for an SMS chat. Both are kept, never answered.
         return await keep_unrouted(session, inbound, options, now)
     found = await active_route(session, inbound.sender, inbound.to)
     if found is None:
@@ -159,7 +160,8 @@ async def keep_unrouted(
     session: AsyncSession, inbound: InboundSms, options: RoutingOptions, now: datetime
 ) -> Outcome:
     """Keep an SMS with no active chat for staff, and tell the sender (at most once a
-    day per number) that the conversation has ended."""
+    day per number) that the conversation has ended. What cannot be answered by SMS (a
+    sender ID, another channel's message) is kept without a reply."""
     message = inbound_message(inbound, now, chat_id=None, author_kind=AuthorKind.unrouted)
     if not await record_once(session, message):
         return Outcome(Route.duplicate)
@@ -172,6 +174,14 @@ async def keep_unrouted(
             "inbound %s is from a sender ID (an alphanumeric sender or short code), which "
             "cannot be answered; kept as unrouted",
             inbound.carrier_message_id,
+        )
+        return Outcome(Route.unrouted, message)
+    if not inbound.is_sms_text:
+        log.info(
+            "inbound %s is a %s %s message, not an SMS text: kept as unrouted, not answered",
+            inbound.carrier_message_id,
+            inbound.channel,
+            inbound.message_type,
         )
         return Outcome(Route.unrouted, message)
     deliveries = []

@@ -1,15 +1,32 @@
-"""The carrier's webhooks: inbound SMS and delivery receipts.
+"""The carrier's webhooks: inbound SMS and delivery receipts, in both of Vonage's
+formats at once.
+
+    SMS API       /webhooks/inbound-sms, /webhooks/delivery-receipt (the account's URLs)
+    Messages API  /webhooks/inbound, /webhooks/status (the application's URLs)
+
+Both pairs stay open whatever VONAGE_API says: while an account switches its "Messaging
+API type", webhooks arrive in either format and all go through the same front door,
+which records an SMS once even when it comes in both.
 
 Public by design: the carrier cannot log in, so the request signature (when
-VONAGE_SIGNATURE_SECRET is set) is their authentication. They answer 204 only once
-what they carried is committed; anything else makes Vonage retry, which the routing
-code turns into a no-op when the first attempt did land.
+VONAGE_SIGNATURE_SECRET is set; always, for the Messages API, unless unsigned webhooks
+are allowed) is their authentication. They answer 204 only once what they carried is
+committed; anything else makes Vonage retry, which the routing code turns into a no-op
+when the first attempt did land.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from quart import Blueprint, Response, request
 
+from ..carrier.messages_webhooks import (
+    load_body,
+    parse_inbound_message,
+    parse_message_status,
+    verify_token,
+)
 from ..carrier.webhooks import (
     MalformedWebhook,
     flatten,
@@ -50,6 +67,19 @@ def check_signature(settings: Settings, params: dict[str, str]) -> None:
     )
 
 
+async def signed_payload(settings: Settings) -> dict[str, Any]:
+    """A Messages API webhook's JSON body, once its signed token vouches for it."""
+    body = await request.get_data(cache=True, as_text=False, parse_form_data=False)
+    verify_token(
+        request.headers.get("Authorization"),
+        body,
+        secret=settings.vonage_signature_secret,
+        allow_unsigned=settings.vonage_webhooks_unsigned == "allow",
+        max_skew_seconds=settings.signature_max_skew_seconds,
+    )
+    return load_body(body)
+
+
 @blueprint.route("/inbound-sms", methods=["GET", "POST"])
 @public
 async def receive_inbound_sms() -> Response:
@@ -71,6 +101,30 @@ async def receive_delivery_receipt() -> Response:
     params = await webhook_params()
     check_signature(svc.settings, params)
     receipt = parse_receipt(params)
+    async with svc.db.transaction() as session:
+        await receive_receipt(session, receipt)
+    return Response(status=204)
+
+
+@blueprint.post("/inbound")
+@public
+async def receive_inbound_message() -> Response:
+    """A message sent to one of the pool's numbers, as the Messages API reports it."""
+    svc = services()
+    payload = await signed_payload(svc.settings)
+    inbound = parse_inbound_message(payload)
+    async with svc.db.transaction() as session:
+        await receive_sms(session, inbound, svc.routing)
+    return Response(status=204)
+
+
+@blueprint.post("/status")
+@public
+async def receive_message_status() -> Response:
+    """The Messages API reports on a message we sent."""
+    svc = services()
+    payload = await signed_payload(svc.settings)
+    receipt = parse_message_status(payload)
     async with svc.db.transaction() as session:
         await receive_receipt(session, receipt)
     return Response(status=204)

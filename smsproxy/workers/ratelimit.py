@@ -23,7 +23,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -165,9 +165,21 @@ class RedisTokenBucket:
 
 
 def bucket_key(settings: Settings) -> str:
-    """One bucket per carrier account: the Vonage API key (an identifier, not the secret)."""
-    account = settings.vonage_api_key if settings.carrier == "vonage" else None
-    return KEY_PREFIX + (account or "sandbox")
+    """One bucket per carrier account, named by identifiers, never by a secret.
+
+    Vonage counts sends per API key whichever API they go through (the Messages API
+    sends SMS through the SMS API underneath), so the API key names the bucket whenever
+    it is set, with VONAGE_API=messages too: processes half way through a switch of
+    VONAGE_API share one budget. A Messages API deployment that gives only its
+    application id gets a bucket per application, the nearest thing to the account it
+    can name; two applications of one API key would then each take the full rate, which
+    setting VONAGE_API_KEY beside the application id avoids.
+    """
+    if settings.carrier != "vonage":
+        return KEY_PREFIX + "sandbox"
+    if settings.vonage_api_key:
+        return KEY_PREFIX + settings.vonage_api_key
+    return KEY_PREFIX + f"application:{settings.vonage_application_id}"
 
 
 def make_limiter(settings: Settings) -> Limiter:

@@ -36,6 +36,7 @@ def test_an_inbound_sms() -> None:
     assert inbound.received_at == datetime(2025, 2, 3, 12, 14, 25, tzinfo=UTC)
     assert (inbound.channel, inbound.message_type) == ("sms", "text")
     assert inbound.is_sms_text and not inbound.is_part
+    assert inbound.carrier_api == "messages"  # to tell it from the same SMS in the other format
 
 
 def test_a_long_sms_arrives_whole() -> None:
@@ -163,6 +164,7 @@ def test_each_status_in_the_receipt_vocabulary(status: str, receipt_status: str)
     receipt = parse_message_status(message_status(status, message_uuid=UUID))
 
     assert (receipt.carrier_message_id, receipt.status) == (UUID, receipt_status)
+    assert receipt.whole_message  # one status for the whole SMS, however many parts
     assert receipt.client_ref == "dl_0123456789abcdef"
     assert (receipt.error_code, receipt.error_text) == (None, None)
     assert receipt.extra == {

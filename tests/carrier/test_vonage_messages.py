@@ -60,6 +60,7 @@ async def test_sends_an_sms_with_the_delivery_as_client_ref(
     request = only_request(fake_vonage)
     assert request.outcome == "ok"
     assert result.message_ids == request.message_ids  # the message_uuid, and only it
+    assert result.whole_message  # which stands for every part the SMS takes
     assert request.body == {
         "to": "447700900123",  # Vonage takes numbers without "+"
         "from": "447700900001",

@@ -1,7 +1,9 @@
-"""Vonage's side of the SMS API (`POST /sms/json`), for the fake server."""
+"""Vonage's side of the SMS API (`POST /sms/json`), for the fake server, and its
+webhooks signed as Vonage signs them."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -103,3 +105,25 @@ def error_answer(status: str) -> dict[str, Any]:
         "message-count": "1",
         "messages": [{"status": status, "error-text": ERROR_TEXT.get(status, "Error")}],
     }
+
+
+# -- webhooks, as Vonage sends them to the account's URLs --------------------------------
+
+
+def signed_params(
+    fields: dict[str, str], secret: str, timestamp: int | None = None
+) -> dict[str, str]:
+    """An SMS API webhook's fields signed with the legacy "MD5 hash" method, as Vonage
+    documents it: the sorted parameters as &key=value (with & and = in values turned into
+    _), then the secret, md5 hex."""
+    params = {
+        **fields,
+        "timestamp": str(timestamp or int(time.time())),
+        "nonce": secrets.token_hex(4),
+    }
+    joined = "".join(
+        "&{}={}".format(key, params[key].replace("&", "_").replace("=", "_"))
+        for key in sorted(params)
+    )
+    params["sig"] = hashlib.md5((joined + secret).encode()).hexdigest()
+    return params

@@ -97,10 +97,12 @@ async def test_create_records_the_chat_and_its_routes(rt: Runtime) -> None:
         (BOB, "Driver", PROXY, 1, True),
     ]
     async with rt.db.read() as session:
+        stored = (await session.exec(select(Participant.channel))).all()
         audit = (await session.exec(select(AuditEvent))).all()
         event = (
             await session.exec(select(EventRecord).where(EventRecord.name == "chat.created"))
         ).one()
+    assert stored == ["sms", "sms"]  # each participant's channel, recorded at creation
     assert [(a.actor, a.action, a.target) for a in audit] == [
         ("tests", "chat.create", chat.public_id)
     ]

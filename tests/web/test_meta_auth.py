@@ -31,11 +31,14 @@ PUBLIC_PATHS = {
     "/logout",  # ends a session if there is one; there is nothing behind it to protect
     "/openapi.json",  # the API's description, not its data
     "/api/docs",  # the reference page made from /openapi.json: shapes, no data
+    # The carrier, which proves itself with signatures instead: the SMS API's webhooks
+    # and the Messages API's, one by one, so a new webhook is public only on purpose.
+    "/webhooks/inbound-sms",
+    "/webhooks/delivery-receipt",
+    "/webhooks/inbound",
+    "/webhooks/status",
 }
-PUBLIC_PREFIXES = (
-    "/webhooks/",  # the carrier, which proves itself with signatures instead
-    "/static/",
-)
+PUBLIC_PREFIXES = ("/static/",)
 GUARDS = {"staff", "admin", "api_key"}  # what smsproxy.web.auth and the API set
 
 

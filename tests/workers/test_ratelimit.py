@@ -206,20 +206,36 @@ async def test_a_dead_redis_is_not_asked_again_until_the_retry_time(
 
 
 @pytest.mark.parametrize(
-    ("carrier", "api_key", "expected"),
-    [("sandbox", None, "sandbox"), ("vonage", "abc123", "abc123")],
+    ("settings", "expected"),
+    [
+        ({"carrier": "sandbox"}, "sandbox"),
+        ({"vonage_api_key": "abc123", "vonage_api_secret": "very-secret"}, "abc123"),
+        # The Messages API with only an application: a bucket per application.
+        ({"vonage_api": "messages", "vonage_application_id": "app-1"}, "application:app-1"),
+        # With the API key too, the key: Vonage counts per key, whichever API sends, so
+        # processes on either side of a switch of VONAGE_API share the budget.
+        (
+            {
+                "vonage_api": "messages",
+                "vonage_application_id": "app-1",
+                "vonage_api_key": "abc123",
+            },
+            "abc123",
+        ),
+    ],
+    ids=["sandbox", "sms-api", "messages-application", "messages-with-key"],
 )
 def test_bucket_key_names_the_account_never_the_secret(
-    carrier: str, api_key: str | None, expected: str
+    settings: dict[str, Any], expected: str, fake_vonage_server: FakeVonage
 ) -> None:
-    settings = make_settings(
-        "sqlite:///unused.db",
-        carrier=carrier,
-        vonage_api_key=api_key,
-        vonage_api_secret="very-secret" if api_key else None,
-    )
-    assert bucket_key(settings) == "smsproxy:send-rate:" + expected
-    assert "very-secret" not in bucket_key(settings)
+    if settings.get("vonage_api") == "messages":
+        settings = {**settings, "vonage_private_key": str(fake_vonage_server.keys.path)}
+    if "carrier" not in settings:
+        settings = {**settings, "carrier": "vonage"}
+    value = make_settings("sqlite:///unused.db", **settings)
+    assert bucket_key(value) == "smsproxy:send-rate:" + expected
+    assert "very-secret" not in bucket_key(value)
+    assert "PRIVATE KEY" not in bucket_key(value)
 
 
 async def test_limiter_is_shared_only_with_redis_url() -> None:

@@ -50,6 +50,7 @@ class ParticipantOut(BaseModel):
     name: str
     number: str = Field(description="The real number, masked")
     proxy_number: str = Field(description="The number this participant texts")
+    channel: str = Field(description='How the participant is reached: "sms"')
     active: bool
 
 
@@ -84,6 +85,7 @@ def chat_out(view: ChatView) -> ChatOut:
                 name=p.display_name,
                 number=mask(p.real_number),
                 proxy_number=p.proxy_number,
+                channel=p.channel,
                 active=p.active,
             )
             for p in view.participants

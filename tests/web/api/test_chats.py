@@ -89,10 +89,11 @@ async def test_create_answers_201_with_masked_numbers(api: Api) -> None:
     )
     assert chat["closed_at"] is None and chat["close_reason"] is None
     assert [
-        (p["name"], p["number"], p["proxy_number"], p["active"]) for p in chat["participants"]
+        (p["name"], p["number"], p["proxy_number"], p["channel"], p["active"])
+        for p in chat["participants"]
     ] == [
-        ("Rider", "+44770•••••01", PROXY, True),
-        ("Driver", "+44770•••••02", PROXY, True),
+        ("Rider", "+44770•••••01", PROXY, "sms", True),
+        ("Driver", "+44770•••••02", PROXY, "sms", True),
     ]
     assert all(p["id"].startswith("pt_") for p in chat["participants"])
 
