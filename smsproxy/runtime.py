@@ -47,7 +47,11 @@ class Runtime:
         self.background = background
         self.outbox_wakeup = asyncio.Event()
         self.routing: RoutingOptions = routing_options(settings)
-        self.templates = Templates(intro=settings.intro_template, goodbye=settings.goodbye_template)
+        self.templates = Templates(
+            intro=settings.intro_template,
+            goodbye=settings.goodbye_template,
+            contact_policy=settings.contact_policy,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self.db.before_commit.append(events.write_pending)
         self.db.after_commit.append(self._after_commit)

@@ -47,7 +47,8 @@ ERROR_TEXT = {
     "6": "The network rejected the SMS as spam",
     "7": "The handset was busy",
     "8": "Network error",
-    "9": "The number does not exist",
+    # With Vonage's Opt-Out Assist, the recipient texted STOP to the sending number.
+    "9": "The recipient has opted out of SMS from this number",
     "10": "The network rejected the message text",
     "11": "The number cannot be reached from this sender",
     "12": "The destination is unreachable",
@@ -62,6 +63,17 @@ ERROR_TEXT = {
     "54": "The SMS breaks a local regulation",
     "99": "General error",
 }
+
+
+# Vonage (SMS API): status "failed" or "rejected" with err-code 9 means the handset's
+# user asked not to receive messages from the sending number (Opt-Out Assist).
+OPT_OUT_ERROR_CODE = "9"
+
+
+def reports_opt_out(receipt: Receipt) -> bool:
+    """Whether the carrier blocked the SMS because its recipient opted out."""
+    status = normalise_status(receipt.status)
+    return status in ("failed", "rejected") and receipt.error_code == OPT_OUT_ERROR_CODE
 
 
 @dataclass

@@ -74,9 +74,7 @@ def upgrade() -> None:
             sa.Column("screening", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True)
         )
         batch_op.add_column(
-            sa.Column(
-                "screening_note", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True
-            )
+            sa.Column("screening_note", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True)
         )
         batch_op.add_column(
             sa.Column("erased_at", smsproxy.db.UTCDateTime(timezone=True), nullable=True)

@@ -1,0 +1,270 @@
+"""Opt-outs per real number, across the whole pool.
+
+A person who texts STOP to any proxy number (or whose carrier reports them opted out)
+gets no SMS from any proxy number until they text START: an `OptOut` row per real
+number, not per route. Three places honour it: chat creation marks the participant,
+fan-out and the route query mark their SMS suppressed, and the outbox claim suppresses
+whatever was queued before (so nothing queued earlier slips out). The confirmations
+themselves (keyword replies) are the one kind of SMS still sent to an opted-out number.
+
+Erasure (`forget`) keeps an opt-out as a keyed hash of the number (`ErasedOptOut`), so
+erasing someone never subscribes them again: when the number comes back (a new chat, a
+text in), the hash matches and the opt-out is restored. The hash is scrypt with a salt
+this installation generated; someone holding the database could still test candidate
+numbers against it, slowly. That is the price of STOP still holding.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from .. import events
+from ..db import insert_for
+from ..models import (
+    AuditEvent,
+    Chat,
+    ChatStatus,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    ErasedOptOut,
+    OptOut,
+    Participant,
+    SiteKey,
+)
+from ..outbox.enqueue import OPTED_OUT, emit_update, suppressed
+from ..phone import mask
+
+log = logging.getLogger(__name__)
+
+SALT_KEY = "opt_out_salt"
+# scrypt's cost: about 40 ms a number here; paid only while erased opt-outs exist.
+_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 32}
+
+
+async def opt_out(
+    session: AsyncSession,
+    number: str,
+    *,
+    source: str,
+    now: datetime,
+    keyword: str | None = None,
+    proxy_number: str | None = None,
+) -> bool:
+    """Opt a real number out of every proxy number. False when it already was."""
+    table = OptOut.__table__  # type: ignore[attr-defined]
+    statement = (
+        insert_for(session)(table)
+        .values(
+            number=number, source=source, keyword=keyword, proxy_number=proxy_number, created_at=now
+        )
+        .on_conflict_do_nothing(index_elements=[table.c.number])
+        .returning(table.c.id)
+    )
+    if (await session.exec(statement)).first() is None:
+        return False
+    change = _Change(number, source, keyword, proxy_number, now)
+    chats = await _mark_participants(session, change, opted_out=True)
+    await _suppress_queued(session, number, now)
+    session.add(
+        AuditEvent(
+            actor="carrier" if source == "carrier" else "sms",
+            action="participant.opt_out",
+            target=mask(number),
+            detail={
+                "source": source,
+                "keyword": keyword,
+                "proxy_number": proxy_number,
+                "chats": chats,
+            },
+        )
+    )
+    log.info("a number opted out (%s) in %d active chat(s)", source, chats)
+    return True
+
+
+async def opt_in(
+    session: AsyncSession,
+    number: str,
+    *,
+    now: datetime,
+    keyword: str | None = None,
+    proxy_number: str | None = None,
+) -> bool:
+    """Undo an opt-out (START). False when the number was not opted out."""
+    removed = (
+        await session.exec(
+            delete(OptOut).where(col(OptOut.number) == number).returning(col(OptOut.id))
+        )
+    ).first()
+    erased = await _erased_match(session, number)
+    if erased is not None:
+        await session.delete(erased)
+    if removed is None and erased is None:
+        return False
+    change = _Change(number, "keyword", keyword, proxy_number, now)
+    chats = await _mark_participants(session, change, opted_out=False)
+    session.add(
+        AuditEvent(
+            actor="sms",
+            action="participant.opt_in",
+            target=mask(number),
+            detail={"keyword": keyword, "proxy_number": proxy_number, "chats": chats},
+        )
+    )
+    log.info("a number opted in again in %d active chat(s)", chats)
+    return True
+
+
+async def opted_out_among(session: AsyncSession, numbers: Iterable[str]) -> set[str]:
+    """Which of these real numbers are opted out (restoring erased opt-outs they match)."""
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return set()
+    query = select(OptOut.number).where(col(OptOut.number).in_(wanted))
+    found = set((await session.exec(query)).all())
+    for number in wanted:
+        if number not in found and await restore_erased(session, number):
+            found.add(number)
+    return found
+
+
+async def is_opted_out(session: AsyncSession, number: str) -> bool:
+    return bool(await opted_out_among(session, [number]))
+
+
+async def restore_erased(session: AsyncSession, number: str) -> bool:
+    """An erased number came back (a new chat, a text): when it had opted out, its
+    opt-out is a plain row again, so every later check is one indexed lookup."""
+    erased = await _erased_match(session, number)
+    if erased is None:
+        return False
+    table = OptOut.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        insert_for(session)(table)
+        .values(number=number, source=erased.source, created_at=erased.opted_out_at)
+        .on_conflict_do_nothing(index_elements=[table.c.number])
+    )
+    await session.delete(erased)
+    await session.flush()
+    log.info("an erased number came back; its opt-out still holds")
+    return True
+
+
+async def forget(session: AsyncSession, number: str, now: datetime) -> bool:
+    """Erasure: the number's opt-out (if any) survives as a keyed hash only."""
+    row = (await session.exec(select(OptOut).where(col(OptOut.number) == number))).first()
+    if row is None:
+        return False
+    digest = await number_digest(session, number)
+    table = ErasedOptOut.__table__  # type: ignore[attr-defined]
+    await session.exec(
+        insert_for(session)(table)
+        .values(digest=digest, source=row.source, opted_out_at=row.created_at, erased_at=now)
+        .on_conflict_do_nothing(index_elements=[table.c.digest])
+    )
+    await session.delete(row)
+    await session.flush()
+    return True
+
+
+async def number_digest(session: AsyncSession, number: str) -> str:
+    salt = await _salt(session)
+    digest = await asyncio.to_thread(hashlib.scrypt, number.encode(), salt=salt, **_SCRYPT)
+    return digest.hex()
+
+
+async def _erased_match(session: AsyncSession, number: str) -> ErasedOptOut | None:
+    # Hashing costs tens of milliseconds: only while there is something to compare.
+    if (await session.exec(select(ErasedOptOut.digest).limit(1))).first() is None:
+        return None
+    return await session.get(ErasedOptOut, await number_digest(session, number))
+
+
+async def _salt(session: AsyncSession) -> bytes:
+    table = SiteKey.__table__  # type: ignore[attr-defined]
+    # Of two processes creating it at once, the first insert wins and both read it.
+    await session.exec(
+        insert_for(session)(table)
+        .values(name=SALT_KEY, value=secrets.token_hex(32))
+        .on_conflict_do_nothing(index_elements=[table.c.name])
+    )
+    value = (await session.exec(select(SiteKey.value).where(SiteKey.name == SALT_KEY))).one()
+    return bytes.fromhex(value)
+
+
+@dataclass(frozen=True)
+class _Change:
+    number: str
+    source: str
+    keyword: str | None
+    proxy_number: str | None
+    at: datetime
+
+    def event(
+        self, opted_out: bool, chat_id: str | None, participant: Participant | None
+    ) -> events.ParticipantOptedOut | events.ParticipantOptedIn:
+        kind = events.ParticipantOptedOut if opted_out else events.ParticipantOptedIn
+        return kind(
+            number=self.number,
+            chat_id=chat_id,
+            participant=participant,
+            source=self.source,
+            keyword=self.keyword,
+            proxy_number=self.proxy_number,
+            at=self.at,
+        )
+
+
+async def _mark_participants(session: AsyncSession, change: _Change, *, opted_out: bool) -> int:
+    """Set the flag on every participant row of the number (pages and the API show it)
+    and tell each active chat; returns how many active chats heard of it."""
+    rows = (
+        await session.exec(
+            select(Participant, Chat)
+            .join(Chat, col(Chat.id) == Participant.chat_id)
+            .where(col(Participant.real_number) == change.number)
+        )
+    ).all()
+    told = 0
+    for participant, chat in rows:
+        if participant.opted_out != opted_out:
+            participant.opted_out = opted_out
+            session.add(participant)
+        if participant.active and chat.status == ChatStatus.active:
+            told += 1
+            events.emit(session, change.event(opted_out, chat.public_id, participant))
+    if not told:
+        events.emit(session, change.event(opted_out, None, None))
+    return told
+
+
+async def _suppress_queued(session: AsyncSession, number: str, now: datetime) -> None:
+    """SMS already queued to the number are never sent (the claim would stop them too;
+    doing it now shows it on the pages at once)."""
+    rows = (
+        await session.exec(
+            select(Delivery)
+            .where(
+                col(Delivery.to_number) == number,
+                col(Delivery.status) == DeliveryStatus.queued,
+                col(Delivery.kind) != DeliveryKind.keyword_reply,
+            )
+            .with_for_update()
+        )
+    ).all()
+    for row in rows:
+        suppressed(row, OPTED_OUT)
+        row.updated_at = now
+        session.add(row)
+        await emit_update(session, row)
