@@ -17,19 +17,22 @@ numbers against it, slowly. That is the price of STOP still holding.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import logging
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
 from ..db import insert_for
+from ..errors import InvalidInput
 from ..models import (
     AuditEvent,
     Chat,
@@ -124,6 +127,43 @@ async def opt_in(
     )
     log.info("a number opted in again in %d active chat(s)", chats)
     return True
+
+
+@dataclass
+class OptOutPage:
+    rows: list[OptOut]
+    erased: int  # erased numbers whose opt-out is kept as a hash
+    next_cursor: str | None
+
+
+async def list_opt_outs(
+    session: AsyncSession, *, cursor: str | None = None, limit: int = 50
+) -> OptOutPage:
+    """Newest first, a page at a time."""
+    query = select(OptOut).order_by(col(OptOut.id).desc()).limit(limit + 1)
+    if cursor:
+        query = query.where(col(OptOut.id) < _decode_cursor(cursor))
+    rows = list((await session.exec(query)).all())
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = _encode_cursor(rows[-1].id or 0)
+    erased = (await session.exec(select(func.count()).select_from(ErasedOptOut))).one()
+    return OptOutPage(rows, erased, next_cursor)
+
+
+def _encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"o{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raw = ""
+    if not re.fullmatch(r"o[0-9]{1,18}", raw):
+        raise InvalidInput("cursor is not one this API returned", field="cursor")
+    return int(raw[1:])
 
 
 async def opted_out_among(session: AsyncSession, numbers: Iterable[str]) -> set[str]:
