@@ -78,7 +78,12 @@ class Runtime:
         await self.sender.run(self.outbox_wakeup, make_limiter(self.settings))
 
     async def run_sweeper(self) -> None:
-        await run_sweeper(self.db, self.templates, self.settings.sweep_interval_seconds)
+        await run_sweeper(
+            self.db,
+            self.templates,
+            self.settings.sweep_interval_seconds,
+            self.settings.retention_days,
+        )
 
     async def run_flusher(self) -> None:
         max_age = timedelta(seconds=self.settings.concat_timeout_seconds)
