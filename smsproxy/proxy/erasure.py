@@ -42,7 +42,7 @@ from ..models import (
 )
 from ..phone import ERASED_NUMBER, spellings
 from .chats import Templates, close_chat
-from .optouts import forget
+from .optout_hashes import forget
 
 log = logging.getLogger(__name__)
 

@@ -7,21 +7,15 @@ fan-out and the route query mark their SMS suppressed, and the outbox claim supp
 whatever was queued before (so nothing queued earlier slips out). The confirmations
 themselves (keyword replies) are the one kind of SMS still sent to an opted-out number.
 
-Erasure (`forget`) keeps an opt-out as a keyed hash of the number (`ErasedOptOut`), so
-erasing someone never subscribes them again: when the number comes back (a new chat, a
-text in), the hash matches and the opt-out is restored. The hash is scrypt with a salt
-this installation generated; someone holding the database could still test candidate
-numbers against it, slowly. That is the price of STOP still holding.
+An erased number's opt-out is kept as a hash (`optout_hashes`) and becomes a plain row
+again when the number comes back.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import hashlib
 import logging
 import re
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -43,16 +37,12 @@ from ..models import (
     ErasedOptOut,
     OptOut,
     Participant,
-    SiteKey,
 )
 from ..outbox.enqueue import OPTED_OUT, emit_update, suppressed
 from ..phone import mask
+from .optout_hashes import any_erased, erased_match, restore_erased
 
 log = logging.getLogger(__name__)
-
-SALT_KEY = "opt_out_salt"
-# scrypt's cost: about 40 ms a number here; paid only while erased opt-outs exist.
-_SCRYPT = {"n": 2**12, "r": 8, "p": 1, "dklen": 32}
 
 
 async def opt_out(
@@ -110,7 +100,7 @@ async def opt_in(
             delete(OptOut).where(col(OptOut.number) == number).returning(col(OptOut.id))
         )
     ).first()
-    erased = await _erased_match(session, number)
+    erased = await erased_match(session, number)
     if erased is not None:
         await session.delete(erased)
     if removed is None and erased is None:
@@ -173,74 +163,14 @@ async def opted_out_among(session: AsyncSession, numbers: Iterable[str]) -> set[
         return set()
     query = select(OptOut.number).where(col(OptOut.number).in_(wanted))
     found = set((await session.exec(query)).all())
-    for number in wanted:
-        if number not in found and await restore_erased(session, number):
-            found.add(number)
+    missing = [number for number in wanted if number not in found]
+    if missing and await any_erased(session):
+        found.update([number for number in missing if await restore_erased(session, number)])
     return found
 
 
 async def is_opted_out(session: AsyncSession, number: str) -> bool:
     return bool(await opted_out_among(session, [number]))
-
-
-async def restore_erased(session: AsyncSession, number: str) -> bool:
-    """An erased number came back (a new chat, a text): when it had opted out, its
-    opt-out is a plain row again, so every later check is one indexed lookup."""
-    erased = await _erased_match(session, number)
-    if erased is None:
-        return False
-    table = OptOut.__table__  # type: ignore[attr-defined]
-    await session.exec(
-        insert_for(session)(table)
-        .values(number=number, source=erased.source, created_at=erased.opted_out_at)
-        .on_conflict_do_nothing(index_elements=[table.c.number])
-    )
-    await session.delete(erased)
-    await session.flush()
-    log.info("an erased number came back; its opt-out still holds")
-    return True
-
-
-async def forget(session: AsyncSession, number: str, now: datetime) -> bool:
-    """Erasure: the number's opt-out (if any) survives as a keyed hash only."""
-    row = (await session.exec(select(OptOut).where(col(OptOut.number) == number))).first()
-    if row is None:
-        return False
-    digest = await number_digest(session, number)
-    table = ErasedOptOut.__table__  # type: ignore[attr-defined]
-    await session.exec(
-        insert_for(session)(table)
-        .values(digest=digest, source=row.source, opted_out_at=row.created_at, erased_at=now)
-        .on_conflict_do_nothing(index_elements=[table.c.digest])
-    )
-    await session.delete(row)
-    await session.flush()
-    return True
-
-
-async def number_digest(session: AsyncSession, number: str) -> str:
-    salt = await _salt(session)
-    digest = await asyncio.to_thread(hashlib.scrypt, number.encode(), salt=salt, **_SCRYPT)
-    return digest.hex()
-
-
-async def _erased_match(session: AsyncSession, number: str) -> ErasedOptOut | None:
-    # Hashing costs tens of milliseconds: only while there is something to compare.
-    if (await session.exec(select(ErasedOptOut.digest).limit(1))).first() is None:
-        return None
-    return await session.get(ErasedOptOut, await number_digest(session, number))
-
-
-async def _salt(session: AsyncSession) -> bytes:
-    table = SiteKey.__table__  # type: ignore[attr-defined]
-    # Of two processes creating it at once, the first insert wins and both read it.
-    await session.exec(
-        insert_for(session)(table)
-        .values(name=SALT_KEY, value=secrets.token_hex(32))
-        .on_conflict_do_nothing(index_elements=[table.c.name])
-    )
-    value = (await session.exec(select(SiteKey.value).where(SiteKey.name == SALT_KEY))).one()
-    return bytes.fromhex(value)
 
 
 @dataclass(frozen=True)
