@@ -52,8 +52,9 @@ class ParticipantOut(BaseModel):
     number: str = Field(description="The real number, masked")
     proxy_number: str = Field(description="The number this participant texts")
     active: bool
+    # Defaulted, so answers stored for Idempotency-Key replays before it existed validate.
     opted_out: bool = Field(
-        description="The number texted STOP (to any proxy number): it gets no SMS from any"
+        False, description="The number texted STOP (to any proxy number): it gets no SMS from any"
     )
 
 
@@ -184,21 +185,25 @@ class MessageOut(BaseModel):
     participant_id: str | None
     author: str | None
     body: str = Field(description="The text as written (empty once erased)")
+    # The fields below are defaulted for the same reason as ParticipantOut.opted_out.
     created_at: datetime
     screening: Literal["redacted", "held", "released", "rejected", "keyword"] | None = Field(
+        None,
         description=(
             "What happened to a participant's text before forwarding: redacted (sent "
             "without contact details), held (waits for staff), released, rejected, or "
             "keyword (STOP, START or HELP: acted on, not forwarded); null: as written"
-        )
+        ),
     )
     screening_note: str | None = Field(
-        description="What was found (never the contact detail itself), or the keyword's effect"
+        None,
+        description="What was found (never the contact detail itself), or the keyword's effect",
     )
     forwarded_cut: bool = Field(
-        description=f"The text is longer than {FORWARD_CAP} characters: only that much went on"
+        False,
+        description=f"The text is longer than {FORWARD_CAP} characters: only that much went on",
     )
-    erased_at: datetime | None = Field(description="When the text was erased (retention)")
+    erased_at: datetime | None = Field(None, description="When the text was erased (retention)")
     deliveries: list[DeliveryOut]
 
 

@@ -64,3 +64,56 @@ async def test_a_chat_shows_who_opted_out(app: Quart, api_key: str, app_runtime:
 
     after = await client.get(f"/api/v1/chats/{chat['id']}", headers=auth(api_key))
     assert [p["opted_out"] for p in (await after.get_json())["participants"]] == [False, True]
+
+
+async def test_answers_stored_before_the_field_existed_still_replay(
+    app: Quart, api_key: str, app_runtime: Runtime
+) -> None:
+    """An Idempotency-Key replay of a chat created before `opted_out` was answered."""
+    from sqlmodel import select
+
+    from smsproxy.models import ApiKey, IdempotencyRecord
+    from smsproxy.web.api.idempotency import _fingerprint
+
+    body = {"participants": [{"number": ALICE, "name": ""}, {"number": BOB, "name": ""}]}
+    request = {**body, "reference": None, "ttl_seconds": None, "expires_at": None, "intro": True}
+    stored = {
+        "id": "ch_0123456789abcdef",
+        "status": "active",
+        "reference": None,
+        "created_at": "2026-01-01T00:00:00Z",
+        "last_activity_at": "2026-01-01T00:00:00Z",
+        "expires_at": None,
+        "ttl_seconds": None,
+        "closed_at": None,
+        "close_reason": None,
+        "participants": [
+            {
+                "id": "pt_1",
+                "name": "P",
+                "number": "+44770•••••01",
+                "proxy_number": P1,
+                "active": True,
+            }
+        ],
+    }
+    async with app_runtime.db.transaction() as session:
+        key = (await session.exec(select(ApiKey))).one()
+        assert key.id is not None
+        session.add(
+            IdempotencyRecord(
+                api_key_id=key.id,
+                key="old",
+                request_hash=_fingerprint(request),
+                status_code=201,
+                response=stored,
+            )
+        )
+
+    response = await app.test_client().post(
+        "/api/v1/chats", json=body, headers={**auth(api_key), "Idempotency-Key": "old"}
+    )
+
+    assert response.status_code == 201
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert (await response.get_json())["participants"][0]["opted_out"] is False
