@@ -78,6 +78,38 @@ class Settings(BaseSettings):
     goodbye_template: str = "This conversation has ended. Thank you."
     ended_reply: str = "This conversation has ended. Messages to this number are not forwarded."
 
+    # Privacy: contact details in texts, opt-outs, automatic replies, retention
+    contact_policy: Literal["off", "redact", "hold"] = Field(
+        "redact", description="What a participant's text with a phone number or e-mail gets."
+    )
+    opt_out_keywords: str = "STOP, STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT"
+    opt_in_keywords: str = "START, UNSTOP"
+    help_keywords: str = "HELP"
+    opt_out_reply: str = (
+        "You will get no more messages from this service. Reply START to receive them again."
+    )
+    opt_in_reply: str = "You will receive messages from this service again. Reply STOP to stop."
+    help_reply: str = (
+        "This number relays messages for a service you use. Reply STOP to get no more."
+    )
+    auto_replies_per_hour: int = Field(
+        100, ge=0, description="Automatic replies (ended, STOP, START, HELP) per hour, overall."
+    )
+    retention_days: int | None = Field(
+        None, ge=1, le=36500, description="Erase texts of chats closed this many days ago."
+    )
+
+    @field_validator("opt_out_keywords", "opt_in_keywords", "help_keywords")
+    @classmethod
+    def _keywords(cls, value: str) -> str:
+        words = keyword_list(value)
+        for word in words:
+            if not word.isalnum():
+                raise ValueError(
+                    f"{word!r} is not a keyword: use letters and digits, separated by commas"
+                )
+        return ", ".join(words)
+
     @field_validator("database_url")
     @classmethod
     def _known_database(cls, value: str) -> str:
@@ -116,6 +148,21 @@ class Settings(BaseSettings):
         if not host or "/" in host or any(char.isspace() for char in host):
             raise ValueError("must be a host name (and optional :port) without https:// or a path")
         return host
+
+    @model_validator(mode="after")
+    def _keywords_apart(self) -> Settings:
+        lists = {
+            "OPT_OUT_KEYWORDS": self.opt_out_keywords,
+            "OPT_IN_KEYWORDS": self.opt_in_keywords,
+            "HELP_KEYWORDS": self.help_keywords,
+        }
+        seen: dict[str, str] = {}
+        for name, value in lists.items():
+            for word in keyword_list(value):
+                if word in seen and seen[word] != name:
+                    raise ValueError(f"{word} is in both {seen[word]} and {name}")
+                seen[word] = name
+        return self
 
     @model_validator(mode="after")
     def _carrier_and_secrets(self) -> Settings:
@@ -167,6 +214,13 @@ class Settings(BaseSettings):
         if not path or path == ":memory:":
             return None
         return Path(path)
+
+
+def keyword_list(value: str) -> list[str]:
+    """ "STOP, stop all ,QUIT" -> ["STOP", "STOPALL", "QUIT"]: keywords are matched with
+    case and whitespace ignored, so that is how they are kept."""
+    words = ("".join(word.split()).upper() for word in value.split(","))
+    return list(dict.fromkeys(word for word in words if word))
 
 
 def private_key_pem(value: str) -> str:

@@ -66,6 +66,19 @@ class DeliveryKind(StrEnum):
     goodbye = "goodbye"
     staff = "staff"
     ended_reply = "ended_reply"
+    keyword_reply = "keyword_reply"  # the answer to STOP, START or HELP
+
+
+class Screening:
+    """What happened to a participant's text before it was forwarded (Message.screening).
+
+    Plain strings rather than a database enum: new outcomes need no type migration."""
+
+    redacted = "redacted"  # forwarded with contact details replaced by a marker
+    held = "held"  # waiting for staff to release or reject it
+    released = "released"  # held, then forwarded as written by staff's decision
+    rejected = "rejected"  # held, then never forwarded
+    keyword = "keyword"  # STOP, START or HELP: acted on, never forwarded
 
 
 class Role(StrEnum):
@@ -83,6 +96,9 @@ class ProxyNumber(SQLModel, table=True):
 
 
 class Chat(SQLModel, table=True):
+    # The retention sweep's query: closed long enough ago, bodies not yet erased.
+    __table_args__ = (Index("ix_chat_retention", "bodies_erased_at", "closed_at"),)
+
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(
         default_factory=lambda: new_public_id("ch"), max_length=32, unique=True, index=True
@@ -98,6 +114,8 @@ class Chat(SQLModel, table=True):
     # last_activity_at + idle_ttl_seconds, kept up to date so the sweeper's query is a
     # plain indexed comparison on every database.
     idle_expires_at: datetime | None = _time(default=None, index=True)
+    # When RETENTION_DAYS erased the texts of its messages (their metadata stays).
+    bodies_erased_at: datetime | None = _time(default=None)
 
 
 class Participant(SQLModel, table=True):
@@ -140,7 +158,13 @@ class Participant(SQLModel, table=True):
 
 
 class Message(SQLModel, table=True):
-    """Something someone said, once. Unrouted inbound SMS have no chat."""
+    """Something someone said, once. Unrouted inbound SMS have no chat.
+
+    `body` is the text as written, for staff, whatever was forwarded: the SMS each
+    recipient got are the Delivery rows."""
+
+    # Retention: messages whose body is still there, oldest first.
+    __table_args__ = (Index("ix_message_retention", "erased_at", "created_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(
@@ -160,12 +184,21 @@ class Message(SQLModel, table=True):
     carrier_api: str | None = Field(default=None, max_length=16)
     carrier_received_at: datetime | None = _time(default=None)
     created_at: datetime = _time(default_factory=utcnow, index=True)
+    screening: str | None = Field(default=None, max_length=16)  # a Screening value
+    # What the screening found, in words ("a phone number (written in words)"), or the
+    # keyword's effect: never the contact detail itself.
+    screening_note: str | None = Field(default=None, max_length=200)
+    erased_at: datetime | None = _time(default=None)  # body erased (retention, erasure)
 
 
 class Delivery(SQLModel, table=True):
     """One SMS to one handset. This table is the outbox."""
 
-    __table_args__ = (Index("ix_delivery_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        # Counting the automatic replies of the last hour (AUTO_REPLIES_PER_HOUR).
+        Index("ix_delivery_kind_created", "kind", "created_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(
@@ -231,6 +264,35 @@ class EndedNotice(SQLModel, table=True):
     sender_number: str = Field(primary_key=True, max_length=20)
     proxy_number: str = Field(primary_key=True, max_length=20)
     sent_at: datetime = _time()
+
+
+class OptOut(SQLModel, table=True):
+    """A real number that asked for no more SMS (STOP to any proxy number, or its
+    carrier said so): no proxy number sends to it until it texts START."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = Field(max_length=20, unique=True, index=True)
+    source: str = Field(max_length=16)  # "keyword" or "carrier"
+    keyword: str | None = Field(default=None, max_length=32)  # as matched, upper case
+    proxy_number: str | None = Field(default=None, max_length=20)  # where it was said
+    created_at: datetime = _time(default_factory=utcnow)
+
+
+class ErasedOptOut(SQLModel, table=True):
+    """An opt-out whose number was erased: kept as a keyed hash only, so that erasing
+    someone never subscribes them again (see proxy/optouts.py)."""
+
+    digest: str = Field(primary_key=True, max_length=64)
+    source: str = Field(max_length=16)
+    opted_out_at: datetime = _time()
+    erased_at: datetime = _time(default_factory=utcnow)
+
+
+class SiteKey(SQLModel, table=True):
+    """Random values this installation generates once and keeps (a hashing salt)."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: str = Field(max_length=128)
 
 
 class StaffUser(SQLModel, table=True):

@@ -10,6 +10,9 @@ from .errors import InvalidNumber
 
 _E164 = re.compile(r"\+\d{1,19}")
 
+# What an erased real number becomes where a column cannot be empty (`smsproxy erase`).
+ERASED_NUMBER = "erased"
+
 # What people put in a typed number besides digits. Anything else (a letter typed for a
 # digit, an "ext. 5") would be dropped or read as a vanity letter by the parser and
 # quietly yield a different number: refused instead.
@@ -96,6 +99,8 @@ def mask(e164: str | None) -> str:
     """
     if not e164:
         return ""
+    if e164 == ERASED_NUMBER:
+        return ERASED_NUMBER
     try:
         parsed = phonenumbers.parse(e164 if e164.startswith("+") else "+" + e164)
         country = str(parsed.country_code)
@@ -109,6 +114,24 @@ def mask(e164: str | None) -> str:
     head = national[:3] if len(national) > 7 else national[:1]
     hidden = len(national) - len(head) - 2
     return f"+{country}{head}{'•' * hidden}{national[-2:]}"
+
+
+def spellings(e164: str) -> list[str]:
+    """The ways a number is commonly written: E.164, without the "+" (as Vonage sends
+    it), national and international formats, national digits run together, and its
+    masked form. For finding every trace of one number."""
+    found = [e164, e164.removeprefix("+"), mask(e164)]
+    try:
+        parsed = phonenumbers.parse(e164)
+    except phonenumbers.NumberParseException:
+        return found
+    for style in (
+        phonenumbers.PhoneNumberFormat.NATIONAL,
+        phonenumbers.PhoneNumberFormat.INTERNATIONAL,
+    ):
+        written = phonenumbers.format_number(parsed, style)
+        found += [written, "".join(ch for ch in written if ch.isdigit() or ch == "+")]
+    return list(dict.fromkeys(text for text in found if len(text) >= 6))
 
 
 def to_carrier(e164: str) -> str:

@@ -48,7 +48,11 @@ class Runtime:
         self.background = background
         self.outbox_wakeup = asyncio.Event()
         self.routing: RoutingOptions = routing_options(settings)
-        self.templates = Templates(intro=settings.intro_template, goodbye=settings.goodbye_template)
+        self.templates = Templates(
+            intro=settings.intro_template,
+            goodbye=settings.goodbye_template,
+            contact_policy=settings.contact_policy,
+        )
         self._tasks: list[asyncio.Task[None]] = []
         self.db.before_commit.append(events.write_pending)
         self.db.after_commit.append(self._after_commit)
@@ -75,7 +79,12 @@ class Runtime:
         await self.sender.run(self.outbox_wakeup, make_limiter(self.settings))
 
     async def run_sweeper(self) -> None:
-        await run_sweeper(self.db, self.templates, self.settings.sweep_interval_seconds)
+        await run_sweeper(
+            self.db,
+            self.templates,
+            self.settings.sweep_interval_seconds,
+            self.settings.retention_days,
+        )
 
     async def run_flusher(self) -> None:
         max_age = timedelta(seconds=self.settings.concat_timeout_seconds)

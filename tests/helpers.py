@@ -54,3 +54,17 @@ async def start_chat(rt: Runtime, *people: tuple[str, str], intro: bool = False)
         return await chats.create_chat(
             session, spec, templates=Templates(intro="Hello {name}"), actor="tests"
         )
+
+
+async def database_text(rt: Runtime) -> str:
+    """Every value of every row of every table, as one text: to show that something is
+    nowhere in the database."""
+    from sqlalchemy import select as select_table
+    from sqlmodel import SQLModel
+
+    lines = []
+    async with rt.db.engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in (await connection.execute(select_table(table))).all():
+                lines.append(f"{table.name}: {tuple(row)!r}")
+    return "\n".join(lines)

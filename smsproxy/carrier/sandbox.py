@@ -20,7 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import Database
-from ..models import CarrierMessage, Chat, ChatStatus, Participant, SandboxSms
+from ..models import CarrierMessage, Chat, ChatStatus, OptOut, Participant, SandboxSms
 from . import InboundSms, OutboundSms, Receipt, SendResult
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ class Handset:
     number: str
     sms: list[SandboxSms] = field(default_factory=list)  # oldest first
     routes: list[Route] = field(default_factory=list)  # its active chats
+    opted_out: bool = False  # texted STOP: no proxy number sends to it
 
 
 async def list_handsets(session: AsyncSession) -> list[Handset]:
@@ -156,6 +157,9 @@ async def list_handsets(session: AsyncSession) -> list[Handset]:
     ).all()
     for real_number, proxy, chat_id in routes:
         handsets.setdefault(real_number, Handset(real_number)).routes.append(Route(proxy, chat_id))
+    for number in (await session.exec(select(OptOut.number))).all():
+        if number in handsets:
+            handsets[number].opted_out = True
     for handset in handsets.values():
         handset.sms = handset.sms[-MAX_HANDSET_SMS:]
     return [handsets[number] for number in sorted(handsets)]

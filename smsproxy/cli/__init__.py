@@ -67,6 +67,13 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = key_commands.add_parser("revoke", help="revoke by id, prefix or name")
     revoke.add_argument("key")
+
+    erase = commands.add_parser(
+        "erase", help="erase everything about one real number (right to erasure)"
+    )
+    erase.add_argument("number", help="the real number, in any format with a country code")
+    erase.add_argument("--yes", action="store_true", help="erase; without it, only say what")
+    erase.set_defaults(action="")
     return parser
 
 

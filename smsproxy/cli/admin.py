@@ -14,6 +14,7 @@ from ..config import Settings, ensure_secret_key, load_settings
 from ..migrate import upgrade_async
 from ..proxy import keys, passwords, pool, users
 from ..runtime import Runtime
+from .erase import erase
 from .output import say
 
 
@@ -154,4 +155,5 @@ HANDLERS: dict[tuple[str, str], Callable[[Runtime, argparse.Namespace], Awaitabl
     ("api-keys", "create"): keys_create,
     ("api-keys", "list"): keys_list,
     ("api-keys", "revoke"): keys_revoke,
+    ("erase", ""): erase,
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
 from ..models import Chat, Delivery, Message, Participant
@@ -61,6 +62,9 @@ class MessageCreated:
             "author": author.display_name if author else None,
             "body": message.body,
             "created_at": message.created_at.isoformat(),
+            # What the contact guard or a keyword did with it (None: forwarded as written).
+            "screening": message.screening,
+            "screening_note": message.screening_note,
         }
         if self.chat_id is None:
             # An alphanumeric sender is a company's name, not personal data: shown as sent.
@@ -68,6 +72,98 @@ class MessageCreated:
             data["sender"] = sender if is_alphanumeric_sender(sender) else mask(sender)
             data["proxy_number"] = message.proxy_number
         return data
+
+
+@dataclass(frozen=True)
+class MessageHeld:
+    """A participant's text with contact details in it waits for staff
+    (CONTACT_POLICY=hold): nothing of it is forwarded until someone releases it."""
+
+    name: ClassVar[str] = "message.held"
+    message: Message
+    chat_id: str | None
+    author: Participant | None = None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.message.public_id,
+            "participant_id": self.author.public_id if self.author else None,
+            "author": self.author.display_name if self.author else None,
+            "found": self.message.screening_note,
+            "created_at": self.message.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
+class MessageReleased:
+    """Staff released a held text: it is forwarded, as written, to `recipients` people."""
+
+    name: ClassVar[str] = "message.released"
+    message: Message
+    chat_id: str | None
+    actor: str  # "staff:<username>" or "api_key:<prefix>"
+    recipients: int
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.message.public_id,
+            "released_by": self.actor,
+            "recipients": self.recipients,
+            "found": self.message.screening_note,
+        }
+
+
+@dataclass(frozen=True)
+class MessageRejected:
+    """Staff rejected a held text: it is never forwarded."""
+
+    name: ClassVar[str] = "message.rejected"
+    message: Message
+    chat_id: str | None
+    actor: str
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.message.public_id,
+            "rejected_by": self.actor,
+            "found": self.message.screening_note,
+        }
+
+
+@dataclass(frozen=True)
+class ParticipantOptedOut:
+    """A real number asked for no more SMS (a STOP keyword to any proxy number, or its
+    carrier said so): no proxy number sends to it any more. One event per chat the
+    number is active in, or one without a chat when it is in none."""
+
+    name: ClassVar[str] = "participant.opted_out"
+    number: str
+    chat_id: str | None
+    participant: Participant | None
+    source: str  # "keyword" or "carrier"
+    keyword: str | None
+    proxy_number: str | None  # the number the keyword was texted to
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return _opt_change(self)
+
+
+@dataclass(frozen=True)
+class ParticipantOptedIn:
+    """A real number that had opted out texted START: it gets SMS again."""
+
+    name: ClassVar[str] = "participant.opted_in"
+    number: str
+    chat_id: str | None
+    participant: Participant | None
+    source: str
+    keyword: str | None
+    proxy_number: str | None
+    at: datetime
+
+    def payload(self) -> dict[str, Any]:
+        return _opt_change(self)
 
 
 @dataclass(frozen=True)
@@ -116,12 +212,27 @@ class StaffSessionsEnded:
 
 
 DomainEvent = (
-    ChatCreated | ChatClosed | MessageCreated | DeliveryUpdated | NumberChanged | StaffSessionsEnded
+    ChatCreated
+    | ChatClosed
+    | MessageCreated
+    | MessageHeld
+    | MessageReleased
+    | MessageRejected
+    | ParticipantOptedOut
+    | ParticipantOptedIn
+    | DeliveryUpdated
+    | NumberChanged
+    | StaffSessionsEnded
 )
 EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ChatCreated,
     ChatClosed,
     MessageCreated,
+    MessageHeld,
+    MessageReleased,
+    MessageRejected,
+    ParticipantOptedOut,
+    ParticipantOptedIn,
     DeliveryUpdated,
     NumberChanged,
     StaffSessionsEnded,
@@ -141,7 +252,21 @@ def _chat(chat: Chat, participants: Sequence[Participant]) -> dict[str, Any]:
                 "name": p.display_name,
                 "number": mask(p.real_number),
                 "proxy_number": p.proxy_number,
+                "opted_out": p.opted_out,
             }
             for p in participants
         ],
+    }
+
+
+def _opt_change(event: ParticipantOptedOut | ParticipantOptedIn) -> dict[str, Any]:
+    participant = event.participant
+    return {
+        "number": mask(event.number),
+        "participant_id": participant.public_id if participant else None,
+        "participant": participant.display_name if participant else None,
+        "source": event.source,
+        "keyword": event.keyword,
+        "proxy_number": event.proxy_number,
+        "at": event.at.isoformat(),
     }

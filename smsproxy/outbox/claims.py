@@ -5,6 +5,11 @@ the row `sending`, and once the lease runs out any process claims it again, so n
 committed to the outbox is lost (an SMS may, rarely, go twice; one is never dropped).
 Several processes share the table safely: PostgreSQL claims with FOR UPDATE SKIP
 LOCKED, and SQLite serialises writers with BEGIN IMMEDIATE.
+
+A claim also honours opt-outs: a due row whose recipient opted out since it was queued
+(STOP to any proxy number) is marked suppressed instead of leased, in the same query,
+so nothing queued before a STOP slips out. Keyword replies (the STOP confirmation
+itself) are the exception.
 """
 
 from __future__ import annotations
@@ -12,13 +17,13 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, or_
+from sqlalchemy import ColumnElement, and_, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import Database, utcnow
-from ..models import Delivery, DeliveryStatus
-from .enqueue import emit_update
+from ..models import Delivery, DeliveryKind, DeliveryStatus, OptOut
+from .enqueue import OPTED_OUT, emit_update, suppressed
 
 log = logging.getLogger(__name__)
 
@@ -52,18 +57,23 @@ async def claim_due(
     due = _due(now)
     if max_age_seconds is not None:
         due = and_(due, col(Delivery.created_at) > now - timedelta(seconds=max_age_seconds))
+    opted_out = exists().where(col(OptOut.number) == col(Delivery.to_number))
     query = (
-        select(Delivery)
+        select(Delivery, opted_out.label("opted_out"))
         .where(due)
         .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
         .limit(limit)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=Delivery)
     )
+    rows: list[Delivery] = []
     async with db.transaction() as session:
         if max_age_seconds is not None:
             await _fail_too_old(session, now, max_age_seconds)
-        rows = list((await session.exec(query)).all())
-        for row in rows:
+        for row, recipient_opted_out in (await session.exec(query)).all():
+            if recipient_opted_out and row.kind != DeliveryKind.keyword_reply:
+                await _suppress(session, row, now)
+                continue
+            rows.append(row)
             fresh = row.status == DeliveryStatus.queued
             row.status = DeliveryStatus.sending
             row.lease_until = now + timedelta(seconds=lease_seconds)
@@ -72,6 +82,14 @@ async def claim_due(
             if fresh:
                 await emit_update(session, row)
     return rows
+
+
+async def _suppress(session: AsyncSession, row: Delivery, now: datetime) -> None:
+    suppressed(row, OPTED_OUT)
+    row.lease_until = None
+    row.updated_at = now
+    await emit_update(session, row)
+    log.info("delivery %s suppressed at claim: the recipient opted out", row.public_id)
 
 
 async def _fail_too_old(session: AsyncSession, now: datetime, max_age_seconds: int) -> None:

@@ -10,6 +10,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import events
 from ..models import Chat, Delivery, DeliveryStatus, Message
 
+OPTED_OUT = "The recipient has opted out of SMS from this service"
+
 # Set in a session that queued an SMS; the composition root wakes the sender when such
 # a transaction commits, so a forward leaves at once rather than at the next poll.
 WAKE_KEY = "smsproxy.wake_outbox"

@@ -19,7 +19,8 @@ ERROR_TEXT = {
     "6": "The network rejected the SMS as spam",
     "7": "The handset was busy",
     "8": "Network error",
-    "9": "The number does not exist",
+    # With Vonage's Opt-Out Assist, the recipient texted STOP to the sending number.
+    "9": "The recipient has opted out of SMS from this number",
     "10": "The network rejected the message text",
     "11": "The number cannot be reached from this sender",
     "12": "The destination is unreachable",

@@ -47,6 +47,17 @@ FAILED_PART = ("failed", "rejected", "expired")  # in this order of precedence
 FINAL_PART = frozenset({"delivered", *FAILED_PART})
 
 
+# Vonage (SMS API): status "failed" or "rejected" with err-code 9 means the handset's
+# user asked not to receive messages from the sending number (Opt-Out Assist).
+OPT_OUT_ERROR_CODE = "9"
+
+
+def reports_opt_out(receipt: Receipt) -> bool:
+    """Whether the carrier blocked the SMS because its recipient opted out."""
+    status = normalise_status(receipt.status)
+    return status in ("failed", "rejected") and receipt.error_code == OPT_OUT_ERROR_CODE
+
+
 @dataclass
 class ReceiptOutcome:
     found: bool  # the carrier message id is one of ours

@@ -21,8 +21,10 @@ from ..errors import Conflict, InvalidChat, InvalidNumber
 from ..models import AuditEvent, AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
 from ..phone import mask, parse_number
 from .fanout import fan_out
+from .optouts import opted_out_among
 from .pool import allocate, is_proxy_number
 from .queries import ChatView, participants_of
+from .screening import Policy, regions_of, sms_name
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +53,8 @@ class ChatSpec:
 class Templates:
     intro: str = ""
     goodbye: str = ""
+    # Names in these texts lose contact details as forwarded texts do.
+    contact_policy: Policy = "off"
 
 
 async def validate_spec(
@@ -141,6 +145,7 @@ async def create_chat(
     """
     numbers = await validate_spec(session, spec, default_region)
     proxies = await allocate(session, numbers)
+    opted_out = await opted_out_among(session, numbers)
     now = utcnow()
     chat = Chat(
         reference=spec.reference or None,
@@ -161,6 +166,7 @@ async def create_chat(
             proxy_number=proxy,
             channel=person.channel,
             position=index,
+            opted_out=number in opted_out,
         )
         for index, (person, number, proxy) in enumerate(
             zip(spec.participants, numbers, proxies, strict=True)
@@ -172,7 +178,9 @@ async def create_chat(
     session.add(AuditEvent(actor=actor, action="chat.create", target=chat.public_id, detail={}))
     events.emit(session, events.ChatCreated(chat, participants))
     if spec.intro and templates.intro:
-        await _send_to_each(session, view, DeliveryKind.intro, templates.intro)
+        await _send_to_each(
+            session, view, DeliveryKind.intro, templates.intro, templates.contact_policy
+        )
     return view
 
 
@@ -216,20 +224,22 @@ async def close_chat(
         )
     )
     if goodbye and templates.goodbye:
-        await _send_to_each(session, view, DeliveryKind.goodbye, templates.goodbye)
+        await _send_to_each(
+            session, view, DeliveryKind.goodbye, templates.goodbye, templates.contact_policy
+        )
     events.emit(session, events.ChatClosed(chat, participants))
     return True
 
 
 async def _send_to_each(
-    session: AsyncSession, view: ChatView, kind: DeliveryKind, template: str
+    session: AsyncSession, view: ChatView, kind: DeliveryKind, template: str, policy: Policy
 ) -> None:
     """A system message (intro, goodbye) to every participant from their own number."""
     assert view.chat.id is not None
     message = Message(
         chat_id=view.chat.id,
         author_kind=AuthorKind.system,
-        body=render(template, view, None),
+        body=render(template, view, None, policy),
     )
     session.add(message)
     await session.flush()
@@ -239,19 +249,22 @@ async def _send_to_each(
         message,
         view.participants,
         kind,
-        lambda participant: render(template, view, participant),
+        lambda participant: render(template, view, participant, policy),
         utcnow(),
     )
     events.emit(session, events.MessageCreated(message, view.chat.public_id))
 
 
-def render(template: str, view: ChatView, participant: Participant | None) -> str:
+def render(
+    template: str, view: ChatView, participant: Participant | None, policy: Policy = "off"
+) -> str:
     """Fill {other}, {reference} and {name}; unknown placeholders are left as typed."""
     others = [p for p in view.participants if participant is None or p.id != participant.id]
+    regions = regions_of(view.participants)
     values = {
-        "other": ", ".join(p.display_name for p in others) or "your contact",
+        "other": ", ".join(sms_name(p, regions, policy) for p in others) or "your contact",
         "reference": view.chat.reference or "",
-        "name": participant.display_name if participant else "",
+        "name": sms_name(participant, regions, policy) if participant else "",
     }
 
     class _Keep(dict[str, str]):

@@ -12,9 +12,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..models import Chat, Delivery, DeliveryKind, Message, Participant
-from ..outbox.enqueue import enqueue_many, suppressed
-
-OPTED_OUT = "The recipient has opted out of SMS from this service"
+from ..outbox.enqueue import OPTED_OUT, enqueue_many, suppressed
 
 # One text for everyone, or a text made for each recipient (intro SMS name the others).
 Body = str | Callable[[Participant], str]

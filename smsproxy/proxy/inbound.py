@@ -7,7 +7,8 @@ fans out to, its live events) commits with it, or not at all.
     receive_sms      whole SMS are routed (`routing`), parts of a long SMS wait for
                      the rest (`multipart`), which then routes the whole
     receive_receipt  the carrier's word on an SMS we sent, folded into its Delivery
-                     (`outbox.receipts`)
+                     (`outbox.receipts`); a carrier that blocked it because the
+                     recipient opted out opts them out of the whole pool (`optouts`)
 """
 
 from __future__ import annotations
@@ -17,8 +18,11 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..carrier import InboundSms, Receipt
-from ..outbox.receipts import ReceiptOutcome, apply_receipt
+from ..db import utcnow
+from ..outbox.receipts import ReceiptOutcome, apply_receipt, reports_opt_out
+from ..phone import is_alphanumeric_sender
 from .multipart import receive_part
+from .optouts import opt_out
 from .routing import Outcome, RoutingOptions, route
 
 
@@ -38,4 +42,19 @@ async def receive_receipt(
     session: AsyncSession, receipt: Receipt, now: datetime | None = None
 ) -> ReceiptOutcome:
     """The carrier reports on one part of an SMS we sent."""
-    return await apply_receipt(session, receipt, now)
+    now = now or utcnow()
+    outcome = await apply_receipt(session, receipt, now)
+    delivery = outcome.delivery
+    if (
+        delivery is not None
+        and reports_opt_out(receipt)
+        and not is_alphanumeric_sender(delivery.to_number)
+    ):
+        await opt_out(
+            session,
+            delivery.to_number,
+            source="carrier",
+            proxy_number=delivery.from_number,
+            now=now,
+        )
+    return outcome

@@ -28,11 +28,20 @@ from ..models import (
 )
 from .chats import touch
 from .fanout import fan_out
+from .limits import MAX_BODY_LENGTH
 from .queries import ChatView, get_chat, participants_of
 
 log = logging.getLogger(__name__)
 
-MAX_BODY_LENGTH = 1600  # about ten SMS parts; carriers refuse much longer
+__all__ = [
+    "MAX_BODY_LENGTH",
+    "TO_ALL",
+    "InvalidMessage",
+    "StaffMessage",
+    "check_body",
+    "send_staff_message",
+]
+
 TO_ALL = "all"
 
 

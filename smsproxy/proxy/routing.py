@@ -3,15 +3,17 @@ participants of its chat, or keep it as unrouted.
 
 Reached through the front door, `inbound.receive_sms`, inside the caller's transaction:
 the Message, the SMS it causes (outbox rows) and its live events commit together or
-not at all.
+not at all. The text is screened here, once, before fan-out: a keyword (STOP, START,
+HELP) is acted on and not forwarded; otherwise the contact guard redacts or holds it
+(CONTACT_POLICY) and the forward is cut at the cap. The route query also says which
+participants opted out, so honouring STOP costs no extra round trip.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import StrEnum
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam
@@ -21,55 +23,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
 from ..carrier import InboundSms
-from ..config import Settings
-from ..db import insert_for, utcnow
-from ..models import (
-    AuthorKind,
-    Chat,
-    ChatStatus,
-    Delivery,
-    DeliveryKind,
-    EndedNotice,
-    Message,
-    Participant,
-)
-from ..outbox.enqueue import enqueue
-from ..phone import is_alphanumeric_sender, mask
+from ..db import utcnow
+from ..models import AuthorKind, Chat, ChatStatus, DeliveryKind, OptOut, Participant, Screening
+from ..phone import is_alphanumeric_sender
 from .chats import touch
 from .fanout import fan_out
-from .pool import is_proxy_number
+from .keyword_actions import act_on_keyword
+from .keywords import note_for
+from .options import Outcome, Route, RoutingOptions, routing_options
 from .recording import inbound_message, record_once
+from .screening import forward_body, regions_of, screen
+from .unrouted import keep_unrouted
+
+__all__ = ["Outcome", "Route", "RoutingOptions", "active_route", "route", "routing_options"]
 
 log = logging.getLogger(__name__)
-
-ENDED_REPLY_EVERY = timedelta(hours=24)
-
-
-@dataclass(frozen=True)
-class RoutingOptions:
-    """The settings routing needs, as plain values."""
-
-    ended_reply: str = ""  # empty: never reply to SMS for ended chats
-
-
-def routing_options(settings: Settings) -> RoutingOptions:
-    return RoutingOptions(ended_reply=settings.ended_reply.strip())
-
-
-class Route(StrEnum):
-    routed = "routed"  # forwarded to the chat's other participants
-    unrouted = "unrouted"  # no active chat for (sender, proxy number): kept for staff
-    not_ours = "not_ours"  # the number is not in the pool: kept for staff, no reply
-    duplicate = "duplicate"  # a retry of an SMS already recorded: nothing to do
-    buffered = "buffered"  # a part of a multipart SMS, waiting for the rest
-
-
-@dataclass
-class Outcome:
-    route: Route
-    message: Message | None = None
-    chat: Chat | None = None
-    deliveries: list[Delivery] = field(default_factory=list)
 
 
 async def route(
@@ -86,30 +54,55 @@ async def route(
         # A sender ID is never a participant (they are phone numbers); a WhatsApp
         # message or a picture is not for an SMS chat. Both are kept, never answered.
         return await keep_unrouted(session, inbound, options, now)
+    keyword = options.keywords.match(inbound.text)
     found = await active_route(session, inbound.sender, inbound.to)
     if found is None:
-        return await keep_unrouted(session, inbound, options, now)
+        return await keep_unrouted(session, inbound, options, now, keyword)
     author, chat = found.author, found.chat
     assert chat.id is not None
+    everyone = [p for p in found.participants if p.active]
     message = inbound_message(
         inbound, now, chat_id=chat.id, author_kind=AuthorKind.participant, participant_id=author.id
     )
+    screened = None
+    if keyword is not None:
+        message.screening, message.screening_note = Screening.keyword, note_for(keyword)
+    else:
+        screened = screen(inbound.text, regions_of(everyone), options.contact_policy)
+        message.screening, message.screening_note = screened.action, screened.note
     if not await record_once(session, message):
         log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
         return Outcome(Route.duplicate)
     touch(chat, now)
     session.add(chat)
     events.emit(session, events.MessageCreated(message, chat.public_id, author))
-    everyone = [p for p in found.participants if p.active]
-    # In a group, each recipient hears everyone through one number: say who wrote.
-    body = inbound.text if len(everyone) <= 2 else f"{author.display_name}: {inbound.text}"
+    if keyword is not None:
+        deliveries = await act_on_keyword(
+            session,
+            keyword,
+            message,
+            options,
+            now,
+            chat_public_id=chat.public_id,
+            participant_id=author.id,
+        )
+        log.info("inbound %s is a %s keyword", inbound.carrier_message_id, keyword.kind)
+        return Outcome(Route.keyword, message, chat, deliveries)
+    assert screened is not None
+    if screened.action == Screening.held:
+        events.emit(session, events.MessageHeld(message, chat.public_id, author))
+        log.info("inbound %s held for staff in chat %s", inbound.carrier_message_id, chat.public_id)
+        return Outcome(Route.held, message, chat)
+    found.note_opt_outs(session)
+    body = forward_body(author, everyone, screened.text, options.contact_policy)
     recipients = [p for p in everyone if p.id != author.id]
     deliveries = await fan_out(session, chat, message, recipients, DeliveryKind.forward, body, now)
     log.info(
-        "inbound %s routed in chat %s to %d recipient(s)",
+        "inbound %s routed in chat %s to %d recipient(s)%s",
         inbound.carrier_message_id,
         chat.public_id,
         len(deliveries),
+        " with contact details removed" if screened.action else "",
     )
     return Outcome(Route.routed, message, chat, deliveries)
 
@@ -119,14 +112,26 @@ class ActiveRoute:
     author: Participant
     chat: Chat
     participants: list[Participant]  # everyone in the chat, the author too, in order
+    opted_out: frozenset[int]  # ids of the participants whose number opted out
+
+    def note_opt_outs(self, session: AsyncSession) -> None:
+        """Bring the participants' flags in line with the opt-outs the route query saw
+        (a chat created while its participant texted STOP may have missed it), so
+        fan-out suppresses their SMS. Written only when it changed: usually never."""
+        for participant in self.participants:
+            opted_out = participant.id in self.opted_out
+            if participant.opted_out != opted_out:
+                participant.opted_out = opted_out
+                session.add(participant)
 
 
 def _route_query() -> Any:
     author_side = aliased(Participant)
     return (
-        select(Participant, Chat)
+        select(Participant, Chat, OptOut.id)
         .join(Chat, col(Chat.id) == Participant.chat_id)
         .join(author_side, col(author_side.chat_id) == col(Chat.id))
+        .outerjoin(OptOut, col(OptOut.number) == col(Participant.real_number))
         .where(
             col(author_side.real_number) == bindparam("sender"),
             col(author_side.proxy_number) == bindparam("proxy_number"),
@@ -142,88 +147,16 @@ _ROUTE_QUERY = _route_query()
 
 
 async def active_route(session: AsyncSession, sender: str, proxy_number: str) -> ActiveRoute | None:
-    """The route (sender, proxy number) of an active chat, with the chat and all of its
-    participants, in one query."""
+    """The route (sender, proxy number) of an active chat, with the chat, all of its
+    participants and which of them opted out, in one query."""
     params = {"sender": sender, "proxy_number": proxy_number}
     rows = (await session.exec(_ROUTE_QUERY, params=params)).all()
-    for participant, chat in rows:
+    opted_out = frozenset(p.id for p, _, opt_out in rows if opt_out is not None and p.id)
+    for participant, chat, _ in rows:
         if (
             participant.active
             and participant.real_number == sender
             and participant.proxy_number == proxy_number
         ):
-            return ActiveRoute(participant, chat, [p for p, _ in rows])
+            return ActiveRoute(participant, chat, [p for p, _, _ in rows], opted_out)
     return None
-
-
-async def keep_unrouted(
-    session: AsyncSession, inbound: InboundSms, options: RoutingOptions, now: datetime
-) -> Outcome:
-    """Keep an SMS with no active chat for staff, and tell the sender (at most once a
-    day per number) that the conversation has ended. What cannot be answered by SMS (a
-    sender ID, another channel's message) is kept without a reply."""
-    message = inbound_message(inbound, now, chat_id=None, author_kind=AuthorKind.unrouted)
-    if not await record_once(session, message):
-        return Outcome(Route.duplicate)
-    events.emit(session, events.MessageCreated(message, None))
-    if not await is_proxy_number(session, inbound.to):
-        log.info("inbound %s is for a number outside the pool", inbound.carrier_message_id)
-        return Outcome(Route.not_ours, message)
-    if is_alphanumeric_sender(inbound.sender):
-        log.info(
-            "inbound %s is from a sender ID (an alphanumeric sender or short code), which "
-            "cannot be answered; kept as unrouted",
-            inbound.carrier_message_id,
-        )
-        return Outcome(Route.unrouted, message)
-    if not inbound.is_sms_text:
-        log.info(
-            "inbound %s is a %s %s message, not an SMS text: kept as unrouted, not answered",
-            inbound.carrier_message_id,
-            inbound.channel,
-            inbound.message_type,
-        )
-        return Outcome(Route.unrouted, message)
-    deliveries = []
-    if options.ended_reply and await claim_ended_notice(
-        session, inbound.sender, inbound.to, now, ENDED_REPLY_EVERY
-    ):
-        reply = Delivery(
-            kind=DeliveryKind.ended_reply,
-            from_number=inbound.to,
-            to_number=inbound.sender,
-            body=options.ended_reply,
-            message_id=message.id,
-        )
-        deliveries.append(await enqueue(session, reply, message_public_id=message.public_id))
-    log.info(
-        "inbound %s has no active chat; kept as unrouted (%s)",
-        inbound.carrier_message_id,
-        "ended reply queued" if deliveries else "no reply",
-    )
-    log.debug("unrouted inbound from %s to %s", mask(inbound.sender), inbound.to)
-    return Outcome(Route.unrouted, message, None, deliveries)
-
-
-async def claim_ended_notice(
-    session: AsyncSession, sender: str, proxy_number: str, now: datetime, every: timedelta
-) -> bool:
-    """Check-and-set in one statement: True when no ended reply went to this sender on
-    this number within `every`, and records that one goes now.
-
-    An upsert whose update only happens when the last notice is old enough: of two
-    processes racing, the second waits on the row and then finds it fresh.
-    """
-    table = EndedNotice.__table__  # type: ignore[attr-defined]
-    statement = (
-        insert_for(session)(table)
-        .values(sender_number=sender, proxy_number=proxy_number, sent_at=now)
-        .on_conflict_do_update(
-            index_elements=[table.c.sender_number, table.c.proxy_number],
-            set_={"sent_at": now},
-            where=table.c.sent_at <= now - every,
-        )
-        .returning(table.c.sent_at)
-    )
-    result = await session.exec(statement)
-    return result.first() is not None

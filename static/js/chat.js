@@ -114,6 +114,31 @@ function setup(page) {
     reportRead();
   }
 
+  async function refresh(id) {
+    // A held message was decided: its note and buttons change, and a release brings
+    // the SMS it caused. Nothing else in the bubble moves, so it is replaced whole.
+    const existing = bubble(id);
+    if (!existing) return;
+    let response;
+    try {
+      const url = page.dataset.messageUrl.replace("__ID__", encodeURIComponent(id));
+      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    } catch {
+      return;
+    }
+    if (!response.ok || response.redirected) return;
+    const fresh = elementFrom(await response.text());
+    if (fresh) bubble(id)?.replaceWith(fresh);
+  }
+
+  function showOptedOut(participantId, optedOut) {
+    if (!participantId) return;
+    const person = document.querySelector(
+      `.person[data-participant-id="${CSS.escape(participantId)}"] [data-role="opted-out"]`,
+    );
+    if (person) person.hidden = !optedOut;
+  }
+
   function mergeDeliveries(existing, fresh) {
     // Add only the deliveries the bubble lacks. Those it shows are kept current by live
     // events, which arrive in order; this response may have been read before the newest
@@ -196,6 +221,10 @@ function setup(page) {
       if (event.name === "message.created") schedule(data.id);
       else if (event.name === "delivery.updated") updateDelivery(data);
       else if (event.name === "chat.closed") showClosed(data);
+      else if (event.name === "message.released" || event.name === "message.rejected") {
+        refresh(data.id);
+      } else if (event.name === "participant.opted_out") showOptedOut(data.participant_id, true);
+      else if (event.name === "participant.opted_in") showOptedOut(data.participant_id, false);
     },
   });
 

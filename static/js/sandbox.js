@@ -11,6 +11,8 @@ const REFRESH_EVENTS = new Set([
   "chat.created",
   "chat.closed",
   "number.changed",
+  "participant.opted_out",
+  "participant.opted_in",
 ]);
 const REFRESH_DELAY_MS = 250;
 const NEAR_BOTTOM_PX = 32;

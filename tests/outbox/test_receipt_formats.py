@@ -144,11 +144,11 @@ async def test_a_failed_part_fails_it_with_the_reason(
     first, second = part_ids(api, message_ids, 2)
 
     await dlr(app, delivery, first, "delivered")
-    await dlr(app, delivery, second, "failed", **{"err-code": "9"})
+    await dlr(app, delivery, second, "failed", **{"err-code": "12"})
 
     after = await load(app.extensions["smsproxy"])
-    assert (after.status, after.error_code) == (DeliveryStatus.failed, "9")
-    assert "The number does not exist (error 9)" in (after.error or "")
+    assert (after.status, after.error_code) == (DeliveryStatus.failed, "12")
+    assert "The destination is unreachable (error 12)" in (after.error or "")
 
 
 @pytest.mark.parametrize("text", [SHORT, LONG], ids=["one-part", "two-parts"])

@@ -15,7 +15,7 @@ from quart import Quart
 from sqlalchemy import event
 from sqlmodel import col, select
 
-from smsproxy.models import Delivery, Message
+from smsproxy.models import Delivery, DeliveryStatus, Message, OptOut
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat
 
@@ -46,8 +46,8 @@ def counted(rt: Runtime) -> Iterator[list[str]]:
         event.remove(engine, "before_cursor_execute", record)
 
 
-async def post_inbound(app: Quart, message_id: str) -> None:
-    fields = {"msisdn": ALICE[1:], "to": P1[1:], "messageId": message_id, "text": "Here"}
+async def post_inbound(app: Quart, message_id: str, text: str = "Here") -> None:
+    fields = {"msisdn": ALICE[1:], "to": P1[1:], "messageId": message_id, "text": text}
     response = await app.test_client().post("/webhooks/inbound-sms", form=fields)
     assert response.status_code == 204
 
@@ -73,6 +73,26 @@ async def test_a_routed_sms_stays_within_its_statement_budget(
         await post_inbound(app, "COUNTED")
 
     assert [d.to_number for d in await deliveries_of(app_runtime, "COUNTED")] == [BOB]
+    budget = ROUTED_BUDGET[app_runtime.db.dialect]
+    assert 0 < len(statements) <= budget, "\n".join(statements)
+
+
+async def test_screening_and_opt_outs_cost_no_statement(app: Quart, app_runtime: Runtime) -> None:
+    """The contact guard reads the text in memory, and the route query itself says who
+    opted out: a redacted SMS to an opted-out recipient costs what any SMS costs."""
+    await add_numbers(app_runtime, P1)
+    await start_chat(app_runtime, (ALICE, "Rider"), (BOB, "Driver"))
+    async with app_runtime.db.transaction() as session:
+        session.add(OptOut(number=BOB, source="keyword", keyword="STOP"))
+    await post_inbound(app, "WARM")
+    await post_inbound(app, "WARM-2")  # the route query set Bob's flag: now in step
+
+    with counted(app_runtime) as statements:
+        await post_inbound(app, "COUNTED", "ring me on 07911 123456")
+
+    [delivery] = await deliveries_of(app_runtime, "COUNTED")
+    assert delivery.body == "ring me on [number removed]"
+    assert delivery.status == DeliveryStatus.suppressed
     budget = ROUTED_BUDGET[app_runtime.db.dialect]
     assert 0 < len(statements) <= budget, "\n".join(statements)
 

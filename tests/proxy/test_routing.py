@@ -20,13 +20,15 @@ from smsproxy.models import (
     EndedNotice,
     EventRecord,
     Message,
+    OptOut,
     Participant,
 )
 from smsproxy.phone import is_alphanumeric_sender, mask
 from smsproxy.proxy import chats, queries
 from smsproxy.proxy.inbound import receive_sms
 from smsproxy.proxy.recording import record_once
-from smsproxy.proxy.routing import Route, RoutingOptions, claim_ended_notice
+from smsproxy.proxy.replies import claim_ended_notice
+from smsproxy.proxy.routing import Route, RoutingOptions
 from smsproxy.runtime import Runtime
 from tests.helpers import add_numbers, start_chat
 
@@ -167,12 +169,12 @@ async def test_record_once_survives_losing_the_insert_race(runtime: Runtime) -> 
 
 
 async def test_opted_out_participants_are_skipped(runtime: Runtime) -> None:
+    """The opt-out table is the truth, even for a participant whose flag missed it (a
+    chat created while they texted STOP): the route query reads it."""
     await add_numbers(runtime, P1)
     view = await start_chat(runtime, (ALICE, "Rider"), (BOB, "Driver"))
     async with runtime.db.transaction() as session:
-        bob = (await session.exec(select(Participant).where(Participant.real_number == BOB))).one()
-        bob.opted_out = True
-        session.add(bob)
+        session.add(OptOut(number=BOB, source="keyword", keyword="STOP"))
 
     outcome = await route(runtime, sms(ALICE, view.participants[0].proxy_number))
 
@@ -180,6 +182,8 @@ async def test_opted_out_participants_are_skipped(runtime: Runtime) -> None:
     assert delivery.status == DeliveryStatus.suppressed
     assert "opted out" in (delivery.error or "")
     assert delivery.to_number == BOB
+    [bob] = await rows(runtime, Participant, Participant.real_number == BOB)
+    assert bob.opted_out, "the flag pages show caught up with the opt-out"
 
 
 async def test_no_active_chat_keeps_the_sms_and_answers_once_a_day(runtime: Runtime) -> None:

@@ -20,6 +20,7 @@ from ...phone import mask
 from ...proxy import queries
 from ...proxy.chats import ChatSpec, NewParticipant, close_chat, create_chat
 from ...proxy.queries import ChatView
+from ...proxy.screening import FORWARD_CAP, is_capped
 from ...proxy.transcripts import TranscriptEntry, transcript
 from .. import services
 from .base import API_LIMITS, actor, api_key_required, blueprint, current_key, optional_body
@@ -52,6 +53,10 @@ class ParticipantOut(BaseModel):
     proxy_number: str = Field(description="The number this participant texts")
     channel: str = Field(description='How the participant is reached: "sms"')
     active: bool
+    # Defaulted, so answers stored for Idempotency-Key replays before it existed validate.
+    opted_out: bool = Field(
+        False, description="The number texted STOP (to any proxy number): it gets no SMS from any"
+    )
 
 
 class ChatOut(BaseModel):
@@ -87,6 +92,7 @@ def chat_out(view: ChatView) -> ChatOut:
                 proxy_number=p.proxy_number,
                 channel=p.channel,
                 active=p.active,
+                opted_out=p.opted_out,
             )
             for p in view.participants
         ],
@@ -180,8 +186,26 @@ class MessageOut(BaseModel):
     author_kind: str
     participant_id: str | None
     author: str | None
-    body: str
+    body: str = Field(description="The text as written (empty once erased)")
+    # The fields below are defaulted for the same reason as ParticipantOut.opted_out.
     created_at: datetime
+    screening: Literal["redacted", "held", "released", "rejected", "keyword"] | None = Field(
+        None,
+        description=(
+            "What happened to a participant's text before forwarding: redacted (sent "
+            "without contact details), held (waits for staff), released, rejected, or "
+            "keyword (STOP, START or HELP: acted on, not forwarded); null: as written"
+        ),
+    )
+    screening_note: str | None = Field(
+        None,
+        description="What was found (never the contact detail itself), or the keyword's effect",
+    )
+    forwarded_cut: bool = Field(
+        False,
+        description=f"The text is longer than {FORWARD_CAP} characters: only that much went on",
+    )
+    erased_at: datetime | None = Field(None, description="When the text was erased (retention)")
     deliveries: list[DeliveryOut]
 
 
@@ -204,13 +228,18 @@ def delivery_out(delivery: Delivery) -> DeliveryOut:
 
 
 def message_out(entry: TranscriptEntry) -> MessageOut:
+    message = entry.message
     return MessageOut(
-        id=entry.message.public_id,
-        author_kind=entry.message.author_kind,
+        id=message.public_id,
+        author_kind=message.author_kind,
         participant_id=entry.author.public_id if entry.author else None,
         author=entry.author.display_name if entry.author else None,
-        body=entry.message.body,
-        created_at=entry.message.created_at,
+        body=message.body,
+        created_at=message.created_at,
+        screening=message.screening,
+        screening_note=message.screening_note,
+        forwarded_cut=message.author_kind == "participant" and is_capped(message.body),
+        erased_at=message.erased_at,
         deliveries=[delivery_out(d) for d in entry.deliveries],
     )
 

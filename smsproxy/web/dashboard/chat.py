@@ -114,7 +114,11 @@ async def get_message(chat_id: str, message_id: str) -> Any:
         entry = await transcripts.transcript_entry(session, view, message_id)
         names = await transcripts.staff_names(session, [entry.message])
     html = await render_template(
-        "chats/_message.html", entry=entry, staff_names=names, people=_people(view)
+        "chats/_message.html",
+        entry=entry,
+        staff_names=names,
+        people=_people(view),
+        chat=view.chat,
     )
     return fragment(html)
 

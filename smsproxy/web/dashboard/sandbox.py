@@ -38,6 +38,8 @@ SESSION_PHONES = "sandbox_phones"
 MAX_ADDED_PHONES = 20
 OUTCOMES = {
     Route.routed: "Delivered into its chat: the other participants get it.",
+    Route.held: "Held: it contains contact details, and waits for staff on the chat page.",
+    Route.keyword: "A keyword (STOP, START or HELP): acted on and answered, not forwarded.",
     Route.unrouted: "No active chat for this phone on that number: kept as unrouted.",
     Route.not_ours: "That number is not in the pool: kept as unrouted, no reply.",
     Route.duplicate: "Already received.",
