@@ -51,9 +51,9 @@ class ParticipantOut(BaseModel):
     name: str
     number: str = Field(description="The real number, masked")
     proxy_number: str = Field(description="The number this participant texts")
-    channel: str = Field(description='How the participant is reached: "sms"')
     active: bool
-    # Defaulted, so answers stored for Idempotency-Key replays before it existed validate.
+    # Defaulted, so answers stored for Idempotency-Key replays before they existed validate.
+    channel: str = Field("sms", description='How the participant is reached: "sms"')
     opted_out: bool = Field(
         False, description="The number texted STOP (to any proxy number): it gets no SMS from any"
     )
