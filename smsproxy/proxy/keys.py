@@ -16,7 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import Database, utcnow
 from ..errors import InvalidInput, NotFound
-from ..models import ApiKey, AuditEvent
+from ..models import ApiKey
+from . import audit
 
 KEY_PREFIX = "spx_"
 # Touching last_used_at on every request would turn each API read into a write.
@@ -35,7 +36,7 @@ async def create_key(session: AsyncSession, name: str, *, actor: str) -> tuple[A
     record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key))
     session.add(record)
     await session.flush()
-    session.add(AuditEvent(actor=actor, action="api_key.create", target=record.prefix))
+    audit.record(session, actor=actor, action="api_key.create", target=record.prefix)
     return record, key
 
 
@@ -95,5 +96,5 @@ async def revoke_key(session: AsyncSession, ident: str, *, actor: str) -> ApiKey
     record = matches[0]
     record.revoked_at = utcnow()
     session.add(record)
-    session.add(AuditEvent(actor=actor, action="api_key.revoke", target=record.prefix))
+    audit.record(session, actor=actor, action="api_key.revoke", target=record.prefix)
     return record

@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import events
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ProxyError
-from ..models import AuditEvent, Role, StaffUser
+from ..models import Role, StaffUser
+from . import audit
 from .passwords import (
     dummy_hash,
     generate_password,
@@ -112,7 +113,7 @@ async def create_user(
             f"A staff user named {username!r} already exists", field="username"
         ) from None
     detail = {"role": chosen_role.value}
-    session.add(AuditEvent(actor=actor, action="staff.create", target=username, detail=detail))
+    audit.record(session, actor=actor, action="staff.create", target=username, detail=detail)
     return user
 
 
@@ -128,7 +129,9 @@ async def authenticate(session: AsyncSession, username: str, password: str) -> S
         user.password_hash = await hash_password(password)
     user.last_login_at = utcnow()
     session.add(user)
-    session.add(AuditEvent(actor=user.username, action="staff.login", target=user.username))
+    audit.record(
+        session, actor=audit.staff_actor(user.username), action="staff.login", target=user.username
+    )
     await session.flush()
     return user
 
@@ -149,7 +152,7 @@ async def set_password(
     user.must_change_password = one_time
     session.add(user)
     action = "staff.password_reset" if one_time else "staff.password"
-    session.add(AuditEvent(actor=actor, action=action, target=user.username))
+    audit.record(session, actor=actor, action=action, target=user.username)
     await session.flush()
     await _sessions_ended(session, user)
     return user
@@ -222,7 +225,7 @@ async def set_active(
         await _sessions_ended(session, user)
     session.add(user)
     action = "staff.enable" if active else "staff.disable"
-    session.add(AuditEvent(actor=actor, action=action, target=user.username))
+    audit.record(session, actor=actor, action=action, target=user.username)
     await session.flush()
     return user
 
@@ -245,7 +248,7 @@ async def set_role(
     user.role = chosen
     session.add(user)
     detail = {"role": chosen.value}
-    session.add(AuditEvent(actor=actor, action="staff.role", target=user.username, detail=detail))
+    audit.record(session, actor=actor, action="staff.role", target=user.username, detail=detail)
     await session.flush()
     return user
 
