@@ -81,13 +81,14 @@ def _add_extensions(app: Quart, settings: Settings) -> None:
     )
     # Limits only routes that ask (@rate_limit); registered before the CSRF check so
     # refused login attempts still count.
-    RateLimiter(app, key_function=auth.client_address, store=auth.rate_limit_store(settings))
+    store = auth.rate_limit_store(settings)
+    RateLimiter(app, key_function=auth.client_address, store=store)
     # Next, before the CSRF check or any handler reads it: a JSON body that would fail
     # later (not UTF-8, too deep, a lone surrogate) is a 400 now.
     app.before_request(bodies.check_json_body)
     QuartAuth(app, user_class=StaffAuthUser, duration=auth.SESSION_SECONDS)
     csrf.init_app(app)
-    auth.init_app(app)
+    auth.init_app(app, store, settings)
 
 
 def _register_blueprints(app: Quart) -> None:

@@ -117,23 +117,39 @@ async def create_user(
     return user
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> StaffUser | None:
-    """The active user with these credentials, or None. Records the login time."""
+async def authenticate(
+    session: AsyncSession, username: str, password: str, *, address: str | None = None
+) -> StaffUser | None:
+    """The active user with these credentials, or None. Records the login, or the
+    failed attempt (the username tried and the address, never the password)."""
     user = await get_user_by_username(session, username)
+    where = {"address": address} if address else {}
     if user is None or not user.active:
         await verify_password(dummy_hash(), password)
+        reason = "unknown user" if user is None else "disabled"
+        _login_failed(session, username, {**where, "reason": reason})
         return None
     if not await verify_password(user.password_hash, password):
+        _login_failed(session, username, {**where, "reason": "wrong password"})
         return None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     user.last_login_at = utcnow()
     session.add(user)
-    audit.record(
-        session, actor=audit.staff_actor(user.username), action="staff.login", target=user.username
-    )
+    actor = audit.staff_actor(user.username)
+    audit.record(session, actor=actor, action="staff.login", target=user.username, detail=where)
     await session.flush()
     return user
+
+
+def _login_failed(session: AsyncSession, username: str, detail: dict[str, str]) -> None:
+    audit.record(
+        session,
+        actor=audit.ANONYMOUS,
+        action="staff.login_failed",
+        target=normalize_username(username),
+        detail=detail,
+    )
 
 
 async def set_password(
