@@ -83,9 +83,10 @@ def _add_extensions(app: Quart, settings: Settings) -> None:
     # refused login attempts still count.
     store = auth.rate_limit_store(settings)
     RateLimiter(app, key_function=auth.client_address, store=store)
-    # Next, before the CSRF check or any handler reads it: a JSON body that would fail
-    # later (not UTF-8, too deep, a lone surrogate) is a 400 now.
-    app.before_request(bodies.check_json_body)
+    # Next, before the CSRF check or any handler reads it: a body over the path's limit
+    # is a 413, and JSON that would fail later (not UTF-8, too deep, a lone surrogate)
+    # a 400, now.
+    app.before_request(bodies.check_body)
     QuartAuth(app, user_class=StaffAuthUser, duration=auth.SESSION_SECONDS)
     csrf.init_app(app)
     auth.init_app(app, store, settings)

@@ -29,6 +29,7 @@ from ..proxy import audit, users
 from . import login_throttle, services, settings
 from .csrf import rotate_token
 from .guards import ACCOUNT_PAGE, StaffAuthUser, current_staff, public, staff_required
+from .webhooks import unsigned_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ async def template_context() -> dict[str, Any]:
         "staff_user": staff,
         "is_admin": bool(staff and staff.is_admin),
         "is_sandbox": settings().carrier == "sandbox",
+        "webhooks_unsigned": unsigned_webhooks(settings()),
     }
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from quart import has_request_context, request
 from quart.wrappers import Request as QuartRequest
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..errors import ProxyError
 
@@ -112,7 +113,7 @@ class Request(QuartRequest):
             return self._cached_json[silent]
         if not (force or self.is_json):
             return None
-        raw = await self.get_data(cache=cache, as_text=False)
+        raw = await self.get_data(cache=cache, as_text=False, parse_form_data=False)
         try:
             result = load_json(raw)
         except InvalidBody:
@@ -129,11 +130,14 @@ class Request(QuartRequest):
         raise InvalidBody(f"Request body is not valid JSON: {error}")
 
 
-async def check_json_body() -> None:
-    """Before anything else reads it: a JSON body must parse safely, or the request is a
-    400 here, whichever route it is for."""
+async def check_body() -> None:
+    """Before anything else: a body declared larger than the path's limit is a 413, and
+    a JSON body must parse safely or the request is a 400, whichever route it is for."""
+    declared = request.content_length
+    if declared is not None and declared > body_limit(request.path):
+        raise RequestEntityTooLarge()
     if request.method in JSON_METHODS and request.is_json:
-        raw = await request.get_data(cache=True, as_text=False)
+        raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
         if raw.strip():
             await request.get_json()
 

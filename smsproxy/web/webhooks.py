@@ -1,17 +1,30 @@
 """The carrier's webhooks: inbound SMS and delivery receipts.
 
-Public by design: the carrier cannot log in, so the request signature (when
-VONAGE_SIGNATURE_SECRET is set) is their authentication. They answer 204 only once
-what they carried is committed; anything else makes Vonage retry, which the routing
-code turns into a no-op when the first attempt did land.
+Public by design: the carrier cannot log in, so the request signature is their
+authentication. With the vonage carrier and no VONAGE_SIGNATURE_SECRET they are
+refused (401, naming the setting) unless VONAGE_WEBHOOKS_UNSIGNED=allow: an unchecked
+webhook lets anyone make the product send SMS at the operator's cost. The sandbox
+carrier sends nothing out of the machine (its "SMS" land on simulated phones), so there
+its webhooks are taken unsigned, for trying integrations with curl; a secret that is
+set is enforced with any carrier.
+
+They answer 204 only once what they carried is committed; anything else makes Vonage
+retry, which the routing code turns into a no-op when the first attempt did land. One
+address may send WEBHOOK_RATE_PER_SECOND of them (averaged over ten seconds); beyond
+that 429 with Retry-After, which Vonage retries later, so a flood from one address
+cannot starve the others.
 """
 
 from __future__ import annotations
 
-from quart import Blueprint, Response, request
+from datetime import timedelta
+
+from quart import Blueprint, Response, has_app_context, request
+from quart_rate_limiter import RateLimit, limit_blueprint
 
 from ..carrier.webhooks import (
     MalformedWebhook,
+    SignatureRejected,
     flatten,
     parse_inbound,
     parse_receipt,
@@ -19,10 +32,51 @@ from ..carrier.webhooks import (
 )
 from ..config import Settings
 from ..proxy.inbound import receive_receipt, receive_sms
-from . import services
+from . import services, settings
 from .guards import public
 
 blueprint = Blueprint("webhooks", __name__, url_prefix="/webhooks")
+
+RATE_WINDOW = timedelta(seconds=10)
+UNSIGNED_REFUSAL = (
+    "Webhooks cannot be checked without VONAGE_SIGNATURE_SECRET: set it to the account's "
+    "signature secret (Vonage dashboard, API settings), or set VONAGE_WEBHOOKS_UNSIGNED=allow "
+    "to accept them unchecked"
+)
+
+
+async def sender_address() -> str:
+    return f"webhook:{request.remote_addr or '-'}"
+
+
+class WebhookLimit(RateLimit):
+    """Per sending address; the count follows WEBHOOK_RATE_PER_SECOND."""
+
+    def __init__(self) -> None:
+        super().__init__(1, RATE_WINDOW, key_function=sender_address)
+
+    @property
+    def count(self) -> int:
+        if not has_app_context():
+            return self._count
+        per_window = settings().webhook_rate_per_second * RATE_WINDOW.total_seconds()
+        return max(1, round(per_window))
+
+    @count.setter
+    def count(self, value: int) -> None:
+        self._count = value
+
+
+WEBHOOK_LIMITS: list[RateLimit] = [WebhookLimit()]
+limit_blueprint(blueprint, limits=WEBHOOK_LIMITS)
+
+
+def unsigned_webhooks(settings: Settings) -> str | None:
+    """How unsigned webhooks are treated when that needs saying: "refused" or
+    "accepted" with the vonage carrier and no secret, else None."""
+    if settings.carrier != "vonage" or settings.vonage_signature_secret:
+        return None
+    return "accepted" if settings.vonage_webhooks_unsigned == "allow" else "refused"
 
 
 async def webhook_params() -> dict[str, str]:
@@ -36,6 +90,11 @@ async def webhook_params() -> dict[str, str]:
         return flatten(body)
     form = await request.form
     return flatten(form if form else request.args)
+
+
+def refuse_unsigned(settings: Settings) -> None:
+    if unsigned_webhooks(settings) == "refused":
+        raise SignatureRejected(UNSIGNED_REFUSAL)
 
 
 def check_signature(settings: Settings, params: dict[str, str]) -> None:
@@ -55,6 +114,7 @@ def check_signature(settings: Settings, params: dict[str, str]) -> None:
 async def receive_inbound_sms() -> Response:
     """An SMS sent to one of the pool's numbers."""
     svc = services()
+    refuse_unsigned(svc.settings)
     params = await webhook_params()
     check_signature(svc.settings, params)
     inbound = parse_inbound(params)
@@ -68,6 +128,7 @@ async def receive_inbound_sms() -> Response:
 async def receive_delivery_receipt() -> Response:
     """The handset's network reports on an SMS part we sent."""
     svc = services()
+    refuse_unsigned(svc.settings)
     params = await webhook_params()
     check_signature(svc.settings, params)
     receipt = parse_receipt(params)

@@ -105,7 +105,7 @@ M = TypeVar("M", bound=BaseModel)
 
 async def optional_body(model: type[M]) -> M:
     """Validate a JSON body that may be left out entirely (defaults apply)."""
-    raw = await request.get_data(as_text=False)
+    raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
     if not raw.strip():
         return model()
     data = load_json(raw)
