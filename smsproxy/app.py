@@ -78,6 +78,7 @@ def _add_extensions(app: Quart, settings: Settings) -> None:
         scalar_ui_path=None,
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
         security=[{"bearer": []}],
+        openapi_provider_class=api.ApiOpenAPIProvider,  # adds every route's error answers
     )
     # Limits only routes that ask (@rate_limit); registered before the CSRF check so
     # refused login attempts still count.

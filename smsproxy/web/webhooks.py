@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from pydantic import BaseModel, ConfigDict, Field
 from quart import Blueprint, Response, has_app_context, request
 from quart_rate_limiter import RateLimit, limit_blueprint
+from quart_schema import document_request
 
 from ..carrier.webhooks import (
     MalformedWebhook,
@@ -71,6 +73,41 @@ WEBHOOK_LIMITS: list[RateLimit] = [WebhookLimit()]
 limit_blueprint(blueprint, limits=WEBHOOK_LIMITS)
 
 
+class SignedFields(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    timestamp: str | None = Field(None, description="Unix time of signing (signed webhooks)")
+    nonce: str | None = Field(None, description="Random text of the signature (signed webhooks)")
+    sig: str | None = Field(None, description="The signature (with VONAGE_SIGNATURE_SECRET)")
+
+
+class InboundSmsFields(SignedFields):
+    """Vonage's inbound-SMS webhook (SMS API). The same fields come as JSON, a form or
+    a query string, as the account is set up."""
+
+    msisdn: str = Field(description="The sender's number, international without +")
+    to: str = Field(description="The proxy number it was sent to")
+    messageId: str = Field(max_length=64, description="Vonage's id of the SMS (part)")
+    text: str = Field("", description="The text")
+    type: str | None = Field(None, description="text, unicode or binary")
+    message_timestamp: str | None = Field(None, alias="message-timestamp")
+    concat: str | None = Field(None, description="true for a part of a multipart SMS")
+    concat_ref: str | None = Field(None, alias="concat-ref")
+    concat_total: str | None = Field(None, alias="concat-total")
+    concat_part: str | None = Field(None, alias="concat-part")
+
+
+class ReceiptFields(SignedFields):
+    """Vonage's delivery receipt (SMS API), as JSON, a form or a query string."""
+
+    messageId: str = Field(max_length=64, description="Vonage's id of the SMS part we sent")
+    status: str = Field(description="delivered, expired, failed, rejected, accepted, ...")
+    msisdn: str | None = Field(None, description="The handset's number")
+    to: str | None = Field(None, description="The number it was sent from")
+    err_code: str | None = Field(None, alias="err-code")
+    client_ref: str | None = Field(None, alias="client-ref")
+
+
 def unsigned_webhooks(settings: Settings) -> str | None:
     """How unsigned webhooks are treated when that needs saying: "refused" or
     "accepted" with the vonage carrier and no secret, else None."""
@@ -111,6 +148,7 @@ def check_signature(settings: Settings, params: dict[str, str]) -> None:
 
 @blueprint.route("/inbound-sms", methods=["GET", "POST"])
 @public
+@document_request(InboundSmsFields)
 async def receive_inbound_sms() -> Response:
     """An SMS sent to one of the pool's numbers."""
     svc = services()
@@ -125,6 +163,7 @@ async def receive_inbound_sms() -> Response:
 
 @blueprint.route("/delivery-receipt", methods=["GET", "POST"])
 @public
+@document_request(ReceiptFields)
 async def receive_delivery_receipt() -> Response:
     """The handset's network reports on an SMS part we sent."""
     svc = services()

@@ -5,5 +5,6 @@ One module per resource, each registering its routes on the blueprint of `base`.
 
 from . import chats, messages, numbers  # noqa: F401  (each registers its routes)
 from .base import blueprint
+from .responses import ApiOpenAPIProvider
 
-__all__ = ["blueprint"]
+__all__ = ["ApiOpenAPIProvider", "blueprint"]
