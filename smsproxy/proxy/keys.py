@@ -28,15 +28,20 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_key(session: AsyncSession, name: str, *, actor: str) -> tuple[ApiKey, str]:
+async def create_key(
+    session: AsyncSession, name: str, *, actor: str, can_reveal: bool = False
+) -> tuple[ApiKey, str]:
+    """A new key, returned once. `can_reveal`: it may ask for participants' real
+    numbers (each answer audited); keys are made without that unless asked."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("An API key needs a name of 1 to 100 characters", field="name")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key))
+    record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key), can_reveal=can_reveal)
     session.add(record)
     await session.flush()
-    audit.record(session, actor=actor, action="api_key.create", target=record.prefix)
+    detail = {"name": name, "can_reveal": can_reveal}
+    audit.record(session, actor=actor, action="api_key.create", target=record.prefix, detail=detail)
     return record, key
 
 
