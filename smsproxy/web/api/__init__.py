@@ -3,7 +3,7 @@
 One module per resource, each registering its routes on the blueprint of `base`.
 """
 
-from . import chats, messages, numbers, participants  # noqa: F401  (each registers its routes)
+from . import audit, chats, messages, numbers, participants  # noqa: F401  (each registers its routes)
 from .base import blueprint
 from .responses import ApiOpenAPIProvider
 
