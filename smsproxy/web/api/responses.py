@@ -11,6 +11,7 @@ Which errors an API operation gets:
 - every one: 400 (a body, query or value that cannot be read or stored), 401 (no key,
   or an unknown or revoked one), 429 (over a rate limit), 503 (the database is away);
 - one with a path parameter: 404 (no such chat, participant, number);
+- one with a query string: 422 (a value the rules refuse, such as a stale cursor);
 - one that takes a body (POST, PUT, PATCH, DELETE): 409 (clashes with what is there),
   413 (body too large) and 422 (well-formed, but breaks a rule).
 A webhook answers 204, or 400, 401 (signature), 413, 429 or 503, and needs no key.
@@ -85,10 +86,13 @@ def no_content(func: F) -> F:
     return func
 
 
-def error_statuses(method: str, rule: Rule, extra: frozenset[int]) -> list[int]:
+def error_statuses(method: str, operation: dict[str, Any], extra: frozenset[int]) -> list[int]:
     statuses = {400, 401, 429, 503} | extra
-    if rule.arguments:
+    places = {parameter.get("in") for parameter in operation.get("parameters", [])}
+    if "path" in places:
         statuses.add(404)
+    if "query" in places:
+        statuses.add(422)  # a value of the right type the rules refuse (a stale cursor)
     if method in BODY_METHODS:
         statuses |= {409, 413, 422}
     return sorted(statuses)
@@ -121,7 +125,7 @@ class ApiOpenAPIProvider(OpenAPIProvider):
                 responses = dict(operation.get("responses", {}))
                 if webhook or getattr(func, NO_CONTENT_ATTRIBUTE, False):
                     responses.setdefault(204, {"description": "Done; no content"})
-                statuses = WEBHOOK_ERRORS if webhook else error_statuses(method, rule, extra)
+                statuses = WEBHOOK_ERRORS if webhook else error_statuses(method, operation, extra)
                 for status in statuses:
                     description = ERROR_MEANINGS.get(status, "An error")
                     responses.setdefault(status, {"description": description, "content": content})
