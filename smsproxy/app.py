@@ -30,6 +30,7 @@ from .web.errors import register_error_handlers
 from .web.guards import StaffAuthUser
 
 ROOT = Path(__file__).resolve().parent.parent
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> Quart:
@@ -55,7 +56,22 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     app.before_serving(runtime.start)
     app.after_serving(runtime.stop)
     proxies.trust_proxies(app, settings.trusted_proxy_hops)
+    _warn_about_webhooks(settings)
     return app
+
+
+def _warn_about_webhooks(settings: Settings) -> None:
+    state = webhooks.unsigned_webhooks(settings)
+    if state == "accepted":
+        log.warning(
+            "webhooks are accepted unchecked (VONAGE_WEBHOOKS_UNSIGNED=allow, no "
+            "VONAGE_SIGNATURE_SECRET): anyone who finds their address can fake inbound SMS"
+        )
+    elif state == "refused":
+        log.warning(
+            "webhooks from Vonage will be refused: set VONAGE_SIGNATURE_SECRET to the "
+            "account's signature secret (or VONAGE_WEBHOOKS_UNSIGNED=allow)"
+        )
 
 
 def _configure(app: Quart, settings: Settings) -> None:

@@ -3,10 +3,11 @@
     audit.record(session, actor="staff:alice", action="chat.close", target=chat.public_id)
 
 An entry is written in the caller's transaction, so it exists exactly when what it
-records does. Actors read `staff:<username>`, `api_key:<prefix>`, `system` or
-`anonymous` (a failed login). Entries never hold a phone number or a message text:
-targets are public ids, usernames or key prefixes, and `detail` carries only facts
-about the action (a reason, a count, a role).
+records does. Actors read `staff:<username>`, `api_key:<prefix>`, `cli`, `system` or
+`system:<job>` (the expiry sweeper), or `anonymous` (a failed login). Entries never
+hold a phone number or a message text: targets are public ids, usernames or key
+prefixes, and `detail` carries only facts about the action (a reason, a count, a role,
+an address).
 """
 
 from __future__ import annotations
