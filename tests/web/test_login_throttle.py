@@ -3,6 +3,7 @@ logins, failed logins and logouts in the audit log."""
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -14,7 +15,14 @@ from sqlmodel import col, select
 from smsproxy.config import Settings
 from smsproxy.models import AuditEvent
 from smsproxy.web.login_throttle import DEVICE_COOKIE, AccountThrottle
-from tests.conftest import STAFF_PASSWORD, add_staff, csrf_post
+from tests.conftest import (
+    REDIS_URL,
+    STAFF_PASSWORD,
+    add_staff,
+    csrf_post,
+    make_settings,
+    need_service,
+)
 from tests.guarded import login, rt, start_app
 
 ADDRESSES = [{"client": (f"203.0.113.{n}", 40000)} for n in range(1, 6)]
@@ -141,3 +149,22 @@ async def test_the_throttle_over_time() -> None:
         await throttle.charge("admin", quiet)
     await throttle.reset("admin", quiet)
     assert await throttle.wait_seconds("admin", quiet) == 0
+
+
+async def test_the_account_count_is_shared_by_workers_through_redis(database_url: str) -> None:
+    url = need_service("Redis", REDIS_URL, "REDIS_URL")
+    # This run's own account and address: Redis outlives the test, and other runs share it.
+    account = f"target-{secrets.token_hex(4)}"
+    here = {"client": (f"198.18.{secrets.randbelow(250)}.{secrets.randbelow(250)}", 40000)}
+    settings = make_settings(database_url, redis_url=url)
+    async for first in start_app(settings):
+        async for second in start_app(settings):
+            for attempt in range(5):
+                worker = (first, second)[attempt % 2]
+                answer = await login(
+                    worker.test_client(), account, f"guess {attempt}", scope_base=here
+                )
+                assert answer.status_code == 400
+            refused = await login(second.test_client(), account, "guess 5", scope_base=here)
+            assert refused.status_code == 429
+            assert 170 <= int(refused.headers["Retry-After"]) <= 180
