@@ -80,7 +80,7 @@ async def test_a_route_added_later_is_documented_alike(spec: dict[str, Any]) -> 
 
 async def test_webhooks_are_described_without_a_key(spec: dict[str, Any]) -> None:
     ops = operations(spec, "/webhooks/")
-    assert set(ops) == {
+    assert set(ops) >= {
         f"{m} /webhooks/{p}" for m in ("GET", "POST") for p in ("inbound-sms", "delivery-receipt")
     }
     for name, op in ops.items():
