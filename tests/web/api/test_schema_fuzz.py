@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from pydantic import BaseModel
@@ -63,9 +64,10 @@ async def get_careless(query_args: Divisor) -> dict[str, float]:
 
 
 class Served:
-    def __init__(self, server: LiveServer, key: str) -> None:
+    def __init__(self, server: LiveServer, key: str, workdir: Path) -> None:
         self.server = server
         self.key = key
+        self.workdir = workdir  # schemathesis keeps its state (.schemathesis/) there
 
     def schemathesis(self, *options: str) -> subprocess.CompletedProcess[str]:
         command = [
@@ -94,12 +96,18 @@ class Served:
         ]
         env = {**os.environ, "NO_COLOR": "1", "SCHEMATHESIS_TELEMETRY": "false"}
         return subprocess.run(
-            command, capture_output=True, text=True, timeout=TIME_LIMIT, env=env, check=False
+            command,
+            capture_output=True,
+            text=True,
+            timeout=TIME_LIMIT,
+            env=env,
+            cwd=self.workdir,
+            check=False,
         )
 
 
 @pytest.fixture
-def served(database_url: str) -> Iterator[Served]:
+def served(database_url: str, tmp_path: Path) -> Iterator[Served]:
     app = create_app(make_settings(database_url), background=False)
     app.register_blueprint(careless)
     # The fuzzer is one address sending as fast as it can; the limits stay documented
@@ -117,7 +125,7 @@ def served(database_url: str) -> Iterator[Served]:
                 _, key = await keys.create_key(session, "fuzz", actor="tests", can_reveal=True)
             return key
 
-        yield Served(server, server.submit(seed()).result(30))
+        yield Served(server, server.submit(seed()).result(30), tmp_path)
     finally:
         server.stop()
 
