@@ -72,6 +72,17 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(15.0, gt=0)
     signature_max_skew_seconds: int = Field(300, ge=1)
 
+    # Security: login throttling per account, webhook rate limits per address.
+    login_account_attempts: int = Field(
+        5, ge=1, le=1000, description="Failed logins per account before it is slowed down."
+    )
+    login_account_period_seconds: int = Field(
+        900, ge=10, le=86400, description="Window the failed logins of an account count in."
+    )
+    webhook_rate_per_second: float = Field(
+        100.0, gt=0, description="Carrier webhooks per second from one address."
+    )
+
     intro_template: str = (
         "You are now connected with {other}. Reply to this number to message them."
     )

@@ -10,8 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, text
-from sqlalchemy import false as sa_false
+from sqlalchemy import JSON, Column, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from .db import UTCDateTime, utcnow
@@ -231,7 +230,7 @@ class CarrierMessage(SQLModel, table=True):
     status: str = Field(default="sent", max_length=16)
     # True for an id that stands for the whole SMS however many parts it took (the
     # Messages API's message_uuid), False for one part's (the SMS API's message-id).
-    whole_message: bool = Field(default=False, sa_column_kwargs={"server_default": sa_false()})
+    whole_message: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     error_code: str | None = Field(default=None, max_length=32)
     error_text: str | None = Field(default=None, max_length=300)  # the carrier's own words
     updated_at: datetime = _time(default_factory=utcnow)
@@ -330,6 +329,8 @@ class ApiKey(SQLModel, table=True):
     created_at: datetime = _time(default_factory=utcnow)
     revoked_at: datetime | None = _time(default=None)
     last_used_at: datetime | None = _time(default=None)
+    # May answer participants' real numbers (POST .../reveal); granted when created.
+    can_reveal: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class IdempotencyRecord(SQLModel, table=True):
@@ -349,9 +350,9 @@ class IdempotencyRecord(SQLModel, table=True):
 class AuditEvent(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = _time(default_factory=utcnow, index=True)
-    actor: str = Field(max_length=100)
-    action: str = Field(max_length=64)
-    target: str | None = Field(default=None, max_length=100)
+    actor: str = Field(max_length=100, index=True)
+    action: str = Field(max_length=64, index=True)
+    target: str | None = Field(default=None, max_length=100, index=True)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
 
 

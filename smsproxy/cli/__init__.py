@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     key_commands = keys.add_subparsers(dest="action", required=True, parser_class=_Parser)
     key_create = key_commands.add_parser("create", help="create a key; prints only the key")
     key_create.add_argument("name")
+    key_create.add_argument(
+        "--reveal",
+        action="store_true",
+        help="the key may ask for participants' real numbers (each answer is audited)",
+    )
     key_commands.add_parser("list", help="list keys (never the keys themselves)")
     revoke = key_commands.add_parser("revoke", help="revoke by id, prefix or name")
     revoke.add_argument("key")

@@ -120,8 +120,9 @@ async def users_list(runtime: Runtime, args: argparse.Namespace) -> int:
 async def keys_create(runtime: Runtime, args: argparse.Namespace) -> int:
 
     async with runtime.db.transaction() as session:
-        record, key = await keys.create_key(session, args.name, actor="cli")
-    say(f"Created API key {record.name!r} (id {record.id}). It is shown once:")
+        record, key = await keys.create_key(session, args.name, actor="cli", can_reveal=args.reveal)
+    allowed = " It may reveal participants' real numbers." if record.can_reveal else ""
+    say(f"Created API key {record.name!r} (id {record.id}).{allowed} It is shown once:")
     print(key)
     return 0
 
@@ -131,7 +132,8 @@ async def keys_list(runtime: Runtime, args: argparse.Namespace) -> int:
     async with runtime.db.read() as session:
         for record in await keys.list_keys(session):
             state = "revoked" if record.revoked_at else "active"
-            print(f"{record.id:<5}{record.prefix:<14}{state:<9}{record.name}")
+            reveal = "reveal" if record.can_reveal else "-"
+            print(f"{record.id:<5}{record.prefix:<14}{state:<9}{reveal:<8}{record.name}")
     return 0
 
 

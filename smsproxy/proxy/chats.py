@@ -18,8 +18,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import events
 from ..db import Database, utcnow
 from ..errors import Conflict, InvalidChat, InvalidNumber
-from ..models import AuditEvent, AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
+from ..models import AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
 from ..phone import mask, parse_number
+from . import audit
 from .fanout import fan_out
 from .optouts import opted_out_among
 from .pool import allocate, is_proxy_number
@@ -175,7 +176,7 @@ async def create_chat(
     session.add_all(participants)
     await session.flush()
     view = ChatView(chat, participants)
-    session.add(AuditEvent(actor=actor, action="chat.create", target=chat.public_id, detail={}))
+    audit.record(session, actor=actor, action="chat.create", target=chat.public_id)
     events.emit(session, events.ChatCreated(chat, participants))
     if spec.intro and templates.intro:
         await _send_to_each(
@@ -218,10 +219,8 @@ async def close_chat(
         session.add(participant)
     await session.flush()
     view = ChatView(chat, participants)
-    session.add(
-        AuditEvent(
-            actor=actor, action="chat.close", target=chat.public_id, detail={"reason": reason}
-        )
+    audit.record(
+        session, actor=actor, action="chat.close", target=chat.public_id, detail={"reason": reason}
     )
     if goodbye and templates.goodbye:
         await _send_to_each(

@@ -41,6 +41,7 @@ from ..models import (
     SandboxSms,
 )
 from ..phone import ERASED_NUMBER, spellings
+from . import audit
 from .chats import Templates, close_chat
 from .optout_hashes import forget
 
@@ -125,7 +126,7 @@ async def erase_number(
     done.other_rows += await _scrub_events(session, forms, ids_seen)
     done.other_rows += await _scrub_audit(session, forms)
     done.other_rows += await _drop_replays(session, forms, ids_seen)
-    session.add(AuditEvent(actor=actor, action="number.erase", target=None, detail=asdict(done)))
+    audit.record(session, actor=actor, action="number.erase", detail=asdict(done))
     log.info("a number was erased: %s", asdict(done))
     return done
 

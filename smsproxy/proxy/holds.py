@@ -20,7 +20,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import events
 from ..db import utcnow
 from ..errors import Conflict, NotFound
-from ..models import AuditEvent, Chat, ChatStatus, Delivery, DeliveryKind, Message, Screening
+from ..models import Chat, ChatStatus, Delivery, DeliveryKind, Message, Screening
+from . import audit
 from .fanout import fan_out
 from .queries import ChatView, get_chat
 from .screening import Policy, capped, forward_body
@@ -124,11 +125,10 @@ async def _locked_chat(session: AsyncSession, chat: Chat) -> Chat:
 def _audit(
     session: AsyncSession, actor: str, action: str, message: Message, chat: Chat, **detail: int
 ) -> None:
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action=action,
-            target=message.public_id,
-            detail={"chat": chat.public_id, "found": message.screening_note, **detail},
-        )
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        target=message.public_id,
+        detail={"chat": chat.public_id, "found": message.screening_note, **detail},
     )

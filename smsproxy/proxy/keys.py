@@ -16,7 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import Database, utcnow
 from ..errors import InvalidInput, NotFound
-from ..models import ApiKey, AuditEvent
+from ..models import ApiKey
+from . import audit
 
 KEY_PREFIX = "spx_"
 # Touching last_used_at on every request would turn each API read into a write.
@@ -27,15 +28,20 @@ def digest(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-async def create_key(session: AsyncSession, name: str, *, actor: str) -> tuple[ApiKey, str]:
+async def create_key(
+    session: AsyncSession, name: str, *, actor: str, can_reveal: bool = False
+) -> tuple[ApiKey, str]:
+    """A new key, returned once. `can_reveal`: it may ask for participants' real
+    numbers (each answer audited); keys are made without that unless asked."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("An API key needs a name of 1 to 100 characters", field="name")
     key = KEY_PREFIX + secrets.token_urlsafe(32)
-    record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key))
+    record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key), can_reveal=can_reveal)
     session.add(record)
     await session.flush()
-    session.add(AuditEvent(actor=actor, action="api_key.create", target=record.prefix))
+    detail = {"name": name, "can_reveal": can_reveal}
+    audit.record(session, actor=actor, action="api_key.create", target=record.prefix, detail=detail)
     return record, key
 
 
@@ -95,5 +101,5 @@ async def revoke_key(session: AsyncSession, ident: str, *, actor: str) -> ApiKey
     record = matches[0]
     record.revoked_at = utcnow()
     session.add(record)
-    session.add(AuditEvent(actor=actor, action="api_key.revoke", target=record.prefix))
+    audit.record(session, actor=actor, action="api_key.revoke", target=record.prefix)
     return record

@@ -17,7 +17,6 @@ from .. import events
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ProxyError
 from ..models import (
-    AuditEvent,
     AuthorKind,
     Chat,
     ChatStatus,
@@ -26,6 +25,7 @@ from ..models import (
     Message,
     Participant,
 )
+from . import audit
 from .chats import touch
 from .fanout import fan_out
 from .limits import MAX_BODY_LENGTH
@@ -97,13 +97,12 @@ async def send_staff_message(
     await session.flush()
     touch(chat, now)
     session.add(chat)
-    session.add(
-        AuditEvent(
-            actor=actor,
-            action="message.send",
-            target=chat.public_id,
-            detail={"message": message.public_id, "recipients": len(recipients)},
-        )
+    audit.record(
+        session,
+        actor=actor,
+        action="message.send",
+        target=chat.public_id,
+        detail={"message": message.public_id, "recipients": len(recipients)},
     )
     events.emit(session, events.MessageCreated(message, chat.public_id))
     deliveries = await fan_out(session, chat, message, recipients, DeliveryKind.staff, body, now)

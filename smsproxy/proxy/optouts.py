@@ -28,7 +28,6 @@ from .. import events
 from ..db import insert_for
 from ..errors import InvalidInput
 from ..models import (
-    AuditEvent,
     Chat,
     ChatStatus,
     Delivery,
@@ -40,6 +39,7 @@ from ..models import (
 )
 from ..outbox.enqueue import OPTED_OUT, emit_update, suppressed
 from ..phone import mask
+from . import audit
 from .optout_hashes import any_erased, erased_match, restore_erased
 
 log = logging.getLogger(__name__)
@@ -69,18 +69,17 @@ async def opt_out(
     change = _Change(number, source, keyword, proxy_number, now)
     chats = await _mark_participants(session, change, opted_out=True)
     await _suppress_queued(session, number, now)
-    session.add(
-        AuditEvent(
-            actor="carrier" if source == "carrier" else "sms",
-            action="participant.opt_out",
-            target=mask(number),
-            detail={
-                "source": source,
-                "keyword": keyword,
-                "proxy_number": proxy_number,
-                "chats": chats,
-            },
-        )
+    audit.record(
+        session,
+        actor="carrier" if source == "carrier" else "sms",
+        action="participant.opt_out",
+        target=mask(number),
+        detail={
+            "source": source,
+            "keyword": keyword,
+            "proxy_number": proxy_number,
+            "chats": chats,
+        },
     )
     log.info("a number opted out (%s) in %d active chat(s)", source, chats)
     return True
@@ -107,13 +106,12 @@ async def opt_in(
         return False
     change = _Change(number, "keyword", keyword, proxy_number, now)
     chats = await _mark_participants(session, change, opted_out=False)
-    session.add(
-        AuditEvent(
-            actor="sms",
-            action="participant.opt_in",
-            target=mask(number),
-            detail={"keyword": keyword, "proxy_number": proxy_number, "chats": chats},
-        )
+    audit.record(
+        session,
+        actor="sms",
+        action="participant.opt_in",
+        target=mask(number),
+        detail={"keyword": keyword, "proxy_number": proxy_number, "chats": chats},
     )
     log.info("a number opted in again in %d active chat(s)", chats)
     return True

@@ -15,7 +15,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from .. import events
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ProxyError
-from ..models import AuditEvent, Role, StaffUser
+from ..models import Role, StaffUser
+from . import audit
 from .passwords import (
     dummy_hash,
     generate_password,
@@ -112,25 +113,43 @@ async def create_user(
             f"A staff user named {username!r} already exists", field="username"
         ) from None
     detail = {"role": chosen_role.value}
-    session.add(AuditEvent(actor=actor, action="staff.create", target=username, detail=detail))
+    audit.record(session, actor=actor, action="staff.create", target=username, detail=detail)
     return user
 
 
-async def authenticate(session: AsyncSession, username: str, password: str) -> StaffUser | None:
-    """The active user with these credentials, or None. Records the login time."""
+async def authenticate(
+    session: AsyncSession, username: str, password: str, *, address: str | None = None
+) -> StaffUser | None:
+    """The active user with these credentials, or None. Records the login, or the
+    failed attempt (the username tried and the address, never the password)."""
     user = await get_user_by_username(session, username)
+    where = {"address": address} if address else {}
     if user is None or not user.active:
         await verify_password(dummy_hash(), password)
+        reason = "unknown user" if user is None else "disabled"
+        _login_failed(session, username, {**where, "reason": reason})
         return None
     if not await verify_password(user.password_hash, password):
+        _login_failed(session, username, {**where, "reason": "wrong password"})
         return None
     if hasher.check_needs_rehash(user.password_hash):
         user.password_hash = await hash_password(password)
     user.last_login_at = utcnow()
     session.add(user)
-    session.add(AuditEvent(actor=user.username, action="staff.login", target=user.username))
+    actor = audit.staff_actor(user.username)
+    audit.record(session, actor=actor, action="staff.login", target=user.username, detail=where)
     await session.flush()
     return user
+
+
+def _login_failed(session: AsyncSession, username: str, detail: dict[str, str]) -> None:
+    audit.record(
+        session,
+        actor=audit.ANONYMOUS,
+        action="staff.login_failed",
+        target=normalize_username(username),
+        detail=detail,
+    )
 
 
 async def set_password(
@@ -149,7 +168,7 @@ async def set_password(
     user.must_change_password = one_time
     session.add(user)
     action = "staff.password_reset" if one_time else "staff.password"
-    session.add(AuditEvent(actor=actor, action=action, target=user.username))
+    audit.record(session, actor=actor, action=action, target=user.username)
     await session.flush()
     await _sessions_ended(session, user)
     return user
@@ -222,7 +241,7 @@ async def set_active(
         await _sessions_ended(session, user)
     session.add(user)
     action = "staff.enable" if active else "staff.disable"
-    session.add(AuditEvent(actor=actor, action=action, target=user.username))
+    audit.record(session, actor=actor, action=action, target=user.username)
     await session.flush()
     return user
 
@@ -245,7 +264,7 @@ async def set_role(
     user.role = chosen
     session.add(user)
     detail = {"role": chosen.value}
-    session.add(AuditEvent(actor=actor, action="staff.role", target=user.username, detail=detail))
+    audit.record(session, actor=actor, action="staff.role", target=user.username, detail=detail)
     await session.flush()
     return user
 

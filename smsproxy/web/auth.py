@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from quart import (
     Blueprint,
     Quart,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -24,10 +25,11 @@ from quart_rate_limiter.redis_store import RedisStore
 from quart_rate_limiter.store import MemoryStore, RateLimiterStoreABC
 
 from ..config import Settings
-from ..proxy import users
-from . import services, settings
+from ..proxy import audit, users
+from . import login_throttle, services, settings
 from .csrf import rotate_token
 from .guards import ACCOUNT_PAGE, StaffAuthUser, current_staff, public, staff_required
+from .webhooks import unsigned_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ SESSION_SECONDS = 7 * 24 * 3600
 LOGIN_ATTEMPTS = 10
 LOGIN_PERIOD = timedelta(minutes=1)
 WRONG_CREDENTIALS = "Wrong username or password"
+THROTTLE_KEY = "smsproxy.login_throttle"
 
 
 def safe_next(value: str | None) -> str:
@@ -78,16 +81,48 @@ async def post_login() -> Any:
     if not username or not password:
         error = "Enter your username and password"
         return await _login_page(400, error=error, username=username, next_url=next_url)
+    account = users.normalize_username(username)
+    known = login_throttle.is_known_device(account)
+    if not known:
+        wait = await throttle().wait_seconds(account)
+        if wait:
+            return await _account_throttled(account, username, next_url, wait)
+        await throttle().charge(account)
     async with services().db.transaction() as db_session:
-        user = await users.authenticate(db_session, username, password)
+        user = await users.authenticate(
+            db_session, username, password, address=await client_address()
+        )
     if user is None:
-        log.info("failed staff login from %s", request.remote_addr)
+        log.info("failed staff login")
         return await _login_page(400, error=WRONG_CREDENTIALS, username=username, next_url=next_url)
+    if not known:
+        await throttle().reset(account)
     login_user(StaffAuthUser.of(user))
     rotate_token()
+    target = next_url
     if user.must_change_password:
-        return redirect(url_for(ACCOUNT_PAGE, next=next_url), 303)
-    return redirect(next_url, 303)
+        target = url_for(ACCOUNT_PAGE, next=next_url)
+    response = redirect(target, 303)
+    login_throttle.remember_device(response, user.username)
+    return response
+
+
+async def _account_throttled(account: str, typed: str, next_url: str, wait: int) -> Any:
+    async with services().db.transaction() as db_session:
+        audit.record(
+            db_session,
+            actor=audit.ANONYMOUS,
+            action="staff.login_throttled",
+            target=account,
+            detail={"address": await client_address()},
+        )
+    minutes = f"{wait} seconds" if wait < 120 else f"{math.ceil(wait / 60)} minutes"
+    message = (
+        f"Too many failed logins for this account. Try again in {minutes}, or from a "
+        "browser you have logged in with before."
+    )
+    body, status = await _login_page(429, error=message, username=typed, next_url=next_url)
+    return body, status, {"Retry-After": str(wait)}
 
 
 @blueprint.errorhandler(RateLimitExceeded)
@@ -106,6 +141,15 @@ async def on_too_many_logins(error: RateLimitExceeded) -> Any:
 @blueprint.post("/logout")
 @public
 async def post_logout() -> Any:
+    staff = await current_staff()
+    if staff is not None:
+        async with services().db.transaction() as db_session:
+            audit.record(
+                db_session,
+                actor=audit.staff_actor(staff.username),
+                action="staff.logout",
+                target=staff.username,
+            )
     logout_user()
     session.clear()
     await flash("You are logged out.", "info")
@@ -129,6 +173,7 @@ async def template_context() -> dict[str, Any]:
         "staff_user": staff,
         "is_admin": bool(staff and staff.is_admin),
         "is_sandbox": settings().carrier == "sandbox",
+        "webhooks_unsigned": unsigned_webhooks(settings()),
     }
 
 
@@ -158,6 +203,16 @@ def rate_limit_store(settings: Settings) -> RateLimiterStoreABC:
     return ExpiringRedisStore(settings.redis_url) if settings.redis_url else MemoryStore()
 
 
-def init_app(app: Quart) -> None:
+def throttle() -> login_throttle.AccountThrottle:
+    value: login_throttle.AccountThrottle = current_app.extensions[THROTTLE_KEY]
+    return value
+
+
+def init_app(app: Quart, store: RateLimiterStoreABC, settings: Settings) -> None:
+    app.extensions[THROTTLE_KEY] = login_throttle.AccountThrottle(
+        store,
+        attempts=settings.login_account_attempts,
+        period=timedelta(seconds=settings.login_account_period_seconds),
+    )
     app.context_processor(template_context)
     app.register_blueprint(blueprint)

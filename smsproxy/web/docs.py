@@ -39,7 +39,12 @@ HTTP_ERRORS = [
         "No API key, or one that is unknown or revoked. The answer "
         "carries `WWW-Authenticate: Bearer`.",
     ),
-    (404, "not_found", "No such path, or no chat, message or number with that id."),
+    (
+        403,
+        "forbidden",
+        "The API key may not do this (revealing a number needs a key with that permission).",
+    ),
+    (404, "not_found", "No such path, or no chat, participant, message or number with that id."),
     (405, "method_not_allowed", "The path exists but not with this method."),
     (413, "request_entity_too_large", "The body is over {max_kib} KiB."),
     (429, "too_many_requests", "Over the rate limit; `Retry-After` says how many seconds to wait."),

@@ -10,10 +10,11 @@ from pydantic import ValidationError
 from quart import Quart, Response, has_request_context, jsonify, render_template, request
 from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import SQLAlchemyError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..db import is_unavailable
 from ..errors import ProxyError
+from .bodies import too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,13 @@ async def on_http_error(error: HTTPException) -> Any:
     return await _html_error(status, message)
 
 
+async def on_too_large(error: RequestEntityTooLarge) -> Any:
+    message = too_large_message()
+    if wants_json():
+        return json_error(413, "request_entity_too_large", message)
+    return await _html_error(413, message)
+
+
 async def on_database_error(error: SQLAlchemyError | OSError) -> Any:
     """A driver that cannot connect may raise OSError itself rather than a database
     error; either way the caller (Vonage, an integration) should retry later."""
@@ -126,6 +134,7 @@ async def on_unexpected(error: Exception) -> Any:
 HANDLERS: list[tuple[type[Exception], Any]] = [
     (RequestSchemaValidationError, on_schema_error),
     (ProxyError, on_proxy_error),
+    (RequestEntityTooLarge, on_too_large),
     (HTTPException, on_http_error),
     (OSError, on_database_error),
     (SQLAlchemyError, on_database_error),

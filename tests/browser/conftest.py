@@ -1,36 +1,24 @@
-"""The real app, served by hypercorn on a free port in a thread of this process, and
-Debian's Chromium driven by Playwright.
-
-The server thread has its own event loop. A test reaches the app's objects (the
-Runtime, the LiveHub) on that loop with `await server.run(coroutine)`, so what it does
-there happens exactly as a request handler would do it.
-"""
+"""The real app, served by hypercorn on a free port in a thread of this process
+(tests/live_server.py), and Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
-import asyncio
-import concurrent.futures
-import contextlib
 import re
-import threading
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
-from quart import Quart
 
 from smsproxy.app import create_app
 from smsproxy.models import Role
 from smsproxy.proxy import users
 from smsproxy.runtime import Runtime
-from smsproxy.web.live import HUB_KEY, LiveHub
 from tests.conftest import IN_CI, REDIS_URL, make_settings
 from tests.helpers import add_numbers
-from tests.server import free_port, wait_until_healthy
+from tests.live_server import LiveServer
+from tests.server import free_port
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -38,7 +26,6 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screensh
 # Two cores run the server, its background jobs and Chromium at once: wait generously.
 TIMEOUT_MS = 15_000
 START_TIMEOUT = 30.0
-STOP_TIMEOUT = 30.0
 LOGIN_URL = re.compile(r".*/login(\?.*)?$")
 
 STAFF_USERNAME = "browser-admin"
@@ -54,83 +41,6 @@ BOB = "+12025550111"  # US: texts PROXY_US
 pytestmark = pytest.mark.browser
 
 T = TypeVar("T")
-
-
-class LiveServer:
-    """The app under hypercorn in a background thread with its own event loop."""
-
-    def __init__(self, app: Quart, port: int) -> None:
-        self.app = app
-        self.port = port
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._main, name=f"hypercorn-{port}", daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-    @property
-    def runtime(self) -> Runtime:
-        value: Runtime = self.app.extensions["smsproxy"]
-        return value
-
-    @property
-    def hub(self) -> LiveHub:
-        value: LiveHub = self.app.extensions[HUB_KEY]
-        return value
-
-    def _main(self) -> None:
-        try:
-            asyncio.run(self._serve())
-        except BaseException as error:  # reported by start() or stop()
-            self._error = error
-
-    async def _serve(self) -> None:
-        self.loop = asyncio.get_running_loop()
-        self._stop = asyncio.Event()
-        config = Config()
-        config.bind = [f"127.0.0.1:{self.port}"]
-        config.graceful_timeout = 3.0
-        config.accesslog = None
-        await serve(self.app, config, shutdown_trigger=self._stop.wait)
-
-    def start(self) -> None:
-        """Serve, and return once /healthz answers."""
-        self._thread.start()
-
-        def died() -> str | None:
-            if self._thread.is_alive():
-                return None
-            return f"the server stopped while starting: {self._error!r}"
-
-        if wait_until_healthy(self.base_url, START_TIMEOUT, died):
-            return
-        self.stop()
-        raise RuntimeError(f"the server did not answer /healthz within {START_TIMEOUT} s")
-
-    def stop(self) -> None:
-        if self.loop is not None and self._stop is not None and not self.loop.is_closed():
-            with contextlib.suppress(RuntimeError):  # the loop ended on its own
-                self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(STOP_TIMEOUT)
-        if self._thread.is_alive():
-            raise RuntimeError(f"the server did not stop within {STOP_TIMEOUT} s")
-        if self._error is not None:
-            raise RuntimeError("the server thread failed") from self._error
-
-    def submit(self, coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-        """Start a coroutine on the server's loop, as a request handler would run it."""
-        assert self.loop is not None, "the server is not running"
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-
-    async def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        """Run a coroutine on the server's loop and return its result."""
-        return await asyncio.wrap_future(self.submit(coroutine))
 
 
 @pytest.fixture

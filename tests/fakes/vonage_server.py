@@ -79,7 +79,11 @@ class FakeVonage:
         self.reset()
 
     def settings(self, api: str = "sms") -> dict[str, Any]:
-        """Settings that point the Vonage carrier (on `api`: sms or messages) at this server."""
+        """Settings that point the Vonage carrier (on `api`: sms or messages) at this server.
+
+        Webhooks are taken unsigned: the tests using this server post receipts and inbound
+        SMS as plain fields; signatures have tests of their own (tests/web/test_webhooks.py).
+        """
         if api == "messages":
             return {
                 "carrier": "vonage",
@@ -87,12 +91,14 @@ class FakeVonage:
                 "vonage_application_id": self.application_id,
                 "vonage_private_key": str(self.keys.path),
                 "vonage_api_host": self.host,
+                "vonage_webhooks_unsigned": "allow",
             }
         return {
             "carrier": "vonage",
             "vonage_api_key": self.api_key,
             "vonage_api_secret": self.api_secret,
             "vonage_rest_host": self.host,
+            "vonage_webhooks_unsigned": "allow",
         }
 
     def environment(self, api: str = "sms") -> dict[str, str]:

@@ -105,7 +105,7 @@ async def test_authenticate(runtime: Runtime, username: str, password: str, ok: 
     assert saved is not None
     if ok:
         assert saved.last_login_at is not None and saved.last_login_at >= before
-        assert [event.actor for event in login_events] == ["alice"]
+        assert [event.actor for event in login_events] == ["staff:alice"]
     else:
         assert saved.last_login_at is None
         assert login_events == []

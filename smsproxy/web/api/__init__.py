@@ -3,7 +3,16 @@
 One module per resource, each registering its routes on the blueprint of `base`.
 """
 
-from . import chats, holds, messages, numbers, optouts  # noqa: F401  (each registers its routes)
+from . import (  # noqa: F401  (each registers its routes)
+    audit,
+    chats,
+    holds,
+    messages,
+    numbers,
+    optouts,
+    participants,
+)
 from .base import blueprint
+from .responses import ApiOpenAPIProvider
 
-__all__ = ["blueprint"]
+__all__ = ["ApiOpenAPIProvider", "blueprint"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import wraps
@@ -17,6 +16,7 @@ from werkzeug.exceptions import Unauthorized
 from ...models import ApiKey
 from ...proxy.keys import check_key
 from .. import services
+from ..bodies import load_json
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -105,13 +105,10 @@ M = TypeVar("M", bound=BaseModel)
 
 async def optional_body(model: type[M]) -> M:
     """Validate a JSON body that may be left out entirely (defaults apply)."""
-    raw = await request.get_data(as_text=True)
+    raw = await request.get_data(cache=True, as_text=False, parse_form_data=False)
     if not raw.strip():
         return model()
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        raise RequestSchemaValidationError(ValueError("JSON")) from None
+    data = load_json(raw)
     if data is None:  # an explicit JSON null asks for the defaults, like no body
         return model()
     try:

@@ -12,6 +12,7 @@ from ...proxy import pool
 from ...proxy.pool import NumberUsage
 from .. import services
 from .base import API_LIMITS, api_key_required, blueprint
+from .responses import no_content
 
 
 class NumberIn(BaseModel):
@@ -76,6 +77,7 @@ async def post_number(data: NumberIn) -> tuple[NumberOut, int]:
 @blueprint.delete("/numbers/<number>")
 @rate_limit(limits=API_LIMITS)
 @api_key_required
+@no_content
 async def delete_number(number: str) -> tuple[str, int]:
     """Remove a number from the pool; refused (409) while it carries active chats."""
     svc = services()

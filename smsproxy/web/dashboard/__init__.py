@@ -8,6 +8,7 @@ data they show, so the page's live script resumes from there and misses nothing.
 
 from . import (
     account,
+    audit,
     chat,
     chats,
     holds,
@@ -15,6 +16,7 @@ from . import (
     new_chat,
     numbers,
     optouts,
+    reveal,
     sandbox,
     staff,
     unrouted,
@@ -26,6 +28,7 @@ for _area in (
     new_chat,
     chat,
     holds,
+    reveal,
     numbers,
     unrouted,
     optouts,
@@ -33,6 +36,7 @@ for _area in (
     keys,
     staff,
     account,
+    audit,
 ):
     blueprint.register_blueprint(_area.blueprint)
 

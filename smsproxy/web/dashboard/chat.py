@@ -36,9 +36,12 @@ async def render_chat(
     errors: FormErrors | None = None,
     typed: dict[str, str] | None = None,
     status: int = 200,
+    revealed: dict[str, str] | None = None,
 ) -> tuple[str, int]:
     """The chat page: its newest messages, or with `before` (a message id) the page of
-    messages before that one. Opening the newest marks the chat read up to the last one."""
+    messages before that one. Opening the newest marks the chat read up to the last one.
+    `revealed` maps participant ids to real numbers an admin asked to see (this view
+    only)."""
     staff = await signed_in()
     svc = services()
     async with svc.db.transaction() as session:
@@ -65,6 +68,7 @@ async def render_chat(
         max_body=MAX_BODY_LENGTH,
         last_event_id=position,
         is_active=view.chat.status == ChatStatus.active,
+        revealed=revealed or {},
     )
     return html, status
 

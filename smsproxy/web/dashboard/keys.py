@@ -47,13 +47,18 @@ async def get_keys() -> Any:
 @admin_required
 async def post_key() -> Any:
     staff = await signed_in()
-    name = (await request.form).get("name", "")[:200]
+    form = await request.form
+    name = form.get("name", "")[:200]
+    can_reveal = form.get("can_reveal") == "yes"
     try:
         async with services().db.transaction() as session:
-            record, key = await keys.create_key(session, name, actor=actor_of(staff))
+            record, key = await keys.create_key(
+                session, name, actor=actor_of(staff), can_reveal=can_reveal
+            )
     except ProxyError as error:
         errors = {error_field(error, "name"): error.message}
-        return await render_keys(errors=errors, typed={"name": name}, status=error.status)
+        typed = {"name": name, "can_reveal": "yes" if can_reveal else ""}
+        return await render_keys(errors=errors, typed=typed, status=error.status)
     # Rendered, not redirected: a reload must not show the key again, and nothing
     # stores it to show later.
     return await render_keys(created=(record.name, key), status=201)

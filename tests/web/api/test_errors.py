@@ -132,7 +132,7 @@ ELEVEN = [{"number": f"+4477009001{i:02d}"} for i in range(11)]
 NO_CHAT = "/chats/ch_0000000000000000"
 HUGE_CURSOR = "Yzk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5OTk5"
 CASES: list[Case] = [
-    ("POST", "/chats", {"data": '{"participants": [', "headers": JSON}, 400, "bad_request", "JSON"),
+    ("POST", "/chats", {"data": '{"participants": [', "headers": JSON}, 400, BAD, "not valid JSON"),
     ("POST", "/chats", FORM, 400, BAD, "Content-Type: application/json"),
     ("POST", "/chats", {"data": ""}, 400, BAD, "Content-Type: application/json"),
     create([1, 2], 400, BAD, "body: must be a JSON object"),
