@@ -157,7 +157,7 @@ async def test_a_webhook_body_that_would_fail_later_is_a_400_now(
     response = await app.test_client().post(INBOUND, **raw_json(body))
     assert response.status_code == 400
     error = (await response.get_json())["error"]
-    assert error["code"] == "invalid_request" and words in error["message"]
+    assert error["code"] == "malformed_webhook" and words in error["message"]
     assert await nothing_stored(app)
 
 
