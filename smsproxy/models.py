@@ -79,6 +79,11 @@ class ProxyNumber(SQLModel, table=True):
     label: str = Field(default="", max_length=100)
     enabled: bool = True
     created_at: datetime = _time(default_factory=utcnow)
+    # Active participants routed through this number, and chats with at least one:
+    # kept by proxy.load in the transactions that open and close routes, so allocation
+    # reads the pool's load from these rows instead of counting participants.
+    active_routes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    active_chats: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Chat(SQLModel, table=True):

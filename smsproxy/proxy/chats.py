@@ -21,6 +21,7 @@ from ..errors import Conflict, InvalidChat, InvalidNumber
 from ..models import AuditEvent, AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
 from ..phone import mask, parse_number
 from .fanout import fan_out
+from .load import close_routes, open_routes
 from .pool import allocate, is_proxy_number
 from .queries import ChatView, participants_of
 
@@ -164,8 +165,7 @@ async def create_chat(
             zip(spec.participants, numbers, proxies, strict=True)
         )
     ]
-    session.add_all(participants)
-    await session.flush()
+    await open_routes(session, participants)
     view = ChatView(chat, participants)
     session.add(AuditEvent(actor=actor, action="chat.create", target=chat.public_id, detail={}))
     events.emit(session, events.ChatCreated(chat, participants))
@@ -203,10 +203,7 @@ async def close_chat(
         return False
     await session.refresh(chat)
     participants = await participants_of(session, chat)
-    for participant in participants:
-        participant.active = False
-        session.add(participant)
-    await session.flush()
+    await close_routes(session, participants)
     view = ChatView(chat, participants)
     session.add(
         AuditEvent(
