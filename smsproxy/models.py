@@ -142,6 +142,12 @@ class Participant(SQLModel, table=True):
 class Message(SQLModel, table=True):
     """Something someone said, once. Unrouted inbound SMS have no chat."""
 
+    __table_args__ = (
+        # A chat page reads its newest messages as a range of this index, however long
+        # the chat, instead of sorting all of them.
+        Index("ix_message_chat_time", "chat_id", "created_at", "id"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(
         default_factory=lambda: new_public_id("msg"), max_length=32, unique=True, index=True

@@ -1,11 +1,12 @@
-"""reads that stay fast at scale: route counters on proxy numbers
+"""reads that stay fast at scale: route counters on proxy numbers, a transcript index
 
 Revision ID: 0002_read_scale
 Revises: 0001
 Create Date: 2026-12-02 13:00:00
 
 Allocation reads each number's load from its counters instead of counting every active
-participant per chat creation; they start from a full count.
+participant per chat creation; they start from a full count. A chat page reads its
+newest messages as an index range.
 """
 
 from collections.abc import Sequence
@@ -40,9 +41,13 @@ def upgrade() -> None:
             )
         """
     )
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.create_index("ix_message_chat_time", ["chat_id", "created_at", "id"], unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("message", schema=None) as batch_op:
+        batch_op.drop_index("ix_message_chat_time")
     with op.batch_alter_table("proxynumber", schema=None) as batch_op:
         batch_op.drop_column("active_chats")
         batch_op.drop_column("active_routes")
