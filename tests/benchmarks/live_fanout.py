@@ -124,8 +124,12 @@ async def seed(database_url: str) -> tuple[str, str]:
 # -- the clients ------------------------------------------------------------------------
 
 
-async def send_events(port: int, bench: Bench, count: int, interval: float, tag: str) -> None:
+async def send_events(
+    port: int, bench: Bench, count: int, interval: float, tag: str
+) -> list[float]:
+    """Send the SMS one by one; return how long each webhook took to answer (ms)."""
     http = HttpConnection("127.0.0.1", port)
+    answered: list[float] = []
     for number in range(-1, count):
         # The first SMS warms up (and proves every socket is subscribed); it is not timed.
         body = f"fan-out {tag} {number}"
@@ -137,8 +141,10 @@ async def send_events(port: int, bench: Bench, count: int, interval: float, tag:
             "text": body,
             "type": "text",
         }
-        bench.sent_at[body] = time.monotonic()
+        bench.sent_at[body] = sent = time.monotonic()
         status = await http.post_form("/webhooks/inbound-sms", urlencode(form).encode())
+        if number >= 0:
+            answered.append((time.monotonic() - sent) * 1000)
         if status != 204:
             raise RuntimeError(f"the webhook answered {status}")
         async with asyncio.timeout(EVENT_TIMEOUT):
@@ -147,6 +153,7 @@ async def send_events(port: int, bench: Bench, count: int, interval: float, tag:
             del bench.latencies[body]
         await asyncio.sleep(interval)
     await http.close()
+    return answered
 
 
 def wait_for(check: Callable[[], bool], timeout: float) -> bool:
@@ -170,7 +177,7 @@ async def one_round(server: ProbedServer, cookie: str, args: argparse.Namespace,
         f"server RSS {server.ask('rss'):.0f} MB"
     )
     cpu = server.ask("cpu")
-    await send_events(server.port, bench, args.events, args.interval, tag)
+    answered = await send_events(server.port, bench, args.events, args.interval, tag)
     cpu_ms = (server.ask("cpu") - cpu) * 1000 / (args.events + 1)
     every = [value * 1000 for values in bench.latencies.values() for value in values]
     slowest = [max(values) * 1000 for values in bench.latencies.values()]
@@ -181,6 +188,10 @@ async def one_round(server: ProbedServer, cookie: str, args: argparse.Namespace,
     print(
         f"  webhook -> every socket, {len(slowest)} SMS: p50 {percentile(slowest, 0.5):.0f} ms, "
         f"p99 {percentile(slowest, 0.99):.0f} ms"
+    )
+    print(
+        f"  webhook answered (committed, published) in: p50 {percentile(answered, 0.5):.0f} ms, "
+        f"p99 {percentile(answered, 0.99):.0f} ms"
     )
     print(f"  server CPU per SMS (webhook, routing, sender, fan-out): {cpu_ms:.0f} ms")
     print(f"  server RSS with {args.clients} sockets: {server.ask('rss'):.0f} MB")
