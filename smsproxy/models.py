@@ -92,6 +92,11 @@ class ProxyNumber(SQLModel, table=True):
     label: str = Field(default="", max_length=100)
     enabled: bool = True
     created_at: datetime = _time(default_factory=utcnow)
+    # Active participants routed through this number, and chats with at least one:
+    # kept by proxy.load in the transactions that open and close routes, so allocation
+    # reads the pool's load from these rows instead of counting participants.
+    active_routes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    active_chats: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Chat(SQLModel, table=True):
@@ -162,8 +167,13 @@ class Message(SQLModel, table=True):
     `body` is the text as written, for staff, whatever was forwarded: the SMS each
     recipient got are the Delivery rows."""
 
-    # Retention: messages whose body is still there, oldest first.
-    __table_args__ = (Index("ix_message_retention", "erased_at", "created_at"),)
+    __table_args__ = (
+        # Retention: messages whose body is still there, oldest first.
+        Index("ix_message_retention", "erased_at", "created_at"),
+        # A chat page reads its newest messages as a range of this index, however long
+        # the chat, instead of sorting all of them.
+        Index("ix_message_chat_time", "chat_id", "created_at", "id"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(

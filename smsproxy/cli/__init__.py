@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     number_commands.add_parser("list", help="list numbers with their load")
     remove = number_commands.add_parser("remove", help="remove a number with no active chat")
     remove.add_argument("number")
+    recount = number_commands.add_parser(
+        "recount", help="check each number's route counts against its chats, and fix them"
+    )
+    recount.add_argument(
+        "--check", action="store_true", help="only report; exit 1 when a count is off"
+    )
     for action in ("enable", "disable"):
         toggle = number_commands.add_parser(action, help=f"{action} a number for new chats")
         toggle.add_argument("number")

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 
 from ..config import Settings, ensure_secret_key, load_settings
 from ..migrate import upgrade_async
-from ..proxy import keys, passwords, pool, users
+from ..proxy import keys, load, passwords, pool, users
 from ..runtime import Runtime
 from .erase import erase
 from .output import say
@@ -71,6 +71,22 @@ async def numbers_list(runtime: Runtime, args: argparse.Namespace) -> int:
         enabled = "yes" if n.enabled else "no"
         print(f"{n.number:<18}{n.country:<9}{enabled:<9}{item.active_chats:>6}  {n.label}")
     return 0
+
+
+async def numbers_recount(runtime: Runtime, args: argparse.Namespace) -> int:
+    """Compare each number's route counters with a full count; fix them unless --check."""
+    async with runtime.db.transaction() as session:
+        drift = await load.count_drift(session, repair=not args.check)
+    if not drift:
+        say("Every number's route and chat counts match its participants.")
+        return 0
+    for item in drift:
+        (routes, chats), (real_routes, real_chats) = item.stored, item.actual
+        say(
+            f"{item.number}: counted {real_routes} routes in {real_chats} chats, "
+            f"stored {routes} in {chats}" + ("" if args.check else " (fixed)")
+        )
+    return 1 if args.check else 0
 
 
 async def numbers_remove(runtime: Runtime, args: argparse.Namespace) -> int:
@@ -150,6 +166,7 @@ HANDLERS: dict[tuple[str, str], Callable[[Runtime, argparse.Namespace], Awaitabl
     ("numbers", "add"): numbers_add,
     ("numbers", "list"): numbers_list,
     ("numbers", "remove"): numbers_remove,
+    ("numbers", "recount"): numbers_recount,
     ("numbers", "enable"): _numbers_toggle(True),
     ("numbers", "disable"): _numbers_toggle(False),
     ("users", "create"): users_create,

@@ -22,6 +22,7 @@ from ..models import AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Partic
 from ..phone import mask, parse_number
 from . import audit
 from .fanout import fan_out
+from .load import close_routes, open_routes
 from .optouts import opted_out_among
 from .pool import allocate, is_proxy_number
 from .queries import ChatView, participants_of
@@ -173,8 +174,7 @@ async def create_chat(
             zip(spec.participants, numbers, proxies, strict=True)
         )
     ]
-    session.add_all(participants)
-    await session.flush()
+    await open_routes(session, participants)
     view = ChatView(chat, participants)
     audit.record(session, actor=actor, action="chat.create", target=chat.public_id)
     events.emit(session, events.ChatCreated(chat, participants))
@@ -214,10 +214,7 @@ async def close_chat(
         return False
     await session.refresh(chat)
     participants = await participants_of(session, chat)
-    for participant in participants:
-        participant.active = False
-        session.add(participant)
-    await session.flush()
+    await close_routes(session, participants)
     view = ChatView(chat, participants)
     audit.record(
         session, actor=actor, action="chat.close", target=chat.public_id, detail={"reason": reason}

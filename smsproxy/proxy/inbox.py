@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_
+from sqlalchemy import and_, func, literal, or_, union_all
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -26,6 +26,7 @@ from ..phone import parse_number
 from .queries import ChatView
 
 PAGE_SIZE = 25
+UNREAD_CAP = 99  # a row shows "99+" past this
 
 
 @dataclass
@@ -35,6 +36,10 @@ class ChatRow:
     view: ChatView
     last_message: Message | None
     unread: int
+
+    @property
+    def unread_label(self) -> str:
+        return f"{UNREAD_CAP}+" if self.unread > UNREAD_CAP else str(self.unread)
 
 
 @dataclass(frozen=True)
@@ -182,27 +187,37 @@ async def last_messages(session: AsyncSession, chat_ids: list[int]) -> dict[int,
 async def unread_counts(
     session: AsyncSession, staff_user_id: int, chat_ids: list[int]
 ) -> dict[int, int]:
-    """Messages from participants after this person's read mark, per chat."""
-    mark = ChatReadMark
-    query = (
-        select(Message.chat_id, func.count())
-        .select_from(Message)
-        .outerjoin(
-            mark,
-            and_(
-                col(mark.chat_id) == Message.chat_id,
-                col(mark.staff_user_id) == staff_user_id,
-            ),
+    """Messages from participants after this person's read mark, per chat, counted up
+    to UNREAD_CAP + 1 (shown as "99+").
+
+    One index range per chat (chat, id after the mark), so the cost follows what is
+    unread, not the chat's whole history; the cap bounds a busy chat nobody read.
+    """
+    branches = []
+    for chat_id in chat_ids:
+        mark = (
+            select(ChatReadMark.last_message_id)
+            .where(
+                col(ChatReadMark.staff_user_id) == staff_user_id,
+                col(ChatReadMark.chat_id) == chat_id,
+            )
+            .scalar_subquery()
         )
-        .where(
-            col(Message.chat_id).in_(chat_ids),
-            col(Message.author_kind) == AuthorKind.participant,
-            col(Message.id) > func.coalesce(col(mark.last_message_id), 0),
+        unread = (
+            select(Message.id)
+            .where(
+                col(Message.chat_id) == chat_id,
+                col(Message.author_kind) == AuthorKind.participant,
+                col(Message.id) > func.coalesce(mark, 0),
+            )
+            .limit(UNREAD_CAP + 1)
+            .subquery()
         )
-        .group_by(col(Message.chat_id))
-    )
-    rows = (await session.exec(query)).all()
-    return {int(chat_id): int(count) for chat_id, count in rows if chat_id is not None}
+        branches.append(select(literal(chat_id), func.count()).select_from(unread))
+    if not branches:
+        return {}
+    rows = (await session.exec(union_all(*branches))).all()  # type: ignore[call-overload]
+    return {int(chat_id): int(count) for chat_id, count in rows if count}
 
 
 async def mark_read(

@@ -67,28 +67,8 @@ async def require_number(
 
 
 async def list_numbers(session: AsyncSession) -> list[NumberUsage]:
-    routes = dict(
-        (
-            await session.exec(
-                select(Participant.proxy_number, func.count())
-                .where(col(Participant.active))
-                .group_by(col(Participant.proxy_number))
-            )
-        ).all()
-    )
-    chats = dict(
-        (
-            await session.exec(
-                select(Participant.proxy_number, func.count(func.distinct(Participant.chat_id)))
-                .where(col(Participant.active))
-                .group_by(col(Participant.proxy_number))
-            )
-        ).all()
-    )
     numbers = (await session.exec(select(ProxyNumber).order_by(col(ProxyNumber.number)))).all()
-    return [
-        NumberUsage(n, int(routes.get(n.number, 0)), int(chats.get(n.number, 0))) for n in numbers
-    ]
+    return [NumberUsage(n, n.active_routes, n.active_chats) for n in numbers]
 
 
 async def active_chats_on(session: AsyncSession, number: str) -> int:
@@ -171,9 +151,14 @@ async def allocate(session: AsyncSession, real_numbers: list[str]) -> list[str]:
 
 
 async def _hold_numbers(session: AsyncSession, numbers: list[str]) -> bool:
-    """Lock the chosen numbers FOR SHARE until the transaction ends: chats being created
-    at once may share them, but none can be removed or disabled under them. False when
-    one was removed or disabled after the pool was read: choose again.
+    """Lock the chosen numbers until the transaction ends, so none can be removed or
+    disabled under the new chat. False when one was removed or disabled after the pool
+    was read: choose again.
+
+    FOR UPDATE, not FOR SHARE: this transaction updates the rows' route counters later
+    (`load.open_routes`), and two creations each holding a shared lock on a number
+    would deadlock upgrading it. Creations that share a number take turns from here to
+    their commit; in number order, so they never wait on each other in a circle.
 
     Columns, not entities: the session already holds these rows as read before the
     lock, and would not refresh them.
@@ -183,7 +168,7 @@ async def _hold_numbers(session: AsyncSession, numbers: list[str]) -> bool:
         select(ProxyNumber.number, ProxyNumber.enabled)
         .where(col(ProxyNumber.number).in_(wanted))
         .order_by(col(ProxyNumber.number))
-        .with_for_update(read=True)
+        .with_for_update()
     )
     held = [number for number, enabled in (await session.exec(query)).all() if enabled]
     return held == wanted
@@ -192,7 +177,7 @@ async def _hold_numbers(session: AsyncSession, numbers: list[str]) -> bool:
 async def _choose(session: AsyncSession, real_numbers: list[str]) -> list[str]:
     pool = await _enabled_numbers(session)
     busy = await _busy_routes(session, real_numbers)
-    load = await _load(session)
+    load = Counter({n.number: n.active_routes for n in pool})
     free_for = {
         n.number: sum((person, n.number) not in busy for person in real_numbers) for n in pool
     }
@@ -239,16 +224,6 @@ async def _busy_routes(session: AsyncSession, real_numbers: list[str]) -> set[tu
         col(Participant.active), col(Participant.real_number).in_(real_numbers)
     )
     return {(real, proxy) for real, proxy in (await session.exec(query)).all()}
-
-
-async def _load(session: AsyncSession) -> Counter[str]:
-    """Active routes per proxy number."""
-    query = (
-        select(Participant.proxy_number, func.count())
-        .where(col(Participant.active))
-        .group_by(col(Participant.proxy_number))
-    )
-    return Counter(dict((await session.exec(query)).all()))
 
 
 async def _lock_people(session: AsyncSession, real_numbers: list[str]) -> None:

@@ -1,4 +1,4 @@
-// Live updates over the /live WebSocket (protocol: smsproxy/web/live.py).
+// Live updates over the /live WebSocket (protocol: smsproxy/web/live/__init__.py).
 //
 //   import { connectLive } from "/static/js/live.js";
 //   const live = connectLive({

@@ -6,9 +6,12 @@ import argparse
 import io
 
 import pytest
+from sqlalchemy import update
 
+from smsproxy.models import ProxyNumber
 from smsproxy.proxy import users
 from smsproxy.runtime import Runtime
+from tests.helpers import add_numbers
 from tests.staff_accounts import PASSWORD, load
 
 
@@ -31,3 +34,19 @@ async def test_cli_users_create_marks_generated_passwords_one_time(
     password = printed.out.strip() if generated else PASSWORD
     async with runtime.db.transaction() as session:
         assert await users.authenticate(session, "erin", password) is not None
+
+
+async def test_cli_numbers_recount_reports_then_fixes_drift(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smsproxy.cli import admin
+
+    await add_numbers(runtime, "+447700900901")
+    async with runtime.db.transaction() as session:
+        await session.exec(update(ProxyNumber).values(active_routes=4, active_chats=2))
+    assert await admin.numbers_recount(runtime, argparse.Namespace(check=True)) == 1
+    assert "+447700900901: counted 0 routes in 0 chats, stored 4 in 2\n" in capsys.readouterr().err
+    assert await admin.numbers_recount(runtime, argparse.Namespace(check=False)) == 0
+    assert "(fixed)" in capsys.readouterr().err
+    assert await admin.numbers_recount(runtime, argparse.Namespace(check=True)) == 0
+    assert "match" in capsys.readouterr().err

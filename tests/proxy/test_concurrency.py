@@ -18,10 +18,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from smsproxy.errors import PoolExhausted
 from smsproxy.models import Chat, IdempotencyRecord, Participant
+from smsproxy.proxy import load, pool
 from smsproxy.proxy.chats import (
     ChatSpec,
     NewParticipant,
     Templates,
+    close_chat,
     create_chat,
     retry_on_route_conflict,
 )
@@ -72,6 +74,8 @@ async def test_concurrent_chats_for_one_person_fill_the_pool(runtime: Runtime) -
     pairs = await active_pairs(runtime)
     assert len(pairs) == 2 * len(POOL)
     assert len(set(pairs)) == len(pairs)
+    async with runtime.db.read() as session:
+        assert await load.count_drift(session) == []
 
 
 async def test_only_the_surplus_is_refused(runtime: Runtime) -> None:
@@ -130,3 +134,28 @@ async def test_one_idempotency_key_creates_one_chat(app: Quart, api_key: str) ->
         records = (await session.exec(select(func.count()).select_from(IdempotencyRecord))).one()
     assert (chats, records) == (1, 1)
     assert len(await active_pairs(rt)) == 2
+
+
+async def test_counters_stay_exact_while_chats_open_and_close_at_once(runtime: Runtime) -> None:
+    await add_numbers(runtime, *POOL[:3])
+    first = await asyncio.gather(
+        *(create_with_retry(runtime, [other(2 * i), other(2 * i + 1)]) for i in range(12))
+    )
+
+    async def close(view: ChatView) -> None:
+        async with runtime.db.transaction() as session:
+            chat = await session.get(Chat, view.chat.id)
+            assert chat is not None
+            await close_chat(
+                session, chat, reason="t", actor="tests", goodbye=False, templates=Templates()
+            )
+
+    # Creations and closings on the same three numbers, all at once.
+    await asyncio.gather(
+        *(close(view) for view in first[::2]),
+        *(create_with_retry(runtime, [other(50 + 2 * i), other(51 + 2 * i)]) for i in range(12)),
+    )
+    async with runtime.db.read() as session:
+        assert await load.count_drift(session) == []
+        usage = await pool.list_numbers(session)
+    assert sum(u.active_routes for u in usage) == 2 * (12 - 6 + 12)

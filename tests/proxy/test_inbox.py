@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import col, select
 
 from smsproxy.errors import InvalidChat
-from smsproxy.models import ChatStatus, Message, Role, StaffUser
+from smsproxy.models import AuthorKind, ChatStatus, Message, Role, StaffUser
 from smsproxy.proxy import inbox, transcripts
 from smsproxy.proxy.queries import ChatView
 from smsproxy.proxy.sandbox import text_from_handset
@@ -135,3 +135,31 @@ async def test_transcript_keeps_the_newest(runtime: Runtime) -> None:
     assert [e.message.body for e in entries] == ["line 1", "line 2", "line 3"]
     assert older and not none_older and len(everything) == 4
     assert all(len(e.deliveries) == 1 for e in entries)
+
+
+async def test_unread_counts_stop_at_the_cap(runtime: Runtime) -> None:
+    [view] = await chats(runtime, 1)
+    reader = await staff(runtime)
+    author = view.participants[0]
+    assert view.chat.id is not None
+    async with runtime.db.transaction() as session:
+        written = [
+            Message(
+                chat_id=view.chat.id,
+                author_kind=AuthorKind.participant,
+                participant_id=author.id,
+                body=f"n{n}",
+            )
+            for n in range(inbox.UNREAD_CAP + 20)
+        ]
+        session.add_all(written)
+        session.add(Message(chat_id=view.chat.id, author_kind=AuthorKind.staff, body="staff"))
+    async with runtime.db.read() as session:
+        counts = await inbox.unread_counts(session, reader, [view.chat.id])
+        [row] = (await inbox.search_chats(session, inbox.ChatFilter(), staff_user_id=reader))[0]
+    assert counts == {view.chat.id: inbox.UNREAD_CAP + 1}
+    assert row.unread_label == "99+"
+    async with runtime.db.transaction() as session:
+        await inbox.mark_read(session, view.chat.id, reader, written[-4].id or 0)
+    async with runtime.db.read() as session:
+        assert await inbox.unread_counts(session, reader, [view.chat.id]) == {view.chat.id: 3}

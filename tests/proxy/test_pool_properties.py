@@ -20,7 +20,7 @@ from sqlmodel import SQLModel, col, select
 from smsproxy.db import Database
 from smsproxy.errors import PoolExhausted
 from smsproxy.models import Chat, Participant
-from smsproxy.proxy import pool
+from smsproxy.proxy import load, pool
 from smsproxy.proxy.chats import ChatSpec, NewParticipant, Templates, close_chat, create_chat
 
 COUNTRIES = ("GB", "US")
@@ -192,6 +192,7 @@ async def check_database(db: Database, model: Model) -> None:
                 )
             )
         ).all()
+        assert await load.count_drift(session) == [], "route counters differ from a count"
     pairs = [tuple(row) for row in rows]
     assert len(pairs) == len(set(pairs)), "a (real number, proxy number) pair is active twice"
     assert set(pairs) == model.routes

@@ -13,7 +13,8 @@ Protocol, JSON text frames on `/live` (staff login and a same-site Origin requir
         topic; every subscribe starts a new stream from its own S.
     server: {"type": "event", "event": {"id": ..., "name": ..., "chat_id": ..., "data": {}}}
         Every matching event after S from the event log, then live ones as they are
-        committed. Within one subscription ids only increase and never repeat.
+        committed. Within one subscription ids only increase and never repeat, and no
+        committed event is skipped: the page ends up as a reload would show it.
     server: {"type": "reset", "last_id": N}
         More than 500 events were missed, or S is newer than anything here: reload the
         page. Live events after N, the newest id, keep coming.
@@ -36,7 +37,8 @@ from quart_auth import current_user
 from ...events import last_event_id
 from .. import services
 from ..guards import current_staff, staff_required
-from .connection import REPLAY_LIMIT, LiveConnection, LiveHub, Login
+from .connection import REPLAY_LIMIT, LiveConnection, Login
+from .hub import LiveHub
 
 __all__ = ["HUB_KEY", "REPLAY_LIMIT", "LiveHub", "blueprint", "live_hub"]
 
@@ -55,9 +57,15 @@ def _add_hub(state: BlueprintSetupState) -> None:
     state.app.extensions.setdefault(HUB_KEY, LiveHub())
 
 
+@blueprint.before_app_serving
+async def follow_live_events() -> None:
+    svc = services()
+    await live_hub().start(svc.broker, svc.db)
+
+
 @blueprint.after_app_serving
 async def close_live_sockets() -> None:
-    await live_hub().close_all()
+    await live_hub().stop()
 
 
 @blueprint.websocket("/live")
@@ -69,4 +77,4 @@ async def connect_live() -> None:
     login = Login(staff.id, current_user.auth_id)
     async with svc.db.read() as session:
         position = await last_event_id(session)
-    await LiveConnection(live_hub(), svc.broker, svc.db, position, login).run()
+    await LiveConnection(live_hub(), svc.db, position, login).run()

@@ -1,57 +1,29 @@
-"""One live socket: its subscription, its position in the event log, its frames; and
-the hub of every socket this process holds."""
+"""One live socket: its subscription, its position in the event log, its frames."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from quart import websocket
 
 from ...db import Database
-from ...events import Broker, Event, StaffSessionsEnded, events_since, last_event_id
+from ...events import events_since, last_event_id
 from ..guards import load_staff
+from .hub import CLOSE_RESTART, LiveHub
 from .protocol import BadFrame, Subscribe, Topic, parse_frame
 
 REPLAY_LIMIT = 500  # matching events a replay sends before asking the page to reload
 SCAN_LIMIT = 5000  # log rows a replay reads looking for matches
 PAGE_SIZE = 500
-PING_SECONDS = 20.0
-CLOSE_RESTART = 1012
 CLOSE_POLICY = 1008
 MAX_PENDING_FRAMES = 16
-
-
-class LiveHub:
-    """Every open live socket of this process (`app.extensions["smsproxy.live"]`)."""
-
-    def __init__(self, ping_seconds: float = PING_SECONDS) -> None:
-        self.ping_seconds = ping_seconds
-        self._connections: set[LiveConnection] = set()
-
-    def __len__(self) -> int:
-        return len(self._connections)
-
-    def add(self, connection: LiveConnection) -> None:
-        self._connections.add(connection)
-
-    def discard(self, connection: LiveConnection) -> None:
-        self._connections.discard(connection)
-
-    async def close_all(self, code: int = CLOSE_RESTART) -> int:
-        """Close every live socket from the server side; returns how many were open."""
-        connections = list(self._connections)
-        for connection in connections:
-            connection.close(code)
-        waits = [asyncio.ensure_future(connection.finished.wait()) for connection in connections]
-        if waits:
-            _, pending = await asyncio.wait(waits, timeout=5)
-            for wait in pending:
-                wait.cancel()
-        return len(connections)
+# Frames queued for a socket that is slower than the events: past this it is cut off
+# from the feed and catches up from the log once it has room (or is asked to reload).
+MAX_QUEUED_EVENTS = 1000
 
 
 @dataclass(frozen=True)
@@ -61,49 +33,68 @@ class Login:
     user_id: int
     auth_id: str | None
 
-    async def ended_by(self, event: Event) -> bool:
-        if event.name != StaffSessionsEnded.name or event.data.get("user_id") != self.user_id:
-            return False
+    async def ended(self) -> bool:
         return await load_staff(self.auth_id) is None
 
 
-async def _next_event(stream: AsyncIterator[Event]) -> Event | None:
-    try:
-        return await anext(stream)
-    except StopAsyncIteration:
-        return None
-
-
 class LiveConnection:
-    """One socket: its subscription, its position in the event log, its frames."""
+    """One socket. The hub queues encoded event frames on it (`offer`); the socket's own
+    task sends them, replays from the log what it missed, and answers the client."""
 
-    def __init__(
-        self, hub: LiveHub, broker: Broker, db: Database, position: int, login: Login
-    ) -> None:
+    def __init__(self, hub: LiveHub, db: Database, position: int, login: Login) -> None:
         self._hub = hub
-        self._login = login
-        self._broker = broker
+        self.login = login
         self._db = db
         self._position = position
-        self._frames: asyncio.Queue[Subscribe | BadFrame] = asyncio.Queue(MAX_PENDING_FRAMES)
-        self._closing = asyncio.Event()
-        self._close_code = CLOSE_RESTART
+        self._wake = asyncio.Event()
+        self._inbox: deque[Subscribe | BadFrame] = deque()
+        self._outbox: deque[tuple[int, str]] = deque()
+        self._behind = False
+        self._login_changed = False
+        self._close_code: int | None = None
         self.finished = asyncio.Event()
         self._topic: Topic | None = None
         self._last_sent = 0
-        self._stream: AsyncIterator[Event] | None = None
-        self._next: asyncio.Task[Event | None] | None = None
         self._last_frame_at = 0.0
+        self._ping_due = False
+        self._ping_timer: asyncio.TimerHandle | None = None
+
+    # -- called by the hub, synchronously, from the feed -----------------------------
+
+    @property
+    def user_id(self) -> int:
+        return self.login.user_id
+
+    def offer(self, event_id: int, frame: str) -> None:
+        if self._behind:
+            return
+        if len(self._outbox) >= MAX_QUEUED_EVENTS:
+            self.fall_behind()
+            return
+        self._outbox.append((event_id, frame))
+        self._wake.set()
+
+    def fall_behind(self) -> None:
+        self._behind = True
+        self._outbox.clear()
+        self._wake.set()
+
+    def check_login(self) -> None:
+        self._login_changed = True
+        self._wake.set()
 
     def close(self, code: int = CLOSE_RESTART) -> None:
         self._close_code = code
-        self._closing.set()
+        self._wake.set()
+
+    # -- the socket's task -----------------------------------------------------------
 
     async def run(self) -> None:
         self._hub.add(self)
         try:
             await websocket.accept()
             if await self._serve():
+                assert self._close_code is not None
                 await websocket.close(self._close_code)
         finally:
             self._hub.discard(self)
@@ -111,41 +102,64 @@ class LiveConnection:
 
     async def _serve(self) -> bool:
         """Send frames until the client goes (False) or the server closes (True)."""
-        loop = asyncio.get_running_loop()
         receiver = asyncio.create_task(self._receive())
-        frame = asyncio.create_task(self._frames.get())
-        closing = asyncio.create_task(self._closing.wait())
+        receiver.add_done_callback(lambda _: self._wake.set())
         try:
             await self._send({"type": "hello", "last_id": self._position})
+            self._arm_ping()
             while True:
-                step = self._next
-                waiting: set[asyncio.Future[Any]] = {receiver, frame, closing}
-                if step is not None:
-                    waiting.add(step)
-                idle = loop.time() - self._last_frame_at
-                done, _ = await asyncio.wait(
-                    waiting,
-                    timeout=max(0.0, self._hub.ping_seconds - idle),
-                    return_when=asyncio.FIRST_COMPLETED,
-                )
-                if closing in done:
+                await self._wake.wait()
+                self._wake.clear()
+                if self._close_code is not None:
                     return True
-                if receiver in done:
+                if receiver.done():
                     receiver.result()
                     return False
-                if not done:
-                    await self._send({"type": "ping"})
-                if step is not None and step in done:
-                    await self._on_step(step)
-                if frame in done:
-                    item = frame.result()
-                    frame = asyncio.create_task(self._frames.get())
-                    await self._on_frame(item)
+                await self._work()
         finally:
-            for task in (receiver, frame, closing):
-                task.cancel()
-            await self._end_stream()
-            await asyncio.wait([receiver, frame, closing])
+            if self._ping_timer is not None:
+                self._ping_timer.cancel()
+            receiver.cancel()
+            await asyncio.wait([receiver])
+
+    def _arm_ping(self) -> None:
+        # One timer per socket that fires only when it may be due, rather than a
+        # timeout around every wait: a wait per event per socket is the hot path.
+        loop = asyncio.get_running_loop()
+        self._ping_timer = loop.call_at(
+            self._last_frame_at + self._hub.ping_seconds, self._ping_if_idle
+        )
+
+    def _ping_if_idle(self) -> None:
+        if asyncio.get_running_loop().time() >= self._last_frame_at + self._hub.ping_seconds:
+            self._ping_due = True
+            self._wake.set()
+        else:
+            self._arm_ping()
+
+    async def _work(self) -> None:
+        if self._ping_due:
+            self._ping_due = False
+            await self._send({"type": "ping"})
+            self._arm_ping()
+        if self._login_changed:
+            self._login_changed = False
+            if await self.login.ended():
+                self.close(CLOSE_POLICY)
+                return
+        while self._inbox:
+            await self._on_frame(self._inbox.popleft())
+        while self._behind and self._topic is not None:
+            # Cut off from the feed: rejoin it first, then read what was missed, so
+            # that every event is in the replay or the queue (or both: sent once).
+            self._behind = False
+            await self._replay()
+        while self._outbox and self._close_code is None:
+            event_id, frame = self._outbox.popleft()
+            if event_id > self._last_sent:
+                self._last_sent = event_id
+                self._position = max(self._position, event_id)
+                await self._send_text(frame)
 
     async def _receive(self) -> None:
         while True:
@@ -154,59 +168,26 @@ class LiveConnection:
                 item: Subscribe | BadFrame = parse_frame(raw)
             except BadFrame as error:
                 item = error
-            try:
-                self._frames.put_nowait(item)
-            except asyncio.QueueFull:
+            if len(self._inbox) >= MAX_PENDING_FRAMES:
                 self.close(CLOSE_POLICY)
                 return
+            self._inbox.append(item)
+            self._wake.set()
 
     async def _on_frame(self, item: Subscribe | BadFrame) -> None:
         if isinstance(item, BadFrame):
             await self._send({"type": "error", "message": str(item)})
             return
-        await self._end_stream()
+        self._hub.listen(self, item.topic)
         self._topic = item.topic
         self._last_sent = self._position if item.since is None else item.since
-        await self._open_stream()
-
-    async def _on_step(self, step: asyncio.Task[Event | None]) -> None:
-        event = step.result()
-        if event is None:
-            # The broker ended the subscription (this socket fell behind, or Redis came
-            # back from an outage): whatever it missed is in the log.
-            await self._end_stream()
-            await self._open_stream()
-            return
-        assert self._stream is not None and self._topic is not None
-        self._next = asyncio.create_task(_next_event(self._stream))
-        if await self._login.ended_by(event):
-            self.close(CLOSE_POLICY)
-            return
-        if event.id > self._last_sent and self._topic.matches(event):
-            await self._send_event(event)
-
-    async def _open_stream(self) -> None:
-        self._stream = self._broker.subscribe()
-        self._next = asyncio.create_task(_next_event(self._stream))
-        # A subscription registers on its first step: let it run before reading the log,
-        # so an event committed from now on is either in the replay or live (or both, and
-        # the id check drops the second copy).
-        await asyncio.sleep(0)
+        self._outbox.clear()
+        self._behind = False
         await self._replay()
-
-    async def _end_stream(self) -> None:
-        step, stream = self._next, self._stream
-        self._next = self._stream = None
-        if step is not None:
-            step.cancel()
-            await asyncio.wait([step])
-        aclose = getattr(stream, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
     async def _replay(self) -> None:
         assert self._topic is not None
-        found: list[Event] = []
+        found: list[Any] = []
         too_many = False
         async with self._db.read() as session:
             head = await last_event_id(session)
@@ -230,13 +211,13 @@ class LiveConnection:
             await self._send({"type": "reset", "last_id": self._last_sent})
             return
         for event in found:
-            await self._send_event(event)
-
-    async def _send_event(self, event: Event) -> None:
-        self._last_sent = event.id
-        self._position = max(self._position, event.id)
-        await self._send({"type": "event", "event": event.as_json()})
+            self._last_sent = event.id
+            self._position = max(self._position, event.id)
+            await self._send({"type": "event", "event": event.as_json()})
 
     async def _send(self, frame: dict[str, Any]) -> None:
-        await websocket.send(json.dumps(frame))
+        await self._send_text(json.dumps(frame))
+
+    async def _send_text(self, text: str) -> None:
+        await websocket.send(text)
         self._last_frame_at = asyncio.get_running_loop().time()

@@ -1,0 +1,136 @@
+"""Every live socket of this process, and the one feed that serves them all.
+
+One subscription to the broker per process (an `OrderedFeed`: events in id order,
+gaps filled from the log); each event is encoded once and the same frame is queued on
+every socket whose topic wants it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+from typing import Protocol
+
+from ...db import Database
+from ...events import Broker, Event, StaffSessionsEnded
+from ...events.ordered import OrderedFeed
+from .protocol import LIST_EVENTS, Topic
+
+PING_SECONDS = 20.0
+CLOSE_RESTART = 1012
+ALL = Topic("all")
+CHATS = Topic("chats")
+
+
+class LiveConnection(Protocol):
+    """What the hub asks of a socket (`connection.LiveConnection`)."""
+
+    finished: asyncio.Event
+
+    @property
+    def user_id(self) -> int: ...
+    def offer(self, event_id: int, frame: str) -> None: ...
+    def fall_behind(self) -> None: ...
+    def check_login(self) -> None: ...
+    def close(self, code: int = CLOSE_RESTART) -> None: ...
+
+
+class LiveHub:
+    """Every open live socket of this process (`app.extensions["smsproxy.live"]`)."""
+
+    def __init__(self, ping_seconds: float = PING_SECONDS) -> None:
+        self.ping_seconds = ping_seconds
+        self._connections: set[LiveConnection] = set()
+        self._by_topic: dict[Topic, set[LiveConnection]] = {}
+        self._topics: dict[LiveConnection, Topic] = {}
+        self._feed: OrderedFeed | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def __len__(self) -> int:
+        return len(self._connections)
+
+    @property
+    def feed(self) -> OrderedFeed | None:
+        return self._feed
+
+    async def start(self, broker: Broker, db: Database) -> None:
+        """Follow the broker (once per process, for every socket)."""
+        if self._task is not None:
+            return
+        self._feed = OrderedFeed(broker, db, self.fan_out, self.lost_track)
+        self._task = asyncio.create_task(self._feed.run(), name="live-feed")
+
+    async def stop(self) -> None:
+        await self.close_all()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    def add(self, connection: LiveConnection) -> None:
+        self._connections.add(connection)
+
+    def discard(self, connection: LiveConnection) -> None:
+        self._connections.discard(connection)
+        self.listen(connection, None)
+
+    def listen(self, connection: LiveConnection, topic: Topic | None) -> None:
+        """Make a socket hear `topic` (None: nothing) instead of what it heard before."""
+        old = self._topics.pop(connection, None)
+        if old is not None:
+            listeners = self._by_topic[old]
+            listeners.discard(connection)
+            if not listeners:
+                del self._by_topic[old]
+        if topic is not None:
+            self._topics[connection] = topic
+            self._by_topic.setdefault(topic, set()).add(connection)
+
+    def fan_out(self, events: Sequence[Event]) -> None:
+        """Queue each event, encoded once, on every socket that listens for it."""
+        for event in events:
+            if event.name == StaffSessionsEnded.name:
+                self._sessions_ended(event)
+            targets = self._listeners(event)
+            if not targets:
+                continue
+            frame = json.dumps({"type": "event", "event": event.as_json()})
+            for connection in targets:
+                connection.offer(event.id, frame)
+
+    def _listeners(self, event: Event) -> list[LiveConnection]:
+        found: list[LiveConnection] = []
+        for topic in (
+            ALL,
+            CHATS if event.name in LIST_EVENTS else None,
+            Topic("chat", event.chat_id) if event.chat_id is not None else None,
+        ):
+            if topic is not None:
+                found.extend(self._by_topic.get(topic, ()))
+        return found
+
+    def _sessions_ended(self, event: Event) -> None:
+        user_id = event.data.get("user_id")
+        for connection in self._connections:
+            if connection.user_id == user_id:
+                connection.check_login()
+
+    def lost_track(self) -> None:
+        """The feed skipped events: every socket catches up from the log itself."""
+        for connection in self._connections:
+            connection.fall_behind()
+
+    async def close_all(self, code: int = CLOSE_RESTART) -> int:
+        """Close every live socket from the server side; returns how many were open."""
+        connections = list(self._connections)
+        for connection in connections:
+            connection.close(code)
+        waits = [asyncio.ensure_future(connection.finished.wait()) for connection in connections]
+        if waits:
+            _, pending = await asyncio.wait(waits, timeout=5)
+            for wait in pending:
+                wait.cancel()
+        return len(connections)
