@@ -31,3 +31,19 @@ async def test_cli_users_create_marks_generated_passwords_one_time(
     password = printed.out.strip() if generated else PASSWORD
     async with runtime.db.transaction() as session:
         assert await users.authenticate(session, "erin", password) is not None
+
+
+async def test_cli_reset_password_gives_a_one_time_password_that_logs_in(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smsproxy.cli import admin
+
+    async with runtime.db.transaction() as session:
+        await users.create_user(session, "frank", PASSWORD, "admin")
+    assert await admin.users_reset_password(runtime, argparse.Namespace(username="Frank")) == 0
+    new_password = capsys.readouterr().out.strip()
+    user = await load(runtime, "frank")
+    assert user.must_change_password
+    async with runtime.db.transaction() as session:
+        assert await users.authenticate(session, "frank", PASSWORD) is None
+        assert await users.authenticate(session, "frank", new_password) is not None
