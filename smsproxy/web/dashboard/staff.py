@@ -33,6 +33,7 @@ async def render_staff(
     html = await render_template(
         "staff.html",
         people=people,
+        states={person.username: users.account_state(person) for person in people},
         active_admins=sum(1 for p in people if p.active and p.role == Role.admin),
         roles=[role.value for role in Role],
         errors=errors or {},
