@@ -134,8 +134,27 @@ class Participant(SQLModel, table=True):
         return self.name or f"Participant {self.position + 1}"
 
 
+class UnroutedState(StrEnum):
+    """What staff did with an unrouted SMS; none yet means it waits for them."""
+
+    handled = "handled"  # a chat was started from it, or someone dealt with it otherwise
+    dismissed = "dismissed"  # nothing to do (a wrong number, spam)
+
+
 class Message(SQLModel, table=True):
     """Something someone said, once. Unrouted inbound SMS have no chat."""
+
+    __table_args__ = (
+        # The unrouted SMS still waiting for staff, which every page's navigation counts:
+        # a small index however many have been dealt with. No parameter in its condition,
+        # so PostgreSQL's generic plans can use it too.
+        Index(
+            "ix_message_unrouted_open",
+            "id",
+            sqlite_where=text("chat_id IS NULL AND unrouted_state IS NULL"),
+            postgresql_where=text("chat_id IS NULL AND unrouted_state IS NULL"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(
@@ -150,6 +169,12 @@ class Message(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     carrier_message_id: str | None = Field(default=None, max_length=64, unique=True)
     created_at: datetime = _time(default_factory=utcnow, index=True)
+    # Unrouted SMS only: an UnroutedState value (plain text: no enum type to migrate),
+    # when, by which staff member, and the chat started from it (its public id).
+    unrouted_state: str | None = Field(default=None, max_length=16)
+    unrouted_state_at: datetime | None = _time(default=None)
+    unrouted_state_by: str | None = Field(default=None, max_length=64)
+    unrouted_chat: str | None = Field(default=None, max_length=32)
 
 
 class Delivery(SQLModel, table=True):
@@ -246,6 +271,18 @@ class ChatReadMark(SQLModel, table=True):
 
 
 class ApiKey(SQLModel, table=True):
+    __table_args__ = (
+        # Names tell keys apart (`api-keys revoke NAME`, the API keys page): no two
+        # active keys share one, even when two admins create them at once.
+        Index(
+            "uq_apikey_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=16, index=True)

@@ -1,5 +1,7 @@
-// Enhancements for every page: local times, confirmation dialogs, flash dismissal, and
-// a fetch helper that carries the CSRF token. Pages work without this script.
+// Enhancements for every page: local times, confirmation dialogs, flash dismissal, copy
+// buttons, and a fetch helper that carries the CSRF token. Pages work without this script.
+
+import { setupCopyButtons } from "./copy.js";
 
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
@@ -125,6 +127,7 @@ function onClick(event) {
 function start() {
   document.documentElement.classList.replace("no-js", "js");
   renderTimes(document);
+  setupCopyButtons(document);
   // Pages and live updates add <time> elements: render them as they arrive.
   new MutationObserver((mutations) => {
     for (const mutation of mutations) {

@@ -180,3 +180,13 @@ def test_run_on_a_busy_port_says_so_in_one_line(workdir: Path) -> None:
     # Refused before anything else: no "running at", no database with a first admin
     # whose one-time password nobody saw.
     assert not (workdir / "smsproxy.db").exists()
+
+
+def test_api_key_names_are_unique_among_active_keys(workdir: Path) -> None:
+    assert smsproxy(workdir, "api-keys", "create", "billing").returncode == 0
+    again = smsproxy(workdir, "api-keys", "create", "billing")
+    assert again.returncode == 1 and again.stdout == ""
+    assert again.stderr.strip() == (
+        "smsproxy: error: An active API key is already named 'billing': choose another "
+        "name, or revoke that key first"
+    )
