@@ -6,11 +6,13 @@ from .catalog import (
     EVENT_NAMES,
     ChatClosed,
     ChatCreated,
+    ChatRead,
     DeliveryUpdated,
     DomainEvent,
     MessageCreated,
     NumberChanged,
     StaffSessionsEnded,
+    UnroutedUpdated,
 )
 from .log import emit, events_since, last_event_id, record, take_pending, write_pending
 
@@ -19,6 +21,7 @@ __all__ = [
     "Broker",
     "ChatClosed",
     "ChatCreated",
+    "ChatRead",
     "DeliveryUpdated",
     "DomainEvent",
     "Event",
@@ -26,6 +29,7 @@ __all__ = [
     "MessageCreated",
     "NumberChanged",
     "StaffSessionsEnded",
+    "UnroutedUpdated",
     "emit",
     "events_since",
     "last_event_id",

@@ -192,6 +192,7 @@ function setup(page) {
     topic: `chat:${chatId}`,
     since: Number.isInteger(since) ? since : null,
     onEvent(event) {
+      if (event.chat_id !== chatId) return; // the navigation's (unrouted SMS): shell.js
       const data = event.data ?? {};
       if (event.name === "message.created") schedule(data.id);
       else if (event.name === "delivery.updated") updateDelivery(data);
