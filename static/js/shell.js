@@ -98,7 +98,12 @@ function start() {
   if (!liveOpened()) {
     // This page has nothing live of its own: the list topic carries what the navigation
     // counts. Too much missed is no reason to reload a page someone may be typing in.
-    connectLive({ topic: "chats", onReset: () => refreshCount?.() });
+    const since = Number.parseInt(document.body.dataset.lastEventId ?? "", 10);
+    connectLive({
+      topic: "chats",
+      since: Number.isInteger(since) ? since : null,
+      onReset: () => refreshCount?.(),
+    });
   }
 }
 

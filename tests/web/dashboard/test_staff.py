@@ -63,7 +63,11 @@ async def test_staff_page_lists_accounts_for_admins(app: Quart, staff_client: Cl
     html = await page(response)
     assert response.status_code == 200
     assert 'href="/staff" aria-current="page"' in html
-    assert re.search(r"test-admin <span class=\"muted\">\(you\)</span></th>\s*<td>Admin</td>", html)
+    assert re.search(
+        r"test-admin <span class=\"muted\">\(you\)</span></th>\s*"
+        r"<td data-label=\"Role\">Admin</td>",
+        html,
+    )
     zoe = html[html.index('id="staff-zoe"') :]
     assert "Agent" in zoe and "Disabled" in zoe and "Never" in zoe and "Enable" in zoe
     assert "1 active admin" in html
