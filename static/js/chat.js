@@ -7,6 +7,7 @@
 
 import { csrfFetch, elementFrom } from "./app.js";
 import { connectLive } from "./live.js";
+import { describeCost } from "./sms.js";
 
 const LABELS = {
   queued: "Queued",
@@ -25,6 +26,103 @@ const CLOSE_REASONS = {
 };
 const NEAR_BOTTOM_PX = 48;
 const COALESCE_MS = 80;
+
+const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full" });
+const relativeDays = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
+
+function dayKey(date) {
+  return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
+}
+
+/** "Today", "Yesterday", else the full local date. */
+function dayLabel(date, now = new Date()) {
+  const start = (day) => new Date(day.getFullYear(), day.getMonth(), day.getDate()).getTime();
+  const days = Math.round((start(date) - start(now)) / 86_400_000);
+  if (days === 0 || days === -1) {
+    const text = relativeDays.format(days, "day");
+    return text.charAt(0).toUpperCase() + text.slice(1);
+  }
+  return dayFormat.format(date);
+}
+
+/** A heading before the first message of each day (local time), across the thread's
+ *  parts; only what changed is touched, so screen readers hear only new days. */
+function markDays(scroller) {
+  let previous = null;
+  for (const bubble of scroller.querySelectorAll(".bubble")) {
+    const when = new Date(bubble.querySelector("time[datetime]")?.getAttribute("datetime"));
+    if (Number.isNaN(when.getTime())) continue;
+    const key = dayKey(when);
+    const before = bubble.previousElementSibling;
+    const marker = before?.classList.contains("day-separator") ? before : null;
+    if (key === previous) {
+      marker?.remove();
+      continue;
+    }
+    previous = key;
+    if (marker?.dataset.day === key) continue;
+    marker?.remove();
+    const heading = document.createElement("h2");
+    heading.className = "day-separator";
+    heading.dataset.day = key;
+    const label = document.createElement("span");
+    label.textContent = dayLabel(when);
+    heading.append(label);
+    bubble.before(heading);
+  }
+}
+
+function setBadge(group, status, error) {
+  group.dataset.status = status;
+  const badge = group.querySelector('[data-role="status"]');
+  badge.className = `badge badge-${status}`;
+  badge.dataset.status = status;
+  badge.textContent = LABELS[status] ?? status;
+  const shown = group.querySelector('[data-role="error"]');
+  shown.textContent = error;
+  shown.hidden = !error;
+}
+
+const errorOf = (group) => group.querySelector('[data-role="error"]').textContent;
+
+/** The group of a bubble's deliveries in this state (and with this error), if any. */
+function groupIn(list, status, error) {
+  return [...list.children].find(
+    (group) => group.dataset.status === status && errorOf(group) === error,
+  );
+}
+
+function newGroup(status, error) {
+  const group = document.createElement("li");
+  group.className = "delivery";
+  group.innerHTML = `<span class="delivery-to">to </span> <span data-role="status"></span>
+    <span class="delivery-error" data-role="error" hidden></span>`;
+  setBadge(group, status, error);
+  return group;
+}
+
+/** Put a recipient in the group of its SMS's state, making one when none is. */
+function moveRecipient(list, recipient, status, error) {
+  const from = recipient.closest(".delivery");
+  if (from && from.dataset.status === status && errorOf(from) === error) return;
+  let to = groupIn(list, status, error);
+  if (!to && from && from.querySelectorAll(".recipient").length === 1) {
+    setBadge(from, status, error); // alone in its group: the group changes state
+    return;
+  }
+  if (!to) {
+    to = newGroup(status, error);
+    list.append(to);
+  }
+  // In the chat's order of people, whatever order their SMS changed state in.
+  const order = Number(recipient.dataset.order);
+  const later = [...to.querySelectorAll(".recipient")].find(
+    (other) => Number(other.dataset.order) > order,
+  );
+  if (later) later.before(recipient);
+  else to.querySelector(".delivery-to").append(recipient);
+  if (from && !from.querySelector(".recipient")) from.remove();
+}
 
 /** Show `message` under the field it belongs to (or clear it with null). */
 function showFieldError(field, message) {
@@ -107,6 +205,7 @@ function setup(page) {
     if (oldest && olderRemain() && Number(fresh.dataset.order) < Number(oldest.dataset.order)) return;
     const follow = atBottom();
     place(fresh);
+    markDays(scroller);
     if (emptyNote) emptyNote.hidden = true;
     if (follow) toBottom();
     else jump.hidden = false;
@@ -127,9 +226,13 @@ function setup(page) {
       existing.append(update);
       return;
     }
-    for (const item of update.querySelectorAll("[data-delivery-id]")) {
-      const id = CSS.escape(item.dataset.deliveryId);
-      if (!list.querySelector(`[data-delivery-id="${id}"]`)) list.append(item);
+    for (const recipient of update.querySelectorAll(".recipient[data-delivery-id]")) {
+      const id = CSS.escape(recipient.dataset.deliveryId);
+      if (list.querySelector(`[data-delivery-id="${id}"]`)) continue;
+      const group = recipient.closest(".delivery");
+      const [status, error] = [group.dataset.status, errorOf(group)];
+      recipient.remove(); // out of the fresh copy: it joins a group of this bubble
+      moveRecipient(list, recipient, status, error);
     }
   }
 
@@ -144,18 +247,13 @@ function setup(page) {
   }
 
   function updateDelivery(data) {
-    const item = scroller.querySelector(`[data-delivery-id="${CSS.escape(data.delivery_id)}"]`);
-    if (!item) {
+    const id = CSS.escape(data.delivery_id);
+    const recipient = scroller.querySelector(`.recipient[data-delivery-id="${id}"]`);
+    if (!recipient) {
       if (data.message_id) schedule(data.message_id);
       return;
     }
-    const badge = item.querySelector('[data-role="status"]');
-    badge.className = `badge badge-${data.status}`;
-    badge.dataset.status = data.status;
-    badge.textContent = LABELS[data.status] ?? data.status;
-    const error = item.querySelector('[data-role="error"]');
-    error.textContent = data.error ?? "";
-    error.hidden = !data.error;
+    moveRecipient(recipient.closest(".deliveries"), recipient, data.status, data.error ?? "");
   }
 
   function showClosed(data) {
@@ -242,6 +340,7 @@ function setup(page) {
       (element) => !bubble(element.dataset.messageId),
     );
     history.prepend(...fresh);
+    markDays(scroller);
     const control = older.querySelector("#thread-older");
     document.getElementById("thread-older").replaceWith(control);
     if (keep) scroller.scrollTop += keep.getBoundingClientRect().top - keepTop;
@@ -264,9 +363,27 @@ function setup(page) {
     toBottom();
     scroller.focus();
   });
+  markDays(scroller);
   toBottom();
 
   if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
+  setupClosePanel(document.querySelector("#chat-actions details.popover"));
+}
+
+// The close-chat panel: Esc or a click elsewhere closes it, and the keyboard goes back to
+// the button that opened it.
+function setupClosePanel(panel) {
+  if (!panel) return;
+  const summary = panel.querySelector("summary");
+  panel.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !panel.open) return;
+    event.preventDefault();
+    panel.open = false;
+    summary.focus();
+  });
+  document.addEventListener("click", (event) => {
+    if (panel.open && !panel.contains(event.target)) panel.open = false;
+  });
 }
 
 function setupComposer(form, { schedule, toBottom, latestUrl }) {
@@ -278,9 +395,12 @@ function setupComposer(form, { schedule, toBottom, latestUrl }) {
   const defaultHint = count.textContent;
 
   const updateCount = () => {
-    count.textContent = body.value
-      ? `${body.value.length} / ${max} characters`
-      : defaultHint;
+    if (!body.value) {
+      count.textContent = defaultHint;
+      return;
+    }
+    const over = body.value.length > max * 0.9 ? ` (at most ${max})` : "";
+    count.textContent = describeCost(body.value) + over;
   };
   body.addEventListener("input", updateCount);
   body.addEventListener("keydown", (event) => {
@@ -314,6 +434,8 @@ function setupComposer(form, { schedule, toBottom, latestUrl }) {
         return;
       }
       body.value = "";
+      // A message to one person is an aside: the next goes to everyone again.
+      to.value = "all";
       updateCount();
       toBottom();
       schedule(answer.message_id);

@@ -182,7 +182,13 @@ function addRow(form) {
   }
   for (const error of row.querySelectorAll(".field-error")) error.remove();
   for (const element of row.querySelectorAll("[aria-describedby]")) {
-    element.removeAttribute("aria-describedby");
+    // The errors were the copied row's; hints shared by every row stay.
+    const kept = element
+      .getAttribute("aria-describedby")
+      .split(" ")
+      .filter((id) => id && !id.endsWith("-error"));
+    if (kept.length) element.setAttribute("aria-describedby", kept.join(" "));
+    else element.removeAttribute("aria-describedby");
   }
   rows.at(-1).after(row);
   renumber(form);
