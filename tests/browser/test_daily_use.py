@@ -360,3 +360,32 @@ async def test_compact_rows_show_twice_as_many_chats(
     await expect(page.locator(".inbox")).to_have_class(re.compile("is-compact"))
     await page.get_by_role("link", name="Comfortable").click()
     await expect(page.locator(".inbox")).not_to_have_class(re.compile("is-compact"))
+
+
+async def test_the_sandbox_finds_a_phone_among_many_by_name(
+    page: Page, module_server: LiveServer, screenshots: Path
+) -> None:
+    view = await chat_of(
+        module_server, ("+447700900371", "Rider (airport)"), ("+447700900372", "Driver Olu")
+    )
+    for n in range(8):
+        await chat_of(
+            module_server, (f"+4477009006{n:02d}", f"Guest {n}"), (f"+4477009007{n:02d}", "Host")
+        )
+    await page.goto("/sandbox")
+    await expect(page.locator(".phone")).to_have_count(12)  # a page, not every phone
+    await page.get_by_label("Find a phone").fill("airport")
+    await page.get_by_role("button", name="Find").click()
+    phone = page.locator('[data-phone="+447700900371"]')
+    await expect(page.locator(".phone")).to_have_count(1)
+    await expect(phone.get_by_role("heading")).to_have_text("Rider (airport) +447700900371")
+    await phone.get_by_role("textbox", name="Message").fill("Which terminal?")
+    await phone.get_by_role("button", name="Send from this phone").click()
+    await expect(phone.locator(".sms-out", has_text="Which terminal?")).to_be_visible()
+    await expect(page.locator(".phone")).to_have_count(1)  # still the search's phones only
+    await shoot(page, screenshots, "sandbox-search")
+    await page.set_viewport_size(PHONE)
+    await assert_fits_width(page)
+    await shoot(page, screenshots, "sandbox-search-phone")
+    await page.set_viewport_size(DESKTOP)
+    assert view.participants[0].real_number == "+447700900371"
