@@ -54,11 +54,11 @@ class HandsetPage:
 
 def _activity() -> Any:
     """Every known number with the time it last did anything."""
-    joined = select(
+    joined: Any = select(
         col(Participant.real_number).label("number"),
         func.max(Participant.created_at).label("at"),
     ).group_by(col(Participant.real_number))
-    texted = select(
+    texted: Any = select(
         col(SandboxSms.handset_number).label("number"),
         func.max(SandboxSms.created_at).label("at"),
     ).group_by(col(SandboxSms.handset_number))
