@@ -389,3 +389,27 @@ async def test_the_sandbox_finds_a_phone_among_many_by_name(
     await shoot(page, screenshots, "sandbox-search-phone")
     await page.set_viewport_size(DESKTOP)
     assert view.participants[0].real_number == "+447700900371"
+
+
+SHOWN = [
+    ("chats", "/chats?density=comfortable", "Chats"),
+    ("unrouted", "/unrouted", "Unrouted"),
+    ("new-chat", "/chats/new", "New chat"),
+    ("sandbox", "/sandbox", "Sandbox"),
+    ("staff", "/staff", "Staff"),
+    ("account", "/account/password", "Change your password"),
+]
+
+
+@pytest.mark.parametrize(("name", "path", "heading"), SHOWN, ids=[s[0] for s in SHOWN])
+async def test_changed_pages_fit_a_phone_and_are_pictured(
+    page: Page, module_server: LiveServer, screenshots: Path, name: str, path: str, heading: str
+) -> None:
+    await text_in(module_server, "+447700900398", PROXY_UK, "Wrong number, sorry")
+    for size, suffix in ((DESKTOP, ""), (PHONE, "-phone")):
+        await page.set_viewport_size(size)
+        await page.goto(path)
+        await expect(page.get_by_role("heading", level=1)).to_have_text(heading)
+        await expect(page.locator("#live-status")).to_have_text("Live")
+        await assert_fits_width(page)
+        await shoot(page, screenshots, f"{name}{suffix}")
