@@ -194,6 +194,11 @@ async def test_the_counter_says_what_a_text_costs_as_the_carrier_counts(
         "😀" * 35,  # two UCS-2 units each
         "😀" * 36,
         "a" * 152 + "€" + "b" * 10,  # an escape pair is never split
+        "x" * 306,  # two parts of 153 exactly
+        "x" * 307,
+        "ç" * 134,  # two parts of 67 exactly
+        "ç" * 135,
+        "a" * 66 + "😀" + "a" * 10,  # a surrogate pair is never split
     ]
     view = await chat_of(module_server, ("+447700900331", "Gus"), ("+447700900332", "Hal"))
     await page.goto(f"/chats/{view.chat.public_id}")
