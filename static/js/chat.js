@@ -6,19 +6,11 @@
 // (?before=, data-latest-url set) shows that stretch only: new messages go to the latest.
 
 import { csrfFetch, elementFrom } from "./app.js";
+import { setupClosePanel, setupComposer } from "./chat-forms.js";
+import { markDays } from "./days.js";
+import { errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
-import { describeCost } from "./sms.js";
 
-const LABELS = {
-  queued: "Queued",
-  sending: "Sending",
-  sent: "Sent",
-  delivered: "Delivered",
-  failed: "Failed",
-  rejected: "Rejected",
-  expired: "Expired",
-  suppressed: "Not sent",
-};
 const CLOSE_REASONS = {
   staff: "by staff",
   api: "through the API",
@@ -26,129 +18,6 @@ const CLOSE_REASONS = {
 };
 const NEAR_BOTTOM_PX = 48;
 const COALESCE_MS = 80;
-
-const dayFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full" });
-const relativeDays = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
-
-function dayKey(date) {
-  return `${date.getFullYear()}-${date.getMonth() + 1}-${date.getDate()}`;
-}
-
-/** "Today", "Yesterday", else the full local date. */
-function dayLabel(date, now = new Date()) {
-  const start = (day) => new Date(day.getFullYear(), day.getMonth(), day.getDate()).getTime();
-  const days = Math.round((start(date) - start(now)) / 86_400_000);
-  if (days === 0 || days === -1) {
-    const text = relativeDays.format(days, "day");
-    return text.charAt(0).toUpperCase() + text.slice(1);
-  }
-  return dayFormat.format(date);
-}
-
-/** A heading before the first message of each day (local time), across the thread's
- *  parts; only what changed is touched, so screen readers hear only new days. */
-function markDays(scroller) {
-  let previous = null;
-  for (const bubble of scroller.querySelectorAll(".bubble")) {
-    const when = new Date(bubble.querySelector("time[datetime]")?.getAttribute("datetime"));
-    if (Number.isNaN(when.getTime())) continue;
-    const key = dayKey(when);
-    const before = bubble.previousElementSibling;
-    const marker = before?.classList.contains("day-separator") ? before : null;
-    if (key === previous) {
-      marker?.remove();
-      continue;
-    }
-    previous = key;
-    if (marker?.dataset.day === key) continue;
-    marker?.remove();
-    const heading = document.createElement("h2");
-    heading.className = "day-separator";
-    heading.dataset.day = key;
-    const label = document.createElement("span");
-    label.textContent = dayLabel(when);
-    heading.append(label);
-    bubble.before(heading);
-  }
-}
-
-function setBadge(group, status, error) {
-  group.dataset.status = status;
-  const badge = group.querySelector('[data-role="status"]');
-  badge.className = `badge badge-${status}`;
-  badge.dataset.status = status;
-  badge.textContent = LABELS[status] ?? status;
-  const shown = group.querySelector('[data-role="error"]');
-  shown.textContent = error;
-  shown.hidden = !error;
-}
-
-const errorOf = (group) => group.querySelector('[data-role="error"]').textContent;
-
-/** The group of a bubble's deliveries in this state (and with this error), if any. */
-function groupIn(list, status, error) {
-  return [...list.children].find(
-    (group) => group.dataset.status === status && errorOf(group) === error,
-  );
-}
-
-function newGroup(status, error) {
-  const group = document.createElement("li");
-  group.className = "delivery";
-  group.innerHTML = `<span class="delivery-to">to </span> <span data-role="status"></span>
-    <span class="delivery-error" data-role="error" hidden></span>`;
-  setBadge(group, status, error);
-  return group;
-}
-
-/** Put a recipient in the group of its SMS's state, making one when none is. */
-function moveRecipient(list, recipient, status, error) {
-  const from = recipient.closest(".delivery");
-  if (from && from.dataset.status === status && errorOf(from) === error) return;
-  let to = groupIn(list, status, error);
-  if (!to && from && from.querySelectorAll(".recipient").length === 1) {
-    setBadge(from, status, error); // alone in its group: the group changes state
-    return;
-  }
-  if (!to) {
-    to = newGroup(status, error);
-    list.append(to);
-  }
-  // In the chat's order of people, whatever order their SMS changed state in.
-  const order = Number(recipient.dataset.order);
-  const later = [...to.querySelectorAll(".recipient")].find(
-    (other) => Number(other.dataset.order) > order,
-  );
-  if (later) later.before(recipient);
-  else to.querySelector(".delivery-to").append(recipient);
-  if (from && !from.querySelector(".recipient")) from.remove();
-}
-
-/** Show `message` under the field it belongs to (or clear it with null). */
-function showFieldError(field, message) {
-  if (!field) return;
-  const id = `${field.id}-live-error`;
-  let error = document.getElementById(id);
-  field.parentElement.querySelectorAll(".field-error").forEach((old) => {
-    if (old !== error) old.remove();
-  });
-  if (!message) {
-    error?.remove();
-    field.removeAttribute("aria-invalid");
-    return;
-  }
-  if (!error) {
-    error = document.createElement("p");
-    error.className = "field-error";
-    error.id = id;
-    field.after(error);
-  }
-  error.textContent = message;
-  field.setAttribute("aria-invalid", "true");
-  const described = new Set((field.getAttribute("aria-describedby") ?? "").split(" "));
-  described.add(id);
-  field.setAttribute("aria-describedby", [...described].filter(Boolean).join(" "));
-}
 
 function setup(page) {
   const chatId = page.dataset.chatId;
@@ -368,84 +237,6 @@ function setup(page) {
 
   if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
   setupClosePanel(document.querySelector("#chat-actions details.popover"));
-}
-
-// The close-chat panel: Esc or a click elsewhere closes it, and the keyboard goes back to
-// the button that opened it.
-function setupClosePanel(panel) {
-  if (!panel) return;
-  const summary = panel.querySelector("summary");
-  panel.addEventListener("keydown", (event) => {
-    if (event.key !== "Escape" || !panel.open) return;
-    event.preventDefault();
-    panel.open = false;
-    summary.focus();
-  });
-  document.addEventListener("click", (event) => {
-    if (panel.open && !panel.contains(event.target)) panel.open = false;
-  });
-}
-
-function setupComposer(form, { schedule, toBottom, latestUrl }) {
-  const body = form.querySelector("textarea");
-  const to = form.querySelector("select");
-  const count = document.getElementById("composer-count");
-  const button = form.querySelector('button[type="submit"]');
-  const max = Number(body.maxLength);
-  const defaultHint = count.textContent;
-
-  const updateCount = () => {
-    if (!body.value) {
-      count.textContent = defaultHint;
-      return;
-    }
-    const over = body.value.length > max * 0.9 ? ` (at most ${max})` : "";
-    count.textContent = describeCost(body.value) + over;
-  };
-  body.addEventListener("input", updateCount);
-  body.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (button.disabled) return;
-    button.disabled = true;
-    showFieldError(body, null);
-    showFieldError(to, null);
-    try {
-      const response = await csrfFetch(form.action, {
-        method: "POST",
-        body: new URLSearchParams(new FormData(form)),
-      });
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        const fields = answer.error?.fields ?? {};
-        const message = answer.error?.message ?? "The message was not sent. Try again.";
-        if (fields.to) showFieldError(to, fields.to);
-        else showFieldError(body, fields.body ?? message);
-        return;
-      }
-      if (latestUrl) {
-        location.assign(latestUrl); // where the message just sent shows
-        return;
-      }
-      body.value = "";
-      // A message to one person is an aside: the next goes to everyone again.
-      to.value = "all";
-      updateCount();
-      toBottom();
-      schedule(answer.message_id);
-    } catch {
-      showFieldError(body, "Could not reach the server: the message was not sent.");
-    } finally {
-      button.disabled = false;
-      body.focus();
-    }
-  });
 }
 
 const page = document.getElementById("chat-page");
