@@ -37,9 +37,7 @@ def create_app(settings: Settings | None = None, *, background: bool = True) -> 
     """Build the app. `background=False` skips the sender and sweeper loops (tests that
     drive them by hand)."""
     settings = settings or load_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level)
     app = Quart(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -72,6 +70,29 @@ def _warn_about_webhooks(settings: Settings) -> None:
             "webhooks from Vonage will be refused: set VONAGE_SIGNATURE_SECRET to the "
             "account's signature secret (or VONAGE_WEBHOOKS_UNSIGNED=allow)"
         )
+
+
+class _PrintedByHypercorn(logging.Filter):
+    """Drops what hypercorn's own handler has printed already.
+
+    Run from its command line (the Procfile), hypercorn gives its error logger a stderr
+    handler of its own and lets it propagate to the root as well: each of its lines
+    ("Running on …") would show twice. `smsproxy run` hands hypercorn the bare logger
+    instead, which has no handler, so its lines reach the root once.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        own = record.name.startswith("hypercorn.") and logging.getLogger(record.name).handlers
+        return not own
+
+
+def configure_logging(level: str) -> None:
+    root = logging.getLogger()
+    if root.handlers:
+        return  # configured by whoever runs the app (a test runner, a log config)
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in root.handlers:
+        handler.addFilter(_PrintedByHypercorn())
 
 
 def _configure(app: Quart, settings: Settings) -> None:

@@ -161,6 +161,13 @@ class Participant(SQLModel, table=True):
         return self.name or f"Participant {self.position + 1}"
 
 
+class UnroutedState(StrEnum):
+    """What staff did with an unrouted SMS; none yet means it waits for them."""
+
+    handled = "handled"  # a chat was started from it, or someone dealt with it otherwise
+    dismissed = "dismissed"  # nothing to do (a wrong number, spam)
+
+
 class Message(SQLModel, table=True):
     """Something someone said, once. Unrouted inbound SMS have no chat.
 
@@ -173,6 +180,15 @@ class Message(SQLModel, table=True):
         # A chat page reads its newest messages as a range of this index, however long
         # the chat, instead of sorting all of them.
         Index("ix_message_chat_time", "chat_id", "created_at", "id"),
+        # The unrouted SMS still waiting for staff, which every page's navigation counts:
+        # a small index however many have been dealt with. No parameter in its condition,
+        # so PostgreSQL's generic plans can use it too.
+        Index(
+            "ix_message_unrouted_open",
+            "id",
+            sqlite_where=text("chat_id IS NULL AND unrouted_state IS NULL"),
+            postgresql_where=text("chat_id IS NULL AND unrouted_state IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -198,6 +214,12 @@ class Message(SQLModel, table=True):
     # keyword's effect: never the contact detail itself.
     screening_note: str | None = Field(default=None, max_length=200)
     erased_at: datetime | None = _time(default=None)  # body erased (retention, erasure)
+    # Unrouted SMS only: an UnroutedState value (plain text: no enum type to migrate),
+    # when, by which staff member, and the chat started from it (its public id).
+    unrouted_state: str | None = Field(default=None, max_length=16)
+    unrouted_state_at: datetime | None = _time(default=None)
+    unrouted_state_by: str | None = Field(default=None, max_length=64)
+    unrouted_chat: str | None = Field(default=None, max_length=32)
 
 
 class Delivery(SQLModel, table=True):
@@ -332,6 +354,18 @@ class ChatReadMark(SQLModel, table=True):
 
 
 class ApiKey(SQLModel, table=True):
+    __table_args__ = (
+        # Names tell keys apart (`api-keys revoke NAME`, the API keys page): no two
+        # active keys share one, even when two admins create them at once.
+        Index(
+            "uq_apikey_active_name",
+            "name",
+            unique=True,
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)
     prefix: str = Field(max_length=16, index=True)

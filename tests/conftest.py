@@ -76,7 +76,7 @@ def _postgres_database() -> Iterator[str]:
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if USE_POSTGRES:
         url: str = request.getfixturevalue("_postgres_database")
-        asyncio.run(_truncate_all(url))
+        asyncio.run(truncate_all(url))
         return url
     template: Path = request.getfixturevalue("_sqlite_template")
     path = tmp_path / "smsproxy.db"
@@ -84,7 +84,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return f"sqlite:///{path}"
 
 
-async def _truncate_all(url: str) -> None:
+async def truncate_all(url: str) -> None:
     # DELETE, not TRUNCATE: a test leaves a handful of rows, and TRUNCATE's new files
     # for every table and index cost ~0.35 s per test where DELETE takes ~15 ms.
     engine = create_engine(url)

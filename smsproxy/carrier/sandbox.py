@@ -1,6 +1,6 @@
 """The sandbox carrier: SMS land on simulated handsets kept in the database.
 
-Staff see the handsets on the sandbox page; a reply typed there (`handset_sms`) enters
+Staff see the handsets on the sandbox page (`handsets`); a reply typed there (`handset_sms`) enters
 through the same front door as a real webhook. Used whenever no Vonage credentials are
 configured. Each SMS it "sends" is reported delivered shortly afterwards, handed to
 `report` (which the composition root points at the same receipt path a Vonage delivery
@@ -14,20 +14,15 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import Database
-from ..models import CarrierMessage, Chat, ChatStatus, OptOut, Participant, SandboxSms
+from ..models import CarrierMessage, SandboxSms
 from . import InboundSms, OutboundSms, Receipt, SendResult
 
 log = logging.getLogger(__name__)
 
 RECEIPT_DELAY_SECONDS = 0.5
 RECEIPT_PATIENCE_SECONDS = 30.0
-MAX_HANDSET_SMS = 200
 
 
 def new_sandbox_message_id() -> str:
@@ -117,49 +112,3 @@ def handset_sms(handset: str, proxy_number: str, text: str) -> tuple[InboundSms,
         carrier_message_id=message_id,
     )
     return inbound, record
-
-
-@dataclass
-class Route:
-    proxy_number: str  # what this handset texts to reach the chat
-    chat_id: str
-
-
-@dataclass
-class Handset:
-    number: str
-    sms: list[SandboxSms] = field(default_factory=list)  # oldest first
-    routes: list[Route] = field(default_factory=list)  # its active chats
-    opted_out: bool = False  # texted STOP: no proxy number sends to it
-
-
-async def list_handsets(session: AsyncSession) -> list[Handset]:
-    """Every known real number (participants, past and present, and anyone who texted
-    through the sandbox), with its SMS in order and the numbers it can text now."""
-    handsets: dict[str, Handset] = {}
-    numbers = (await session.exec(select(Participant.real_number).distinct())).all()
-    for number in numbers:
-        handsets.setdefault(number, Handset(number))
-    messages = (
-        await session.exec(
-            select(SandboxSms).order_by(col(SandboxSms.created_at), col(SandboxSms.id))
-        )
-    ).all()
-    for sms in messages:
-        handsets.setdefault(sms.handset_number, Handset(sms.handset_number)).sms.append(sms)
-    routes = (
-        await session.exec(
-            select(Participant.real_number, Participant.proxy_number, Chat.public_id)
-            .join(Chat, col(Chat.id) == Participant.chat_id)
-            .where(col(Participant.active), Chat.status == ChatStatus.active)
-            .order_by(col(Chat.id))
-        )
-    ).all()
-    for real_number, proxy, chat_id in routes:
-        handsets.setdefault(real_number, Handset(real_number)).routes.append(Route(proxy, chat_id))
-    for number in (await session.exec(select(OptOut.number))).all():
-        if number in handsets:
-            handsets[number].opted_out = True
-    for handset in handsets.values():
-        handset.sms = handset.sms[-MAX_HANDSET_SMS:]
-    return [handsets[number] for number in sorted(handsets)]

@@ -64,7 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="read the password from stdin instead of generating one",
     )
-    user_commands.add_parser("list", help="list staff users")
+    user_commands.add_parser("list", help="list staff users and their state")
+    reset = user_commands.add_parser(
+        "reset-password", help="give a user a new one-time password (printed once)"
+    )
+    reset.add_argument("username")
 
     keys = commands.add_parser("api-keys", help="API keys")
     key_commands = keys.add_subparsers(dest="action", required=True, parser_class=_Parser)

@@ -128,8 +128,22 @@ async def users_create(runtime: Runtime, args: argparse.Namespace) -> int:
 async def users_list(runtime: Runtime, args: argparse.Namespace) -> int:
 
     async with runtime.db.read() as session:
-        for user in await users.list_users(session):
-            print(f"{user.username:<24}{user.role:<8}{'active' if user.active else 'disabled'}")
+        people = await users.list_users(session)
+    print(f"{'USERNAME':<24}{'ROLE':<8}{'STATE':<10}LAST LOGIN")
+    for user in people:
+        last = user.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if user.last_login_at else "never"
+        state = users.account_state(user)
+        print(f"{user.username:<24}{user.role:<8}{state:<10}{last}")
+    return 0
+
+
+async def users_reset_password(runtime: Runtime, args: argparse.Namespace) -> int:
+    """The way back in for someone who lost their password, the first admin's too."""
+    async with runtime.db.transaction() as session:
+        user, password = await users.reset_password(session, args.username, actor="cli")
+    say(f"{user.username!r} has a new one-time password (shown once; their other sessions")
+    say("have ended, and a password of their own is chosen at the next login):")
+    print(password)
     return 0
 
 
@@ -171,6 +185,7 @@ HANDLERS: dict[tuple[str, str], Callable[[Runtime, argparse.Namespace], Awaitabl
     ("numbers", "disable"): _numbers_toggle(False),
     ("users", "create"): users_create,
     ("users", "list"): users_list,
+    ("users", "reset-password"): users_reset_password,
     ("api-keys", "create"): keys_create,
     ("api-keys", "list"): keys_list,
     ("api-keys", "revoke"): keys_revoke,

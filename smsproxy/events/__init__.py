@@ -6,6 +6,7 @@ from .catalog import (
     EVENT_NAMES,
     ChatClosed,
     ChatCreated,
+    ChatRead,
     DeliveryUpdated,
     DomainEvent,
     MessageCreated,
@@ -16,6 +17,7 @@ from .catalog import (
     ParticipantOptedIn,
     ParticipantOptedOut,
     StaffSessionsEnded,
+    UnroutedUpdated,
 )
 from .log import emit, events_since, last_event_id, record, take_pending, write_pending
 
@@ -24,6 +26,7 @@ __all__ = [
     "Broker",
     "ChatClosed",
     "ChatCreated",
+    "ChatRead",
     "DeliveryUpdated",
     "DomainEvent",
     "Event",
@@ -36,6 +39,7 @@ __all__ = [
     "ParticipantOptedIn",
     "ParticipantOptedOut",
     "StaffSessionsEnded",
+    "UnroutedUpdated",
     "emit",
     "events_since",
     "last_event_id",

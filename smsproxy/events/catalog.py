@@ -188,6 +188,39 @@ class DeliveryUpdated:
 
 
 @dataclass(frozen=True)
+class ChatRead:
+    """A staff member read a chat past messages that were unread to them: their unread
+    count there changed, in every tab they have open. Counts are per person, so pages
+    of other staff members ignore it."""
+
+    name: ClassVar[str] = "chat.read"
+    chat_id: str | None
+    staff_user_id: int
+
+    def payload(self) -> dict[str, Any]:
+        return {"staff_user_id": self.staff_user_id}
+
+
+@dataclass(frozen=True)
+class UnroutedUpdated:
+    """Staff dealt with an unrouted SMS (handled, dismissed) or opened it again. Not an
+    event of any chat: a chat started from it has its own chat.created."""
+
+    name: ClassVar[str] = "unrouted.updated"
+    message: Message
+    chat_id: ClassVar[str | None] = None
+
+    def payload(self) -> dict[str, Any]:
+        message = self.message
+        return {
+            "id": message.public_id,
+            "state": message.unrouted_state,  # "handled", "dismissed", or None: waiting
+            "chat": message.unrouted_chat,  # the chat started from it, if any
+            "by": message.unrouted_state_by,  # a staff username
+        }
+
+
+@dataclass(frozen=True)
 class NumberChanged:
     name: ClassVar[str] = "number.changed"
     number: str  # a proxy number: ours, not personal data
@@ -221,6 +254,8 @@ DomainEvent = (
     | ParticipantOptedOut
     | ParticipantOptedIn
     | DeliveryUpdated
+    | ChatRead
+    | UnroutedUpdated
     | NumberChanged
     | StaffSessionsEnded
 )
@@ -234,6 +269,8 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ParticipantOptedOut,
     ParticipantOptedIn,
     DeliveryUpdated,
+    ChatRead,
+    UnroutedUpdated,
     NumberChanged,
     StaffSessionsEnded,
 )

@@ -1,5 +1,5 @@
-"""What staff work through: chats by latest activity, searches, unread counts, and the
-SMS that reached a number with no chat.
+"""What staff work through: chats by latest activity, searches and unread counts (the
+SMS that reached a number with no chat are in `unrouted`).
 
 Unread counts are per staff member: a `ChatReadMark` remembers the newest message shown
 to that person in that chat, and every message written by a participant after it is
@@ -15,12 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, literal, or_, union_all
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from ..db import utcnow
-from ..errors import InvalidChat, InvalidNumber, NotFound
+from .. import events
+from ..db import insert_for, utcnow
+from ..errors import InvalidChat, InvalidNumber
 from ..models import AuthorKind, Chat, ChatReadMark, ChatStatus, Message, Participant
 from ..phone import parse_number
 from .queries import ChatView
@@ -49,12 +49,12 @@ class ChatFilter:
     default_region: str | None = None
 
 
-def _encode(*parts: object) -> str:
+def encode_cursor(*parts: object) -> str:
     raw = "|".join(str(part) for part in parts)
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, count: int) -> list[str]:
+def decode_cursor(cursor: str, count: int) -> list[str]:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
     except (binascii.Error, ValueError, UnicodeDecodeError):
@@ -66,11 +66,11 @@ def _decode(cursor: str, count: int) -> list[str]:
 
 
 def _activity_cursor(chat: Chat) -> str:
-    return _encode(chat.last_activity_at.isoformat(), chat.id)
+    return encode_cursor(chat.last_activity_at.isoformat(), chat.id)
 
 
 def _after_activity_cursor(cursor: str) -> Any:
-    when_raw, id_raw = _decode(cursor, 2)
+    when_raw, id_raw = decode_cursor(cursor, 2)
     try:
         when, chat_id = datetime.fromisoformat(when_raw), int(id_raw)
     except ValueError:
@@ -221,21 +221,24 @@ async def unread_counts(
 
 
 async def mark_read(
-    session: AsyncSession, chat_id: int, staff_user_id: int, last_message_id: int
+    session: AsyncSession, chat: Chat, staff_user_id: int, last_message_id: int
 ) -> None:
     """Record that this person has seen the chat up to `last_message_id`. Marks only
-    move forward: an older page reporting late never makes read messages unread."""
-    if last_message_id <= 0:
+    move forward: an older page reporting late never makes read messages unread.
+
+    When that clears messages that were unread to them, their other tabs hear it
+    (chat.read) and drop the badge; reading a chat with nothing new says nothing.
+    """
+    if last_message_id <= 0 or chat.id is None:
         return
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    unread = (await unread_counts(session, staff_user_id, [chat.id])).get(chat.id, 0)
     table = ChatReadMark.__table__  # type: ignore[attr-defined]
     now = utcnow()
     statement = (
-        insert(table)
+        insert_for(session)(table)
         .values(
             staff_user_id=staff_user_id,
-            chat_id=chat_id,
+            chat_id=chat.id,
             last_message_id=last_message_id,
             read_at=now,
         )
@@ -244,8 +247,11 @@ async def mark_read(
             set_={"last_message_id": last_message_id, "read_at": now},
             where=table.c.last_message_id < last_message_id,
         )
+        .returning(table.c.last_message_id)
     )
-    await session.exec(statement)
+    moved = (await session.exec(statement)).first() is not None
+    if moved and unread:
+        events.emit(session, events.ChatRead(chat.public_id, staff_user_id))
 
 
 async def newest_message_id(
@@ -257,38 +263,3 @@ async def newest_message_id(
     if up_to_public_id is not None:
         query = query.where(col(Message.public_id) == up_to_public_id)
     return int((await session.exec(query)).one() or 0)
-
-
-async def list_unrouted(
-    session: AsyncSession, *, cursor: str | None = None, limit: int = PAGE_SIZE
-) -> tuple[list[Message], str | None]:
-    """SMS that reached a number with no active chat for their sender, newest first."""
-    query = (
-        select(Message)
-        .where(col(Message.chat_id).is_(None), col(Message.author_kind) == AuthorKind.unrouted)
-        .order_by(col(Message.id).desc())
-        .limit(limit + 1)
-    )
-    if cursor:
-        (raw,) = _decode(cursor, 1)
-        if not raw.isdigit():
-            raise InvalidChat("That page link is not valid any more", field="cursor")
-        query = query.where(col(Message.id) < int(raw))
-    messages = list((await session.exec(query)).all())
-    next_cursor = None
-    if len(messages) > limit:
-        messages = messages[:limit]
-        next_cursor = _encode(messages[-1].id)
-    return messages, next_cursor
-
-
-async def get_unrouted(session: AsyncSession, public_id: str) -> Message:
-    query = select(Message).where(
-        col(Message.public_id) == public_id,
-        col(Message.chat_id).is_(None),
-        col(Message.author_kind) == AuthorKind.unrouted,
-    )
-    message = (await session.exec(query)).first()
-    if message is None:
-        raise NotFound("That unrouted message does not exist (any more)")
-    return message

@@ -11,11 +11,12 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..db import Database, utcnow
-from ..errors import InvalidInput, NotFound
+from ..errors import Conflict, InvalidInput, NotFound
 from ..models import ApiKey
 from . import audit
 
@@ -31,18 +32,36 @@ def digest(key: str) -> str:
 async def create_key(
     session: AsyncSession, name: str, *, actor: str, can_reveal: bool = False
 ) -> tuple[ApiKey, str]:
-    """A new key, returned once. `can_reveal`: it may ask for participants' real
-    numbers (each answer audited); keys are made without that unless asked."""
+    """A new key named `name`, unique among active keys (the name is what people tell
+    keys apart by, and what `revoke` accepts), returned once. `can_reveal`: it may ask
+    for participants' real numbers (each answer audited); keys are made without that
+    unless asked."""
     name = name.strip()
     if not name or len(name) > 100:
         raise InvalidInput("An API key needs a name of 1 to 100 characters", field="name")
+    taken = select(ApiKey.id).where(ApiKey.name == name, col(ApiKey.revoked_at).is_(None))
+    if (await session.exec(taken)).first() is not None:
+        raise _name_taken(name)
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     record = ApiKey(name=name, prefix=key[:12], key_hash=digest(key), can_reveal=can_reveal)
-    session.add(record)
-    await session.flush()
+    try:
+        # A savepoint: losing a race with another admin leaves the caller's transaction
+        # usable, and the unique index says who lost.
+        async with session.begin_nested():
+            session.add(record)
+    except IntegrityError:
+        raise _name_taken(name) from None
     detail = {"name": name, "can_reveal": can_reveal}
     audit.record(session, actor=actor, action="api_key.create", target=record.prefix, detail=detail)
     return record, key
+
+
+def _name_taken(name: str) -> Conflict:
+    return Conflict(
+        f"An active API key is already named {name!r}: choose another name, or revoke "
+        "that key first",
+        field="name",
+    )
 
 
 async def find_key(session: AsyncSession, presented: str) -> ApiKey | None:
@@ -85,7 +104,8 @@ async def list_keys(session: AsyncSession) -> list[ApiKey]:
 
 
 async def revoke_key(session: AsyncSession, ident: str, *, actor: str) -> ApiKey:
-    """Revoke by id, prefix (the key's first 12 characters) or unique name."""
+    """Revoke by id, prefix (the key's first 12 characters) or name (active keys'
+    names are unique)."""
     query = select(ApiKey).where(col(ApiKey.revoked_at).is_(None))
     if ident.isdigit():
         query = query.where(ApiKey.id == int(ident))
@@ -93,12 +113,9 @@ async def revoke_key(session: AsyncSession, ident: str, *, actor: str) -> ApiKey
         query = query.where(ApiKey.prefix == ident[:12])
     else:
         query = query.where(ApiKey.name == ident)
-    matches = list((await session.exec(query)).all())
-    if not matches:
+    record = (await session.exec(query)).first()
+    if record is None:
         raise NotFound(f"No active API key matches {ident!r}")
-    if len(matches) > 1:
-        raise InvalidInput(f"{len(matches)} active keys are named {ident!r}: use the id")
-    record = matches[0]
     record.revoked_at = utcnow()
     session.add(record)
     audit.record(session, actor=actor, action="api_key.revoke", target=record.prefix)

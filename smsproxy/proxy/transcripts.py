@@ -3,7 +3,9 @@ SMS each one caused, and who on the staff wrote what."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
@@ -14,6 +16,7 @@ from ..models import Delivery, Message, Participant, StaffUser
 from .queries import ChatView
 
 TRANSCRIPT_SIZE = 200
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass
@@ -21,6 +24,26 @@ class TranscriptEntry:
     message: Message
     author: Participant | None
     deliveries: list[Delivery]
+
+    def sent_texts(self) -> list[tuple[str, list[Delivery]]]:
+        """What the SMS actually said, each text with the deliveries that carried it, in
+        order. An intro names the others, so each person's differs from the message's
+        own text; in a group, forwards start with the author's name."""
+        return _grouped(self.deliveries, lambda d: d.body)
+
+    def delivery_groups(self) -> list[list[Delivery]]:
+        """Deliveries in the same state (and with the same error), together: a group
+        chat's message shows one "Delivered" for everyone, not one row per person."""
+        return [group for _, group in _grouped(self.deliveries, lambda d: (d.status, d.error))]
+
+
+def _grouped(
+    deliveries: list[Delivery], key: Callable[[Delivery], K]
+) -> list[tuple[K, list[Delivery]]]:
+    groups: dict[K, list[Delivery]] = {}
+    for delivery in deliveries:
+        groups.setdefault(key(delivery), []).append(delivery)
+    return list(groups.items())
 
 
 async def transcript(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from enum import StrEnum
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -58,6 +59,22 @@ def credential_fingerprint(user: StaffUser) -> str:
     of that user (for good: enabling the account again does not bring them back)."""
     material = f"{user.session_version}:{user.password_hash}"
     return hashlib.sha256(material.encode()).hexdigest()[:16]
+
+
+class AccountState(StrEnum):
+    """What the CLI and the Staff page call an account: one vocabulary for both."""
+
+    active = "active"
+    invited = "invited"  # still holds a one-time password: has not chosen their own yet
+    disabled = "disabled"
+
+
+def account_state(user: StaffUser) -> AccountState:
+    if not user.active:
+        return AccountState.disabled
+    if user.must_change_password:
+        return AccountState.invited
+    return AccountState.active
 
 
 async def get_user(session: AsyncSession, user_id: int) -> StaffUser | None:
@@ -232,7 +249,7 @@ async def set_active(
     if not active:
         if by is not None and normalize_username(by) == user.username:
             raise Conflict("You cannot disable your own account")
-        await _keep_an_admin(session, user, "disable")
+        await _keep_an_admin(session, user, "disable them")
     if user.active == active:
         return user
     user.active = active
@@ -258,7 +275,7 @@ async def set_role(
     chosen = validate_role(role)
     user = await require_user(session, username)
     if chosen != Role.admin:
-        await _keep_an_admin(session, user, "make an agent")
+        await _keep_an_admin(session, user, "make them an agent")
     if user.role == chosen:
         return user
     user.role = chosen
@@ -286,5 +303,5 @@ async def _keep_an_admin(session: AsyncSession, user: StaffUser, doing: str) -> 
     if any(admin.id == user.id for admin in admins) and len(admins) == 1:
         raise Conflict(
             f"{user.username!r} is the last active admin: make someone else an admin "
-            f"before you {doing} them"
+            f"before you {doing}"
         )

@@ -1,5 +1,7 @@
-// Enhancements for every page: local times, confirmation dialogs, flash dismissal, and
-// a fetch helper that carries the CSRF token. Pages work without this script.
+// Enhancements for every page: local times, confirmation dialogs, flash dismissal, copy
+// buttons, and a fetch helper that carries the CSRF token. Pages work without this script.
+
+import { setupCopyButtons } from "./copy.js";
 
 const MINUTE = 60 * 1000;
 const HOUR = 60 * MINUTE;
@@ -7,6 +9,7 @@ const DAY = 24 * HOUR;
 
 const relativeFormat = new Intl.RelativeTimeFormat(undefined, { numeric: "auto" });
 const shortFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+const clockFormat = new Intl.DateTimeFormat(undefined, { timeStyle: "short" });
 const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "long" });
 
 /** "3 minutes ago" within a day of now, else the local date and time. */
@@ -19,13 +22,17 @@ export function formatTime(date, now = Date.now()) {
   return relativeFormat.format(Math.round(diff / HOUR), "hour");
 }
 
+const FORMATS = {
+  absolute: (date) => shortFormat.format(date),
+  clock: (date) => clockFormat.format(date), // where a heading already gives the day
+};
+
 /** Show one <time datetime="..."> in the browser's time zone, the full time in its title.
- *  data-format="absolute" always shows the date and time. */
+ *  data-format="absolute" always shows the date and time, "clock" the time of day. */
 export function renderTime(element) {
   const date = new Date(element.getAttribute("datetime"));
   if (Number.isNaN(date.getTime())) return;
-  const text =
-    element.dataset.format === "absolute" ? shortFormat.format(date) : formatTime(date);
+  const text = (FORMATS[element.dataset.format] ?? formatTime)(date);
   if (element.textContent !== text) element.textContent = text;
   const title = fullFormat.format(date);
   if (element.title !== title) element.title = title;
@@ -125,6 +132,7 @@ function onClick(event) {
 function start() {
   document.documentElement.classList.replace("no-js", "js");
   renderTimes(document);
+  setupCopyButtons(document);
   // Pages and live updates add <time> elements: render them as they arrive.
   new MutationObserver((mutations) => {
     for (const mutation of mutations) {

@@ -6,18 +6,11 @@
 // (?before=, data-latest-url set) shows that stretch only: new messages go to the latest.
 
 import { csrfFetch, elementFrom } from "./app.js";
+import { setupClosePanel, setupComposer } from "./chat-forms.js";
+import { markDays } from "./days.js";
+import { errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
 
-const LABELS = {
-  queued: "Queued",
-  sending: "Sending",
-  sent: "Sent",
-  delivered: "Delivered",
-  failed: "Failed",
-  rejected: "Rejected",
-  expired: "Expired",
-  suppressed: "Not sent",
-};
 const CLOSE_REASONS = {
   staff: "by staff",
   api: "through the API",
@@ -25,32 +18,6 @@ const CLOSE_REASONS = {
 };
 const NEAR_BOTTOM_PX = 48;
 const COALESCE_MS = 80;
-
-/** Show `message` under the field it belongs to (or clear it with null). */
-function showFieldError(field, message) {
-  if (!field) return;
-  const id = `${field.id}-live-error`;
-  let error = document.getElementById(id);
-  field.parentElement.querySelectorAll(".field-error").forEach((old) => {
-    if (old !== error) old.remove();
-  });
-  if (!message) {
-    error?.remove();
-    field.removeAttribute("aria-invalid");
-    return;
-  }
-  if (!error) {
-    error = document.createElement("p");
-    error.className = "field-error";
-    error.id = id;
-    field.after(error);
-  }
-  error.textContent = message;
-  field.setAttribute("aria-invalid", "true");
-  const described = new Set((field.getAttribute("aria-describedby") ?? "").split(" "));
-  described.add(id);
-  field.setAttribute("aria-describedby", [...described].filter(Boolean).join(" "));
-}
 
 function setup(page) {
   const chatId = page.dataset.chatId;
@@ -107,6 +74,7 @@ function setup(page) {
     if (oldest && olderRemain() && Number(fresh.dataset.order) < Number(oldest.dataset.order)) return;
     const follow = atBottom();
     place(fresh);
+    markDays(scroller);
     if (emptyNote) emptyNote.hidden = true;
     if (follow) toBottom();
     else jump.hidden = false;
@@ -152,9 +120,13 @@ function setup(page) {
       existing.append(update);
       return;
     }
-    for (const item of update.querySelectorAll("[data-delivery-id]")) {
-      const id = CSS.escape(item.dataset.deliveryId);
-      if (!list.querySelector(`[data-delivery-id="${id}"]`)) list.append(item);
+    for (const recipient of update.querySelectorAll(".recipient[data-delivery-id]")) {
+      const id = CSS.escape(recipient.dataset.deliveryId);
+      if (list.querySelector(`[data-delivery-id="${id}"]`)) continue;
+      const group = recipient.closest(".delivery");
+      const [status, error] = [group.dataset.status, errorOf(group)];
+      recipient.remove(); // out of the fresh copy: it joins a group of this bubble
+      moveRecipient(list, recipient, status, error);
     }
   }
 
@@ -169,18 +141,13 @@ function setup(page) {
   }
 
   function updateDelivery(data) {
-    const item = scroller.querySelector(`[data-delivery-id="${CSS.escape(data.delivery_id)}"]`);
-    if (!item) {
+    const id = CSS.escape(data.delivery_id);
+    const recipient = scroller.querySelector(`.recipient[data-delivery-id="${id}"]`);
+    if (!recipient) {
       if (data.message_id) schedule(data.message_id);
       return;
     }
-    const badge = item.querySelector('[data-role="status"]');
-    badge.className = `badge badge-${data.status}`;
-    badge.dataset.status = data.status;
-    badge.textContent = LABELS[data.status] ?? data.status;
-    const error = item.querySelector('[data-role="error"]');
-    error.textContent = data.error ?? "";
-    error.hidden = !data.error;
+    moveRecipient(recipient.closest(".deliveries"), recipient, data.status, data.error ?? "");
   }
 
   function showClosed(data) {
@@ -217,6 +184,7 @@ function setup(page) {
     topic: `chat:${chatId}`,
     since: Number.isInteger(since) ? since : null,
     onEvent(event) {
+      if (event.chat_id !== chatId) return; // the navigation's (unrouted SMS): shell.js
       const data = event.data ?? {};
       if (event.name === "message.created") schedule(data.id);
       else if (event.name === "delivery.updated") updateDelivery(data);
@@ -270,6 +238,7 @@ function setup(page) {
       (element) => !bubble(element.dataset.messageId),
     );
     history.prepend(...fresh);
+    markDays(scroller);
     const control = older.querySelector("#thread-older");
     document.getElementById("thread-older").replaceWith(control);
     if (keep) scroller.scrollTop += keep.getBoundingClientRect().top - keepTop;
@@ -292,66 +261,11 @@ function setup(page) {
     toBottom();
     scroller.focus();
   });
+  markDays(scroller);
   toBottom();
 
   if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
-}
-
-function setupComposer(form, { schedule, toBottom, latestUrl }) {
-  const body = form.querySelector("textarea");
-  const to = form.querySelector("select");
-  const count = document.getElementById("composer-count");
-  const button = form.querySelector('button[type="submit"]');
-  const max = Number(body.maxLength);
-  const defaultHint = count.textContent;
-
-  const updateCount = () => {
-    count.textContent = body.value
-      ? `${body.value.length} / ${max} characters`
-      : defaultHint;
-  };
-  body.addEventListener("input", updateCount);
-  body.addEventListener("keydown", (event) => {
-    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
-      event.preventDefault();
-      form.requestSubmit();
-    }
-  });
-
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    if (button.disabled) return;
-    button.disabled = true;
-    showFieldError(body, null);
-    showFieldError(to, null);
-    try {
-      const response = await csrfFetch(form.action, {
-        method: "POST",
-        body: new URLSearchParams(new FormData(form)),
-      });
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        const fields = answer.error?.fields ?? {};
-        const message = answer.error?.message ?? "The message was not sent. Try again.";
-        if (fields.to) showFieldError(to, fields.to);
-        else showFieldError(body, fields.body ?? message);
-        return;
-      }
-      if (latestUrl) {
-        location.assign(latestUrl); // where the message just sent shows
-        return;
-      }
-      body.value = "";
-      updateCount();
-      toBottom();
-      schedule(answer.message_id);
-    } catch {
-      showFieldError(body, "Could not reach the server: the message was not sent.");
-    } finally {
-      button.disabled = false;
-      body.focus();
-    }
-  });
+  setupClosePanel(document.querySelector("#chat-actions details.popover"));
 }
 
 const page = document.getElementById("chat-page");

@@ -28,6 +28,7 @@ function setupLiveList(root) {
   const announcer = root.querySelector('[data-role="announcer"]');
   const mayInsert = root.dataset.insert === "yes";
   const since = Number.parseInt(root.dataset.lastEventId ?? "", 10);
+  const staffId = document.body.dataset.staffId;
   const pending = new Map();
   let timer = null;
 
@@ -115,15 +116,21 @@ function setupLiveList(root) {
       schedule(event.chat_id, { bump: true, message: who ? `New message from ${who}` : null });
     } else if (event.name === "chat.closed") {
       schedule(event.chat_id, { bump: false });
+    } else if (event.name === "chat.read" && String(data.staff_user_id) === staffId) {
+      // Read in another tab of this person's: the badge goes here too.
+      if (find(event.chat_id)) schedule(event.chat_id, { bump: false });
     }
   }
 
   function onUnroutedEvent(event) {
     const data = event.data ?? {};
-    if (event.name !== "message.created" || event.chat_id || data.author_kind !== "unrouted") {
-      return;
+    if (event.chat_id) return;
+    if (event.name === "message.created" && data.author_kind === "unrouted") {
+      schedule(data.id, { bump: true, message: "A new unrouted SMS arrived" });
+    } else if (event.name === "unrouted.updated") {
+      // The server says whether it still belongs to this view (204: it leaves).
+      if (find(data.id) || mayInsert) schedule(data.id, { bump: false });
     }
-    schedule(data.id, { bump: true, message: "A new unrouted SMS arrived" });
   }
 
   connectLive({
@@ -175,7 +182,13 @@ function addRow(form) {
   }
   for (const error of row.querySelectorAll(".field-error")) error.remove();
   for (const element of row.querySelectorAll("[aria-describedby]")) {
-    element.removeAttribute("aria-describedby");
+    // The errors were the copied row's; hints shared by every row stay.
+    const kept = element
+      .getAttribute("aria-describedby")
+      .split(" ")
+      .filter((id) => id && !id.endsWith("-error"));
+    if (kept.length) element.setAttribute("aria-describedby", kept.join(" "));
+    else element.removeAttribute("aria-describedby");
   }
   rows.at(-1).after(row);
   renumber(form);

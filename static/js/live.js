@@ -10,7 +10,12 @@
 //   live.close();
 //
 // Reconnects by itself (0.5 s doubling to 10 s, with jitter) and asks for everything after
-// the last event it handled, so a dropped connection loses nothing. Drives #live-status.
+// the last event it handled, so a dropped connection loses nothing. Drives the page's live
+// indicator (#live-status) and, while the page is not live, its banner (#live-banner).
+//
+// One connection per page: the page script opens it with its own topic, and shell.js
+// opens one for pages that have none. Whatever else on the page follows events (the
+// navigation's counts) listens with onLiveEvent(fn) and hears every event it brings.
 
 const FIRST_DELAY_MS = 500;
 const MAX_DELAY_MS = 10_000;
@@ -19,17 +24,62 @@ const SILENCE_MS = 45_000;
 // Failed attempts in a row before the indicator says "Offline" instead of "Reconnecting…".
 const OFFLINE_AFTER = 4;
 
+// A reconnect that succeeds within this long (a server restart, a flaky network) shows
+// only in the indicator; past it, the banner says the page is not live.
+const BANNER_AFTER_MS = 2_500;
+
 const STATES = {
   live: "Live",
   reconnecting: "Reconnecting…",
   offline: "Offline",
 };
+const BANNER_TEXTS = {
+  reconnecting:
+    "Not live: reconnecting to the server. What happens meanwhile appears here once the connection is back.",
+  offline:
+    "Not live: this page cannot reach the server, so what it shows may be out of date. It catches up once the connection is back.",
+};
+
+const listeners = new Set();
+let connections = 0;
+let bannerTimer = null;
+
+/** Hear every event the page's live connection brings, whatever its topic. */
+export function onLiveEvent(listener) {
+  listeners.add(listener);
+  return () => listeners.delete(listener);
+}
+
+/** Whether a script of this page has opened a live connection. */
+export function liveOpened() {
+  return connections > 0;
+}
+
+function showBanner(state) {
+  const banner = document.getElementById("live-banner");
+  if (!banner) return;
+  clearTimeout(bannerTimer);
+  bannerTimer = null;
+  if (state === "live") {
+    banner.hidden = true;
+    return;
+  }
+  const show = () => {
+    banner.querySelector('[data-role="text"]').textContent = BANNER_TEXTS[state];
+    banner.dataset.state = state;
+    banner.hidden = false;
+  };
+  if (state === "offline" || !banner.hidden) show();
+  else bannerTimer = setTimeout(show, BANNER_AFTER_MS);
+}
 
 function showState(state) {
   const indicator = document.getElementById("live-status");
-  if (!indicator) return;
-  indicator.dataset.state = state;
-  indicator.textContent = STATES[state];
+  if (indicator) {
+    indicator.dataset.state = state;
+    indicator.textContent = STATES[state];
+  }
+  showBanner(state);
 }
 
 function liveUrl() {
@@ -52,10 +102,12 @@ export function connectLive({ topic, since = null, onEvent, onReset } = {}) {
   function handle(event) {
     if (lastId !== null && event.id <= lastId) return;
     lastId = event.id;
-    try {
-      onEvent?.(event);
-    } catch (error) {
-      console.error("live event handler failed", error);
+    for (const handler of [onEvent, ...listeners]) {
+      try {
+        handler?.(event);
+      } catch (error) {
+        console.error("live event handler failed", error);
+      }
     }
   }
 
@@ -137,7 +189,11 @@ export function connectLive({ topic, since = null, onEvent, onReset } = {}) {
   }
 
   function onOnline() {
-    if (socket) return;
+    if (socket) {
+      // The network came back before this socket noticed it was gone.
+      if (helloAt) showState("live");
+      return;
+    }
     delay = FIRST_DELAY_MS;
     connect();
   }
@@ -148,6 +204,7 @@ export function connectLive({ topic, since = null, onEvent, onReset } = {}) {
 
   window.addEventListener("online", onOnline);
   window.addEventListener("offline", onOffline);
+  connections += 1;
   showState("reconnecting");
   connect();
 

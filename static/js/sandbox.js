@@ -108,7 +108,9 @@ function setup(phones) {
       if (current) {
         updatePhone(current, phone);
       } else {
-        phones.append(phone);
+        // The first page lists the most recently active: a new phone leads it.
+        if (phones.dataset.firstPage === "yes") phones.prepend(phone);
+        else phones.append(phone);
         setupForm(phone.querySelector("[data-sandbox-form]"));
         scrollLogToEnd(phone.querySelector('[data-role="log"]'));
       }

@@ -3,19 +3,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
+import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 
 from smsproxy.app import create_app
 from smsproxy.models import Role
 from smsproxy.proxy import users
 from smsproxy.runtime import Runtime
-from tests.conftest import IN_CI, REDIS_URL, make_settings
+from tests.conftest import IN_CI, REDIS_URL, USE_POSTGRES, make_settings, truncate_all
 from tests.helpers import add_numbers
 from tests.live_server import LiveServer
 from tests.server import free_port
@@ -43,14 +46,18 @@ pytestmark = pytest.mark.browser
 T = TypeVar("T")
 
 
-@pytest.fixture
-def chromium_path() -> Path:
+def require_chromium() -> Path:
     if CHROMIUM.exists():
         return CHROMIUM
     message = f"browser tests need Debian's chromium at {CHROMIUM} (apt-get install chromium)"
     if IN_CI:
         pytest.fail(message + ", and CI must run them")
     pytest.skip(message)
+
+
+@pytest.fixture
+def chromium_path() -> Path:
+    return require_chromium()
 
 
 @pytest.fixture
@@ -139,3 +146,72 @@ async def mark_page(page: Page) -> None:
 
 async def assert_not_reloaded(page: Page) -> None:
     assert await page.evaluate("window.__notReloaded === true"), "the page reloaded"
+
+
+# One server, browser and logged-in admin for a whole module: for modules of many short
+# tests that each look at a page or two (tests/browser/test_daily_use.py, the axe-core
+# pass over every page). Their tests share the database: each makes what it needs under
+# names of its own. Mark such a module with MODULE_LOOP so its tests run on the loop the
+# module's fixtures live on.
+MODULE_LOOP = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest.fixture(scope="module")
+def module_database_url(request: pytest.FixtureRequest, tmp_path_factory: Any) -> str:
+    if USE_POSTGRES:
+        url: str = request.getfixturevalue("_postgres_database")
+        asyncio.run(truncate_all(url))
+        return url
+    template: Path = request.getfixturevalue("_sqlite_template")
+    path = tmp_path_factory.mktemp("browser-module") / "smsproxy.db"
+    shutil.copy(template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="module")
+def module_server(module_database_url: str) -> Iterator[LiveServer]:
+    """As `server`, for a whole module."""
+    require_chromium()
+    settings = make_settings(module_database_url, redis_url=REDIS_URL or None)
+    live = LiveServer(create_app(settings, background=True), free_port())
+    live.start()
+    try:
+        live.submit(_seed(live.runtime)).result(START_TIMEOUT)
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def module_browser() -> AsyncIterator[Browser]:
+    chromium = require_chromium()
+    expect.set_options(timeout=TIMEOUT_MS)
+    async with async_playwright() as playwright:
+        value = await playwright.chromium.launch(
+            executable_path=str(chromium), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield value
+        finally:
+            await value.close()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def admin_context(
+    module_browser: Browser, module_server: LiveServer
+) -> AsyncIterator[BrowserContext]:
+    """A browser profile logged in as the seeded admin, for the whole module."""
+    value = await module_browser.new_context(
+        base_url=module_server.base_url,
+        viewport={"width": 1280, "height": 800},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    value.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = await value.new_page()
+        await log_in(page)
+        await page.close()
+        yield value
+    finally:
+        await value.close()

@@ -6,7 +6,8 @@ import asyncio
 
 from sqlmodel import col, select
 
-from smsproxy.carrier.sandbox import SandboxCarrier, list_handsets
+from smsproxy.carrier.handsets import find_handsets
+from smsproxy.carrier.sandbox import SandboxCarrier
 from smsproxy.config import Settings
 from smsproxy.models import Delivery, DeliveryKind, DeliveryStatus, Message
 from smsproxy.proxy.routing import Route
@@ -66,7 +67,7 @@ async def test_a_round_trip_between_two_handsets(runtime: Runtime) -> None:
         ]
 
     async with runtime.db.read() as session:
-        handsets = {h.number: h for h in await list_handsets(session)}
+        handsets = {h.number: h for h in (await find_handsets(session)).handsets}
     assert set(handsets) == {ALICE, BOB}
     alice, bob = handsets[ALICE], handsets[BOB]
     assert [(s.direction, s.proxy_number, s.body) for s in alice.sms] == [
@@ -89,7 +90,7 @@ async def test_a_stranger_gets_the_ended_reply_on_their_handset(runtime: Runtime
 
     assert outcome.route == Route.unrouted
     async with runtime.db.read() as session:
-        [handset] = await list_handsets(session)
+        [handset] = (await find_handsets(session)).handsets
         [message] = (await session.exec(select(Message))).all()
     assert message.chat_id is None and message.body == "Hello?"
     assert handset.number == STRANGER and handset.routes == []

@@ -50,3 +50,19 @@ async def test_cli_numbers_recount_reports_then_fixes_drift(
     assert "(fixed)" in capsys.readouterr().err
     assert await admin.numbers_recount(runtime, argparse.Namespace(check=True)) == 0
     assert "match" in capsys.readouterr().err
+
+
+async def test_cli_reset_password_gives_a_one_time_password_that_logs_in(
+    runtime: Runtime, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from smsproxy.cli import admin
+
+    async with runtime.db.transaction() as session:
+        await users.create_user(session, "frank", PASSWORD, "admin")
+    assert await admin.users_reset_password(runtime, argparse.Namespace(username="Frank")) == 0
+    new_password = capsys.readouterr().out.strip()
+    user = await load(runtime, "frank")
+    assert user.must_change_password
+    async with runtime.db.transaction() as session:
+        assert await users.authenticate(session, "frank", PASSWORD) is None
+        assert await users.authenticate(session, "frank", new_password) is not None

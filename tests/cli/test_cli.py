@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -110,7 +111,24 @@ def test_users_create_with_generated_and_given_password(workdir: Path) -> None:
     again = smsproxy(workdir, "users", "create", "bob", stdin="")
     assert again.returncode == 1 and "already exists" in again.stderr
     listed = smsproxy(workdir, "users", "list").stdout
-    assert re.search(r"alice\s+admin", listed) and re.search(r"bob\s+agent", listed)
+    # The Staff page's words: a generated password makes an invited account until its
+    # owner chooses their own.
+    assert re.search(r"alice\s+admin\s+invited\s+never", listed), listed
+    assert re.search(r"bob\s+agent\s+active\s+never", listed), listed
+
+
+def test_users_reset_password_prints_a_new_one_time_password(workdir: Path) -> None:
+    created = smsproxy(workdir, "users", "create", "carol", stdin="")
+    assert created.returncode == 0, created.stderr
+    first = created.stdout.strip()
+    reset = smsproxy(workdir, "users", "reset-password", "carol")
+    assert reset.returncode == 0, reset.stderr
+    second = reset.stdout.strip()
+    assert len(second) >= 12 and second != first
+    assert "one-time password" in reset.stderr
+    missing = smsproxy(workdir, "users", "reset-password", "nobody")
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == "smsproxy: error: No staff user named 'nobody'"
 
 
 @pytest.mark.skipif(USE_POSTGRES, reason="the embedded server's defaults are SQLite's")
@@ -136,6 +154,8 @@ def test_run_serves_and_prints_url_and_first_admin(workdir: Path) -> None:
         process.send_signal(signal.SIGINT)
         _, stderr = process.communicate(timeout=30)
     assert f"running at http://localhost:{port}" in stderr
+    # hypercorn's own line, once: not also through a second handler of its own.
+    assert stderr.count(f"Running on http://127.0.0.1:{port}") == 1, stderr
     assert re.search(r"log in as 'admin' with the one-time password: \S{12,}", stderr)
     secret = workdir / "smsproxy.db.secret"
     assert secret.exists() and len(secret.read_text().strip()) >= 40
@@ -144,3 +164,29 @@ def test_run_serves_and_prints_url_and_first_admin(workdir: Path) -> None:
     listed = smsproxy(workdir, "users", "list").stdout
     assert listed.count("admin") == 2  # the username and its role, one user
     assert secret.read_text() == before
+
+
+def test_run_on_a_busy_port_says_so_in_one_line(workdir: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = smsproxy(workdir, "run", "--port", str(port))
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        f"smsproxy: port {port} is already in use (127.0.0.1:{port}): stop what runs there, "
+        f"or choose another port with --port {port + 1} or PORT={port + 1}"
+    )
+    # Refused before anything else: no "running at", no database with a first admin
+    # whose one-time password nobody saw.
+    assert not (workdir / "smsproxy.db").exists()
+
+
+def test_api_key_names_are_unique_among_active_keys(workdir: Path) -> None:
+    assert smsproxy(workdir, "api-keys", "create", "billing").returncode == 0
+    again = smsproxy(workdir, "api-keys", "create", "billing")
+    assert again.returncode == 1 and again.stdout == ""
+    assert again.stderr.strip() == (
+        "smsproxy: error: An active API key is already named 'billing': choose another "
+        "name, or revoke that key first"
+    )

@@ -1,13 +1,14 @@
-"""The inbox queries behind the dashboard: activity order and pages, search, read marks,
-unrouted SMS, and the newest part of a transcript."""
+"""The inbox queries behind the dashboard: activity order and pages, search, read marks
+and the newest part of a transcript."""
 
 from __future__ import annotations
 
 import pytest
 from sqlmodel import col, select
 
+from smsproxy import events
 from smsproxy.errors import InvalidChat
-from smsproxy.models import AuthorKind, ChatStatus, Message, Role, StaffUser
+from smsproxy.models import AuthorKind, ChatStatus, EventRecord, Message, Role, StaffUser
 from smsproxy.proxy import inbox, transcripts
 from smsproxy.proxy.queries import ChatView
 from smsproxy.proxy.sandbox import text_from_handset
@@ -104,25 +105,34 @@ async def test_read_marks_only_move_forward(runtime: Runtime) -> None:
     async with runtime.db.read() as session:
         ids = list((await session.exec(select(Message.id).order_by(col(Message.id)))).all())
     async with runtime.db.transaction() as session:
-        await inbox.mark_read(session, view.chat.id, reader, ids[1])
-        await inbox.mark_read(session, view.chat.id, reader, ids[0])  # late, older: ignored
+        await inbox.mark_read(session, view.chat, reader, ids[1])
+        await inbox.mark_read(session, view.chat, reader, ids[0])  # late, older: ignored
     async with runtime.db.read() as session:
         counts = await inbox.unread_counts(session, reader, [view.chat.id])
         others = await inbox.unread_counts(session, other, [view.chat.id])
     assert counts == {view.chat.id: 1} and others == {view.chat.id: 3}
 
 
-async def test_unrouted_pages(runtime: Runtime) -> None:
-    await add_numbers(runtime, P1)
-    for n in range(3):
-        await text_from_handset(runtime.db, runtime.routing, "+447700900999", P1, f"stray {n}")
+async def read_events(rt: Runtime) -> list[tuple[str | None, int]]:
+    async with rt.db.read() as session:
+        found = await session.exec(
+            select(EventRecord)
+            .where(EventRecord.name == events.ChatRead.name)
+            .order_by(col(EventRecord.id))
+        )
+        return [(e.chat_public_id, e.payload["staff_user_id"]) for e in found.all()]
+
+
+async def test_reading_unread_messages_tells_the_readers_other_tabs(runtime: Runtime) -> None:
+    [view] = await chats(runtime, 1)
+    reader = await staff(runtime)
+    await say(runtime, view, "one")
     async with runtime.db.read() as session:
-        first, cursor = await inbox.list_unrouted(session, limit=2)
-        assert cursor is not None
-        rest, end = await inbox.list_unrouted(session, cursor=cursor, limit=2)
-        found = await inbox.get_unrouted(session, rest[0].public_id)
-    assert [m.body for m in first + rest] == ["stray 2", "stray 1", "stray 0"]
-    assert end is None and found.body == "stray 0"
+        newest = await inbox.newest_message_id(session, view.chat.id or 0)
+    for _ in range(2):  # the second time, nothing was unread: nothing to say
+        async with runtime.db.transaction() as session:
+            await inbox.mark_read(session, view.chat, reader, newest)
+    assert await read_events(runtime) == [(view.chat.public_id, reader)]
 
 
 async def test_transcript_keeps_the_newest(runtime: Runtime) -> None:
@@ -160,6 +170,6 @@ async def test_unread_counts_stop_at_the_cap(runtime: Runtime) -> None:
     assert counts == {view.chat.id: inbox.UNREAD_CAP + 1}
     assert row.unread_label == "99+"
     async with runtime.db.transaction() as session:
-        await inbox.mark_read(session, view.chat.id, reader, written[-4].id or 0)
+        await inbox.mark_read(session, view.chat, reader, written[-4].id or 0)
     async with runtime.db.read() as session:
         assert await inbox.unread_counts(session, reader, [view.chat.id]) == {view.chat.id: 3}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
 
 import pytest
 from quart import Quart
 from sqlmodel import select
 
-from smsproxy.errors import InvalidInput, NotFound
+from smsproxy.errors import Conflict, InvalidInput, NotFound
 from smsproxy.models import ApiKey, AuditEvent
 from smsproxy.proxy import keys
 from smsproxy.runtime import Runtime
@@ -42,7 +43,7 @@ async def test_a_key_is_stored_only_as_its_digest(runtime: Runtime) -> None:
 
 
 async def test_keys_are_unique(runtime: Runtime) -> None:
-    (_, first), (_, second) = await make(runtime, "a"), await make(runtime, "a")
+    (_, first), (_, second) = await make(runtime, "a"), await make(runtime, "b")
     assert first != second
 
 
@@ -113,13 +114,6 @@ async def test_revoke_by_id_prefix_or_name(runtime: Runtime, how: str) -> None:
         await revoke(runtime, ident)
 
 
-async def test_revoking_an_ambiguous_name_asks_for_the_id(runtime: Runtime) -> None:
-    await make(runtime, "twin")
-    await make(runtime, "twin")
-    with pytest.raises(InvalidInput, match="2 active keys are named 'twin': use the id"):
-        await revoke(runtime, "twin")
-
-
 async def test_list_keys_in_creation_order(runtime: Runtime) -> None:
     for name in ("b", "a", "c"):
         await make(runtime, name)
@@ -152,3 +146,21 @@ async def test_an_api_call_notes_the_key_use_at_most_once_a_minute(app: Quart) -
     assert (await client.get("/api/v1/numbers", headers=headers)).status_code == 200
     later = await last_used()
     assert later is not None and later >= first
+
+
+async def test_active_key_names_are_unique(runtime: Runtime) -> None:
+    first, _ = await make(runtime, "billing")
+    with pytest.raises(Conflict, match="already named 'billing'") as refused:
+        await make(runtime, " billing ")
+    assert refused.value.field == "name" and refused.value.status == 409
+    await revoke(runtime, str(first.id))
+    second, _ = await make(runtime, "billing")
+    assert second.id != first.id
+
+
+async def test_two_keys_named_alike_at_once_make_one(runtime: Runtime) -> None:
+    """The index decides when both checks pass before either insert commits."""
+    results = await asyncio.gather(
+        make(runtime, "race"), make(runtime, "race"), return_exceptions=True
+    )
+    assert sorted(type(result).__name__ for result in results) == ["Conflict", "tuple"]

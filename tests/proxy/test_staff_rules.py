@@ -143,10 +143,17 @@ async def test_the_last_active_admin_is_kept(
             async with runtime.db.transaction() as session:
                 await users.set_active(session, f"other{number}", False, actor="tests")
     async with runtime.db.transaction() as session:
-        with pytest.raises(Conflict, match="'boss' is the last active admin"):
+        with pytest.raises(Conflict) as disabling:
             await users.set_active(session, "boss", False, actor="cli")
-        with pytest.raises(Conflict, match="'boss' is the last active admin"):
+        with pytest.raises(Conflict) as demoting:
             await users.set_role(session, "boss", "agent", actor="cli")
+    # Whole sentences: the page shows them as they are.
+    assert disabling.value.message == (
+        "'boss' is the last active admin: make someone else an admin before you disable them"
+    )
+    assert demoting.value.message == (
+        "'boss' is the last active admin: make someone else an admin before you make them an agent"
+    )
     saved = await load(runtime, "boss")
     assert saved.active and saved.role == Role.admin
 

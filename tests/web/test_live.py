@@ -144,9 +144,25 @@ async def test_null_since_starts_at_hello(app: Quart, client: QuartClient) -> No
 @pytest.mark.parametrize(
     ("topic", "wanted"),
     [
-        ("chats", {"a-created", "a-message", "b-closed", "number"}),
-        ("chat:ch_a", {"a-created", "a-message", "a-delivery"}),
-        ("all", {"a-created", "a-message", "a-delivery", "b-closed", "number"}),
+        (
+            "chats",
+            {"a-created", "a-message", "b-closed", "b-read", "number", "unrouted", "triaged"},
+        ),
+        # A chat's page hears that chat, and the unrouted inbox its navigation counts.
+        ("chat:ch_a", {"a-created", "a-message", "a-delivery", "unrouted", "triaged"}),
+        (
+            "all",
+            {
+                "a-created",
+                "a-message",
+                "a-delivery",
+                "b-closed",
+                "b-read",
+                "number",
+                "unrouted",
+                "triaged",
+            },
+        ),
     ],
 )
 async def test_topics_filter_replay_and_live(
@@ -158,7 +174,10 @@ async def test_topics_filter_replay_and_live(
             await emit(app, events.MessageCreated.name, "ch_a"): "a-message",
             await emit(app, events.DeliveryUpdated.name, "ch_a"): "a-delivery",
             await emit(app, events.ChatClosed.name, "ch_b"): "b-closed",
+            await emit(app, events.ChatRead.name, "ch_b"): "b-read",
             await emit(app, events.NumberChanged.name, None): "number",
+            await emit(app, events.MessageCreated.name, None): "unrouted",
+            await emit(app, events.UnroutedUpdated.name, None): "triaged",
         }
 
     replayed = await emit_each()

@@ -110,3 +110,6 @@ def test_hypercorn_serves_the_app_with_the_setting(database_url: str, tmp_path: 
         assert [login("203.0.113.5") for _ in range(10)] == [400] * 10
         assert login("203.0.113.5") == 429
         assert login("203.0.113.6") == 400
+    # Each of hypercorn's lines once: its own handler prints it, the app's does not again.
+    log = server.log_path.read_text()
+    assert log.count(f"Running on http://127.0.0.1:{server.port}") == 1, log

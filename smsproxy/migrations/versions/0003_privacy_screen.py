@@ -1,7 +1,7 @@
 """privacy: screened texts, opt-outs per real number, retention
 
-Revision ID: 0002_privacy_screen
-Revises: 0001
+Revision ID: 0003_privacy_screen
+Revises: 0002_messages_api
 Create Date: 2026-12-02 10:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 
 import smsproxy.db
 
-revision: str = "0002_privacy_screen"
+revision: str = "0003_privacy_screen"
 down_revision: str | None = "0002_messages_api"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

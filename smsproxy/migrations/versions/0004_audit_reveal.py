@@ -1,7 +1,7 @@
 """audit log filters, API keys that may reveal numbers
 
 Revision ID: 0004_audit_reveal
-Revises: 0001
+Revises: 0003_privacy_screen
 Create Date: 2026-12-02 10:00:00.000000
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_audit_reveal"
-down_revision: str | None = "0002_privacy_screen"
+down_revision: str | None = "0003_privacy_screen"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

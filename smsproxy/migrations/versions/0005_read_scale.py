@@ -1,6 +1,6 @@
 """reads that stay fast at scale: route counters on proxy numbers, a transcript index
 
-Revision ID: 0002_read_scale
+Revision ID: 0005_read_scale
 Revises: 0004_audit_reveal
 Create Date: 2026-12-02 13:00:00
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002_read_scale"
+revision: str = "0005_read_scale"
 down_revision: str | None = "0004_audit_reveal"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None

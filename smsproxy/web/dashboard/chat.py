@@ -53,7 +53,7 @@ async def render_chat(
         # take ids in the other order than their times.
         newest = max((e.message.id or 0 for e in entries), default=0)
         if before is None and view.chat.id is not None:
-            await inbox.mark_read(session, view.chat.id, staff.id, newest)
+            await inbox.mark_read(session, view.chat, staff.id, newest)
     html = await render_template(
         "chats/chat.html",
         view=view,
@@ -197,5 +197,5 @@ async def post_read(chat_id: str) -> Any:
         view = await get_chat(session, chat_id)
         assert view.chat.id is not None
         newest = await inbox.newest_message_id(session, view.chat.id, message_id)
-        await inbox.mark_read(session, view.chat.id, staff.id, newest)
+        await inbox.mark_read(session, view.chat, staff.id, newest)
     return "", 204

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, render_template
+from quart import Blueprint, make_response, render_template, request
 from sqlmodel import select
 from werkzeug.exceptions import BadRequest
 
 from ...models import Chat, ChatStatus, ProxyNumber
 from ...proxy.inbox import ChatFilter, chat_row, search_chats
 from .. import services, settings
-from ..guards import staff_required
+from ..guards import Staff, staff_required
 from .base import event_position, fragment, query_value, signed_in
 
 blueprint = Blueprint("chats", __name__)
@@ -27,10 +27,39 @@ def chat_filter() -> tuple[str, ChatFilter]:
     return status, ChatFilter(STATUSES[status], text, settings().default_region)
 
 
+DENSITIES = ("comfortable", "compact")
+DENSITY_COOKIE = "chat_list_density"
+
+
+def density() -> tuple[str, bool]:
+    """The list's density: asked for by a link (`?density=`, remembered), else the one
+    remembered. Returns it and whether to remember it."""
+    asked = query_value("density", limit=20)
+    if asked in DENSITIES:
+        return asked, True
+    remembered = request.cookies.get(DENSITY_COOKIE, "")
+    return (remembered if remembered in DENSITIES else DENSITIES[0]), False
+
+
 @blueprint.get("/chats")
 @staff_required
 async def get_chats() -> Any:
     staff = await signed_in()
+    chosen, remember = density()
+    response = await make_response(await _render_chats(staff, chosen))
+    if remember:
+        response.set_cookie(
+            DENSITY_COOKIE,
+            chosen,
+            max_age=365 * 24 * 3600,
+            samesite="Lax",
+            httponly=True,
+            secure=request.scheme == "https",
+        )
+    return response
+
+
+async def _render_chats(staff: Staff, chosen: str) -> str:
     status, search = chat_filter()
     cursor = query_value("cursor", limit=300) or None
     async with services().db.read() as session:
@@ -53,6 +82,7 @@ async def get_chats() -> Any:
         cursor=cursor,
         next_cursor=next_cursor,
         setup=setup,
+        density=chosen,
         last_event_id=position,
     )
 

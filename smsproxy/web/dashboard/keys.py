@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart import session as browser_session
 
 from ...errors import ProxyError
 from ...proxy import keys
@@ -37,9 +38,18 @@ async def render_keys(
     return html, status, NO_STORE
 
 
+# The key just created, kept in this browser's session cookie (signed, HttpOnly) for the
+# one page that shows it: the form redirects there, so reloading that page neither
+# creates a second key nor shows this one again.
+NEW_KEY = "new_api_key"
+
+
 @blueprint.get("/api-keys")
 @admin_required
 async def get_keys() -> Any:
+    created = browser_session.pop(NEW_KEY, None)
+    if isinstance(created, list) and len(created) == 2:
+        return await render_keys(created=(str(created[0]), str(created[1])))
     return await render_keys()
 
 
@@ -59,9 +69,10 @@ async def post_key() -> Any:
         errors = {error_field(error, "name"): error.message}
         typed = {"name": name, "can_reveal": "yes" if can_reveal else ""}
         return await render_keys(errors=errors, typed=typed, status=error.status)
-    # Rendered, not redirected: a reload must not show the key again, and nothing
-    # stores it to show later.
-    return await render_keys(created=(record.name, key), status=201)
+    # Post/redirect/get: the key waits in the signed session for exactly one render, so
+    # a reload shows nothing and creates nothing.
+    browser_session[NEW_KEY] = [record.name, key]
+    return redirect(url_for(".get_keys"), 303)
 
 
 @blueprint.post("/api-keys/<int:key_id>/revoke")

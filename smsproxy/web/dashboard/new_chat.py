@@ -19,7 +19,7 @@ from werkzeug.datastructures import MultiDict
 
 from ...errors import NotFound, ProxyError
 from ...models import Message
-from ...proxy import inbox
+from ...proxy import unrouted_inbox
 from ...proxy.chats import (
     MAX_PARTICIPANTS,
     MIN_PARTICIPANTS,
@@ -29,7 +29,7 @@ from ...proxy.chats import (
     retry_on_route_conflict,
 )
 from .. import services
-from ..guards import staff_required
+from ..guards import Staff, staff_required
 from .base import FormErrors, InvalidForm, actor_of, error_field, masked, signed_in
 
 blueprint = Blueprint("new_chat", __name__)
@@ -112,7 +112,7 @@ async def _resolve_sources(form: NewChatForm) -> dict[int, Message]:
     async with services().db.read() as session:
         for index, row in wanted:
             try:
-                message = await inbox.get_unrouted(session, row.source)
+                message = await unrouted_inbox.get_unrouted(session, row.source)
             except NotFound:
                 row.source = ""
                 continue
@@ -197,7 +197,7 @@ async def post_new_chat() -> Any:
         number = (sources[i].sender_number or "") if i in sources else row.number
         people.append(NewParticipant(number=number, name=row.name))
     try:
-        chat_id = await _create(form, people, actor_of(staff))
+        chat_id = await _create(form, people, staff, list(sources.values()))
     except ProxyError as error:
         name = _field_for(error_field(error, "form"), used)
         return await _render(form, {name: error.message}, error.status)
@@ -215,7 +215,11 @@ def _change_rows(form: NewChatForm, action: str) -> NewChatForm:
     return form
 
 
-async def _create(form: NewChatForm, people: list[NewParticipant], actor: str) -> str:
+async def _create(
+    form: NewChatForm, people: list[NewParticipant], staff: Staff, sources: list[Message]
+) -> str:
+    """The chat, and the unrouted SMS it was started from marked handled by it, in one
+    transaction."""
     svc = services()
     spec = ChatSpec(
         participants=people,
@@ -230,9 +234,11 @@ async def _create(form: NewChatForm, people: list[NewParticipant], actor: str) -
             session,
             spec,
             templates=svc.templates,
-            actor=actor,
+            actor=actor_of(staff),
             default_region=svc.settings.default_region,
         )
+        fresh = [await unrouted_inbox.get_unrouted(session, m.public_id) for m in sources]
+        await unrouted_inbox.handled_by_chat(session, fresh, view.chat.public_id, by=staff.username)
         return view.chat.public_id
 
     return await retry_on_route_conflict(svc.db, create)

@@ -10,7 +10,7 @@ from ...errors import ProxyError
 from ...proxy import pool
 from .. import services, settings
 from ..guards import admin_required, staff_required
-from .base import FormErrors, InvalidForm, error_field, event_position
+from .base import FormErrors, InvalidForm, error_field, event_position, fragment
 
 blueprint = Blueprint("numbers", __name__)
 
@@ -27,12 +27,9 @@ async def render_numbers(
     async with services().db.read() as session:
         position = await event_position(session)
         usage = await pool.list_numbers(session)
-    total_routes = sum(u.active_routes for u in usage)
     html = await render_template(
         "numbers.html",
-        usage=usage,
-        total_routes=total_routes,
-        enabled_count=sum(1 for u in usage if u.number.enabled),
+        **_pool(usage),
         errors=errors or {},
         typed=typed or {},
         row_errors=row_errors or {},
@@ -45,6 +42,24 @@ async def render_numbers(
 @staff_required
 async def get_numbers() -> Any:
     return await render_numbers()
+
+
+@blueprint.get("/numbers/table")
+@staff_required
+async def get_numbers_table() -> Any:
+    """The pool with its load, for the page to refresh when numbers or chats change."""
+    async with services().db.read() as session:
+        usage = await pool.list_numbers(session)
+    html = await render_template("numbers/_table.html", **_pool(usage), row_errors={})
+    return fragment(html)
+
+
+def _pool(usage: list[pool.NumberUsage]) -> dict[str, Any]:
+    return {
+        "usage": usage,
+        "total_routes": sum(u.active_routes for u in usage),
+        "enabled_count": sum(1 for u in usage if u.number.enabled),
+    }
 
 
 @blueprint.post("/numbers")

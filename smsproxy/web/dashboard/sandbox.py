@@ -6,6 +6,7 @@ These phones are fake, so their full numbers are shown here, and only here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from quart import (
@@ -21,7 +22,7 @@ from quart import (
 from sqlmodel import col, select
 from werkzeug.exceptions import NotFound
 
-from ...carrier.sandbox import Handset, list_handsets
+from ...carrier.handsets import Handset, HandsetPage, describe, find_handsets, matches
 from ...errors import ProxyError
 from ...models import ProxyNumber
 from ...phone import parse_number
@@ -30,7 +31,15 @@ from ...proxy.routing import Route
 from ...proxy.sandbox import text_from_handset
 from .. import services, settings
 from ..guards import staff_required
-from .base import FormErrors, InvalidForm, error_field, event_position, fetch_wants_json, fragment
+from .base import (
+    FormErrors,
+    InvalidForm,
+    error_field,
+    event_position,
+    fetch_wants_json,
+    fragment,
+    query_value,
+)
 
 blueprint = Blueprint("sandbox", __name__)
 
@@ -59,16 +68,35 @@ def _added_phones() -> list[str]:
     return [str(number) for number in value][:MAX_ADDED_PHONES] if isinstance(value, list) else []
 
 
-async def _phones() -> tuple[list[Handset], list[ProxyNumber], int]:
+@dataclass(frozen=True)
+class Phones:
+    found: HandsetPage
+    numbers: list[ProxyNumber]  # the pool, for each phone's "Text to"
+    position: int
+    query: str
+
+
+def _search() -> tuple[str, int]:
+    """`?q=` (part of a number or a name) and `?page=`."""
+    raw_page = query_value("page", limit=6)
+    return query_value("q", limit=100).strip(), int(raw_page) if raw_page.isdigit() else 1
+
+
+async def _phones() -> Phones:
+    query, page = _search()
     async with services().db.read() as db_session:
         position = await event_position(db_session)
-        handsets = await list_handsets(db_session)
+        found = await find_handsets(db_session, query=query, page=page)
         numbers = list(
             (await db_session.exec(select(ProxyNumber).order_by(col(ProxyNumber.number)))).all()
         )
-    known = {handset.number for handset in handsets}
-    handsets.extend(Handset(number) for number in _added_phones() if number not in known)
-    return handsets, numbers, position
+        if found.page == 1:
+            # Phones added on this page that have not texted yet: first, on the first page.
+            shown = {handset.number for handset in found.handsets}
+            added = [n for n in _added_phones() if n not in shown and matches(n, [], query)]
+            known = {h.number for h in await describe(db_session, added) if h.sms or h.names}
+            found.handsets[:0] = [Handset(n) for n in added if n not in known]
+    return Phones(found, numbers, position, query)
 
 
 async def render_sandbox(
@@ -78,15 +106,17 @@ async def render_sandbox(
     status: int = 200,
 ) -> tuple[str, int]:
     """`errors` and `typed` are keyed by phone number ("new" for the add-a-phone form)."""
-    handsets, numbers, position = await _phones()
+    phones = await _phones()
     html = await render_template(
         "sandbox.html",
-        handsets=handsets,
-        numbers=numbers,
+        found=phones.found,
+        handsets=phones.found.handsets,
+        numbers=phones.numbers,
+        q=phones.query,
         errors=errors or {},
         typed=typed or {},
         max_body=MAX_BODY_LENGTH,
-        last_event_id=position,
+        last_event_id=phones.position,
     )
     return html, status
 
@@ -101,14 +131,15 @@ async def get_sandbox() -> Any:
 @blueprint.get("/sandbox/phones")
 @staff_required
 async def get_phones() -> Any:
-    """Every phone, for the live script to refresh the page's logs from."""
+    """The phones of the page's search and page (`?q=`, `?page=`), for the live script
+    to refresh the page's logs from."""
     require_sandbox()
-    handsets, numbers, _ = await _phones()
+    phones = await _phones()
     html = await render_template_string(
         '{% from "macros.html" import sandbox_phones %}'
         "{{ sandbox_phones(handsets, numbers, {}, {}, max_body) }}",
-        handsets=handsets,
-        numbers=numbers,
+        handsets=phones.found.handsets,
+        numbers=phones.numbers,
         max_body=MAX_BODY_LENGTH,
     )
     return fragment(html)

@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart import session as browser_session
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ...errors import ProxyError
@@ -33,6 +34,7 @@ async def render_staff(
     html = await render_template(
         "staff.html",
         people=people,
+        states={person.username: users.account_state(person) for person in people},
         active_admins=sum(1 for p in people if p.active and p.role == Role.admin),
         roles=[role.value for role in Role],
         errors=errors or {},
@@ -42,15 +44,33 @@ async def render_staff(
     return html, status, NO_STORE
 
 
-async def render_one_time_password(
-    user: StaffUser, password: str, *, created: bool
-) -> tuple[str, int, dict[str, str]]:
-    # Rendered, not redirected: a reload must not show the password again, and
-    # nothing stores it to show later.
+# A one-time password just made, kept in this browser's session cookie (signed,
+# HttpOnly) for the one page that shows it: the form redirects there, so reloading it
+# neither resets the password again nor shows this one twice.
+ONE_TIME = "one_time_password"
+
+
+def show_one_time_password(user: StaffUser, password: str, *, created: bool) -> Any:
+    browser_session[ONE_TIME] = [user.username, user.role.value, password, created]
+    return redirect(url_for(".get_one_time_password"), 303)
+
+
+@blueprint.get("/staff/one-time-password")
+@admin_required
+async def get_one_time_password() -> Any:
+    shown = browser_session.pop(ONE_TIME, None)
+    if not (isinstance(shown, list) and len(shown) == 4):
+        await flash("A one-time password is shown once: reset the password again for a new one.")
+        return redirect(url_for(".get_staff"), 303)
+    username, role, password, created = shown
     html = await render_template(
-        "staff_password.html", person=user, password=password, created=created
+        "staff_password.html",
+        username=username,
+        role=role,
+        password=password,
+        created=bool(created),
     )
-    return html, 201 if created else 200, NO_STORE
+    return html, 200, NO_STORE
 
 
 @blueprint.get("/staff")
@@ -79,7 +99,7 @@ async def post_staff() -> Any:
     except ProxyError as error:
         errors = {error_field(error, "username"): error.message}
         return await render_staff(errors=errors, typed=typed, status=error.status)
-    return await render_one_time_password(user, password, created=True)
+    return show_one_time_password(user, password, created=True)
 
 
 Change = Callable[[AsyncSession], Awaitable[StaffUser]]
@@ -145,4 +165,4 @@ async def post_staff_password(username: str) -> Any:
     except ProxyError as error:
         key = users.normalize_username(username)
         return await render_staff(row_errors={key: error.message}, status=error.status)
-    return await render_one_time_password(user, password, created=False)
+    return show_one_time_password(user, password, created=False)

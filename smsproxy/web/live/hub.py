@@ -16,7 +16,7 @@ from typing import Protocol
 from ...db import Database
 from ...events import Broker, Event, StaffSessionsEnded
 from ...events.ordered import OrderedFeed
-from .protocol import LIST_EVENTS, Topic
+from .protocol import LIST_EVENTS, Topic, is_inbox_event
 
 PING_SECONDS = 20.0
 CLOSE_RESTART = 1012
@@ -110,6 +110,11 @@ class LiveHub:
         ):
             if topic is not None:
                 found.extend(self._by_topic.get(topic, ()))
+        if is_inbox_event(event):
+            # Every chat page's navigation counts the unrouted inbox.
+            for topic, listeners in self._by_topic.items():
+                if topic.chat_id is not None:
+                    found.extend(listeners)
         return found
 
     def _sessions_ended(self, event: Event) -> None:

@@ -7,11 +7,29 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ...events import ChatClosed, ChatCreated, Event, MessageCreated, NumberChanged
+from ...events import (
+    ChatClosed,
+    ChatCreated,
+    ChatRead,
+    Event,
+    MessageCreated,
+    NumberChanged,
+    UnroutedUpdated,
+)
 
 LIST_EVENTS = frozenset(
-    {ChatCreated.name, ChatClosed.name, MessageCreated.name, NumberChanged.name}
+    {
+        ChatCreated.name,
+        ChatClosed.name,
+        MessageCreated.name,
+        ChatRead.name,
+        UnroutedUpdated.name,
+        NumberChanged.name,
+    }
 )
+# The unrouted inbox, whose count the navigation shows on every page: every topic hears
+# its events (unrouted SMS arriving, and staff dealing with them).
+INBOX_EVENTS = frozenset({MessageCreated.name, UnroutedUpdated.name})
 CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -28,8 +46,12 @@ class Topic:
         if self.name == "all":
             return True
         if self.chat_id is not None:
-            return event.chat_id == self.chat_id
+            return event.chat_id == self.chat_id or is_inbox_event(event)
         return event.name in LIST_EVENTS
+
+
+def is_inbox_event(event: Event) -> bool:
+    return event.chat_id is None and event.name in INBOX_EVENTS
 
 
 @dataclass(frozen=True)

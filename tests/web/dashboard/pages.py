@@ -51,3 +51,16 @@ async def rows_of(rt: Runtime, model: Any, *conditions: Any) -> list[Any]:
 async def reply(rt: Runtime, view: ChatView, sender: str, body: str) -> None:
     proxy = next(p.proxy_number for p in view.participants if p.real_number == sender)
     await text_from_handset(rt.db, rt.routing, sender, proxy, body)
+
+
+def delivery_rows(html: str) -> list[tuple[list[str], str]]:
+    """The delivery rows of a bubble: (recipients, state) each, in order."""
+    rows = []
+    for row in re.findall(r'<li class="delivery" data-status="[^"]+">(.*?)</li>', html, re.S):
+        names = re.findall(
+            r'<span class="recipient" data-delivery-id="[^"]+" data-order="\d+">([^<]*)</span>', row
+        )
+        status = re.search(r'data-role="status" data-status="([^"]+)"', row)
+        assert status, row
+        rows.append((names, status.group(1)))
+    return rows

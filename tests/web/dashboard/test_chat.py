@@ -19,12 +19,16 @@ from smsproxy.models import (
 from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.conftest import csrf_headers, csrf_post
+from tests.helpers import add_numbers, start_chat
 from tests.web.dashboard.pages import (
     DRIVER,
     JSON,
+    P1,
+    P2,
     RIDER,
     assert_masked,
     bubble,
+    delivery_rows,
     field_error,
     reply,
     rows_of,
@@ -43,15 +47,24 @@ async def test_chat_page_shows_the_transcript_as_bubbles(
     assert response.status_code == 200
     assert html.index("Hi from the rider") < html.index("Hi from the driver")
     assert html.index("Hi from the driver") < html.index("Staff note")  # newest at the bottom
-    intro = bubble(html, "Hello ")
+    intro = bubble(html, "Hello Rider")
     assert 'class="bubble from-system"' in intro and "Intro" in intro
+    # What each person received ("Hello {name}"), not the one text nobody got ("Hello ").
+    assert '<span class="recipient-name">Rider</span>:</span> Hello Rider</p>' in intro
+    assert '<span class="recipient-name">Driver</span>:</span> Hello Driver</p>' in intro
+    assert '<div class="bubble-body">Hello </div>' not in intro
     rider = bubble(html, "Hi from the rider")
-    assert 'class="bubble from-p0"' in rider and "Rider" in rider and "to Driver" in rider
+    assert 'class="bubble from-p0"' in rider and "Rider" in rider
+    assert delivery_rows(rider) == [(["Driver"], "queued")]
+    assert "Sent as" not in rider  # two people: forwarded as written
     assert 'class="bubble from-p1"' in bubble(html, "Hi from the driver")
     staff = bubble(html, "Staff note")
     assert 'class="bubble from-staff"' in staff and '<span class="who">test-admin</span>' in staff
-    assert "to Rider" in staff and "to Driver" in staff
-    assert html.count('data-role="status" data-status="queued">Queued') == 6
+    # Two SMS in the same state: one row that names both.
+    assert delivery_rows(staff) == [(["Rider", "Driver"], "queued")]
+    assert delivery_rows(intro) == [(["Rider", "Driver"], "queued")]
+    assert html.count('data-role="status" data-status="queued">Queued') == 4
+    assert 'data-format="clock"' in staff
     assert 'data-last-event-id="' in html and 'role="log"' in html
     assert "+44770•••••01" in html
     assert_masked(html)
@@ -69,9 +82,9 @@ async def test_delivery_states_and_failures_show(
         delivery.error = "Carrier refused: number barred"
         session.add(delivery)
     html = await text(await staff_client.get(f"/chats/{chat.chat.public_id}"))
-    item = html[html.index(f'data-delivery-id="{delivery.public_id}"') :]
-    item = item[: item.index("</li>")]
-    assert "to Driver" in item and 'data-status="failed">Failed' in item
+    at = html.index(f'data-delivery-id="{delivery.public_id}"')
+    item = html[html.rindex("<li", 0, at) : html.index("</li>", at)]
+    assert ">Driver</span>" in item and 'data-status="failed">Failed' in item
     assert "Carrier refused: number barred" in item and " hidden" not in item
 
 
@@ -82,7 +95,7 @@ async def test_message_fragment(staff_client: Client, app_runtime: Runtime, chat
     html = await text(response)
     assert response.status_code == 200 and "<html" not in html
     assert html.lstrip().startswith("<article") and "fragment me" in html
-    assert "from-p1" in html and "to Rider" in html
+    assert "from-p1" in html and delivery_rows(html) == [(["Rider"], "queued")]
     assert_masked(html)
     missing = await staff_client.get(f"/chats/{chat.chat.public_id}/messages/msg_nothing")
     assert missing.status_code == 404
@@ -187,3 +200,18 @@ async def test_close_without_goodbye(
     [stored] = await rows_of(app_runtime, Chat, col(Chat.id) == chat.chat.id)
     assert stored.status == ChatStatus.closed
     assert await rows_of(app_runtime, Delivery, col(Delivery.kind) == DeliveryKind.goodbye) == []
+
+
+async def test_a_group_message_shows_what_its_sms_said(
+    staff_client: Client, app_runtime: Runtime
+) -> None:
+    await add_numbers(app_runtime, P1, P2)
+    view = await start_chat(
+        app_runtime, (RIDER, "Rider"), (DRIVER, "Driver"), ("+447700900003", "Dispatch")
+    )
+    await reply(app_runtime, view, RIDER, "Running late")
+    html = await text(await staff_client.get(f"/chats/{view.chat.public_id}"))
+    sent = bubble(html, "Running late")
+    assert '<div class="bubble-body">Running late</div>' in sent
+    assert '<p class="sent-as">Sent as “Rider: Running late”</p>' in sent
+    assert delivery_rows(sent) == [(["Driver", "Dispatch"], "queued")]

@@ -105,8 +105,32 @@ async def test_search(staff_client: Client, app_runtime: Runtime, query: str, fo
     assert response.status_code == 200
     assert (view.chat.public_id in html) is found
     if not found:
-        assert "No chats here" in html and "No chat matches" in html
+        assert f"No chat matches “{query}”" in html and "The search found nothing" in html
+        assert "New ones appear here" not in html
     assert_masked(html.replace(query, ""))  # what was typed may be echoed; nothing more
+
+
+async def test_a_search_that_finds_nothing_says_so_even_with_no_chats(
+    staff_client: Client,
+) -> None:
+    html = await text(await staff_client.get("/chats", query_string={"q": "BK-9"}))
+    assert "No active chat matches “BK-9”" in html and "The search found nothing among" in html
+    assert "No chats yet" not in html and "New ones appear here" not in html
+    assert 'href="/chats?status=all&amp;q=BK-9">Search all chats' in html
+
+
+async def test_density_is_chosen_by_a_link_and_remembered(
+    staff_client: Client, chat: ChatView
+) -> None:
+    assert 'class="inbox"' in await text(await staff_client.get("/chats"))
+    chosen = await staff_client.get("/chats?density=compact")
+    assert 'class="inbox is-compact"' in await text(chosen)
+    assert "chat_list_density=compact" in chosen.headers["Set-Cookie"]
+    html = await text(await staff_client.get("/chats?status=all"))
+    assert 'class="inbox is-compact"' in html
+    assert '<a class="tab" href="/chats?status=all&amp;density=comfortable">' in html
+    back = await text(await staff_client.get("/chats?density=comfortable"))
+    assert 'class="inbox"' in back
 
 
 async def test_bad_page_link_is_a_clear_error(staff_client: Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -65,6 +66,16 @@ async def test_new_chat_form_works_without_javascript(staff_client: Client) -> N
     assert 'value="+44 7700 900001"' not in html
     assert 'value="07700 900002"' in html and 'value="+447700900003"' in html
     assert 'name="participants-2-number"' not in html
+
+
+async def test_the_form_says_names_are_sent_to_the_others(staff_client: Client) -> None:
+    html = await text(await staff_client.get("/chats/new"))
+    assert (
+        '<p class="hint names-hint" id="names-hint"><strong>Names are sent to the others:' in html
+    )
+    for row in (0, 1):
+        name_input = re.search(rf'<input id="participants-{row}-name"[^>]*>', html)
+        assert name_input and 'aria-describedby="names-hint"' in name_input.group(0)
 
 
 async def test_new_chat_creates_and_redirects(app_runtime: Runtime, staff_client: Client) -> None:

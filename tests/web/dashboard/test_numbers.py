@@ -29,9 +29,37 @@ async def test_numbers_page_shows_load(
     html = await text(await staff_client.get("/numbers"))
     assert P1 in html and P2 in html
     assert "Add a proxy number" in html and "Disable" in html
-    assert re.search(r'<td class="num">1</td>', html)
+    assert re.search(r'<td class="num" data-label="Active chats">1</td>', html)
     assert "2 active routes" in html
     assert_masked(html)
+    # What the page refreshes itself from when numbers or chats change.
+    table = await staff_client.get("/numbers/table")
+    fragment = await text(table)
+    assert table.status_code == 200 and table.headers["Cache-Control"] == "no-store"
+    assert fragment.startswith('<section class="numbers-pool" id="numbers-pool"')
+    assert P1 in fragment and "2 active routes" in fragment and "<html" not in fragment
+
+
+def row_of(html: str, number: str) -> str:
+    start = html.index(f'<tr id="number-{number[1:]}">')
+    return html[start : html.index("</tr>", start)]
+
+
+async def test_remove_is_offered_only_where_it_can_work(
+    staff_client: Client, app_runtime: Runtime, chat: ChatView
+) -> None:
+    busy = chat.participants[0].proxy_number
+    free = P2 if busy == P1 else P1
+    html = await text(await staff_client.get("/numbers"))
+    busy_row, free_row = row_of(html, busy), row_of(html, free)
+    slug = busy[1:]
+    assert f'disabled aria-describedby="remove-why-{slug}">Remove' in busy_row
+    assert f'action="/numbers/{busy}/remove"' not in busy_row
+    assert (
+        f'id="remove-why-{slug}">Carries 1 active chat: disable it and remove it once that '
+        "chat has ended.</span>"
+    ) in busy_row
+    assert f'action="/numbers/{free}/remove"' in free_row and "remove-why" not in free_row
 
 
 async def test_admin_adds_a_number(staff_client: Client, app_runtime: Runtime) -> None:

@@ -12,7 +12,7 @@ from smsproxy.models import (
 from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.conftest import csrf_headers, csrf_post, logged_in_client, make_settings
-from tests.helpers import add_numbers
+from tests.helpers import add_numbers, start_chat
 from tests.web.dashboard.pages import (
     DRIVER,
     JSON,
@@ -92,3 +92,37 @@ async def test_no_sandbox_with_a_real_carrier(database_url: str) -> None:
         assert response.status_code == 404
         assert (await client.get("/sandbox/phones")).status_code == 404
         assert (await csrf_post(client, "/sandbox/phones", {"number": RIDER})).status_code == 404
+
+
+async def test_phones_are_paged_searched_and_named(
+    staff_client: Client, app_runtime: Runtime
+) -> None:
+    from smsproxy.carrier.handsets import PAGE_SIZE
+
+    await add_numbers(app_runtime, P1)
+    pairs = PAGE_SIZE // 2 + 2  # more phones than one page holds
+    for n in range(pairs):
+        await start_chat(
+            app_runtime, (f"+4477009003{n:02d}", f"Rider {n}"), (f"+4477009004{n:02d}", f"Cab {n}")
+        )
+    html = await text(await staff_client.get("/sandbox"))
+    assert html.count('class="phone card"') == PAGE_SIZE
+    assert f"{2 * pairs} phones, most recently active first · page 1 of 2" in html
+    assert 'href="/sandbox?page=2">Next →' in html
+    # Labelled by the names they have in their chats.
+    last = pairs - 1
+    assert f'<span class="phone-name">Rider {last}</span> <span class="mono phone-number">' in html
+
+    second = await text(await staff_client.get("/sandbox?page=2"))
+    assert second.count('class="phone card"') == 4 and 'href="/sandbox">← Previous' in second
+
+    found = await staff_client.get("/sandbox", query_string={"q": "cab 3"})
+    found_html = await text(found)
+    assert (
+        found_html.count('class="phone card"') == 1 and 'data-phone="+447700900403"' in found_html
+    )
+    assert "1 phone matches “cab 3”" in found_html
+    fragment = await text(await staff_client.get("/sandbox/phones", query_string={"q": "cab 3"}))
+    assert fragment.count('class="phone card"') == 1
+    none = await text(await staff_client.get("/sandbox", query_string={"q": "zebra"}))
+    assert "No phone matches “zebra”" in none

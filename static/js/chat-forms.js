@@ -1,0 +1,109 @@
+// The chat page's forms: the composer (sent without a page load, with what the text
+// costs in SMS) and the close-chat panel.
+
+import { csrfFetch } from "./app.js";
+import { describeCost } from "./sms.js";
+
+/** Show `message` under the field it belongs to (or clear it with null). */
+function showFieldError(field, message) {
+  if (!field) return;
+  const id = `${field.id}-live-error`;
+  let error = document.getElementById(id);
+  field.parentElement.querySelectorAll(".field-error").forEach((old) => {
+    if (old !== error) old.remove();
+  });
+  if (!message) {
+    error?.remove();
+    field.removeAttribute("aria-invalid");
+    return;
+  }
+  if (!error) {
+    error = document.createElement("p");
+    error.className = "field-error";
+    error.id = id;
+    field.after(error);
+  }
+  error.textContent = message;
+  field.setAttribute("aria-invalid", "true");
+  const described = new Set((field.getAttribute("aria-describedby") ?? "").split(" "));
+  described.add(id);
+  field.setAttribute("aria-describedby", [...described].filter(Boolean).join(" "));
+}
+
+// The close-chat panel: Esc or a click elsewhere closes it, and the keyboard goes back to
+// the button that opened it.
+export function setupClosePanel(panel) {
+  if (!panel) return;
+  const summary = panel.querySelector("summary");
+  panel.addEventListener("keydown", (event) => {
+    if (event.key !== "Escape" || !panel.open) return;
+    event.preventDefault();
+    panel.open = false;
+    summary.focus();
+  });
+  document.addEventListener("click", (event) => {
+    if (panel.open && !panel.contains(event.target)) panel.open = false;
+  });
+}
+
+export function setupComposer(form, { schedule, toBottom, latestUrl }) {
+  const body = form.querySelector("textarea");
+  const to = form.querySelector("select");
+  const count = document.getElementById("composer-count");
+  const button = form.querySelector('button[type="submit"]');
+  const max = Number(body.maxLength);
+  const defaultHint = count.textContent;
+
+  const updateCount = () => {
+    if (!body.value) {
+      count.textContent = defaultHint;
+      return;
+    }
+    const over = body.value.length > max * 0.9 ? ` (at most ${max})` : "";
+    count.textContent = describeCost(body.value) + over;
+  };
+  body.addEventListener("input", updateCount);
+  body.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    button.disabled = true;
+    showFieldError(body, null);
+    showFieldError(to, null);
+    try {
+      const response = await csrfFetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        const fields = answer.error?.fields ?? {};
+        const message = answer.error?.message ?? "The message was not sent. Try again.";
+        if (fields.to) showFieldError(to, fields.to);
+        else showFieldError(body, fields.body ?? message);
+        return;
+      }
+      if (latestUrl) {
+        location.assign(latestUrl); // where the message just sent shows
+        return;
+      }
+      body.value = "";
+      // A message to one person is an aside: the next goes to everyone again.
+      to.value = "all";
+      updateCount();
+      toBottom();
+      schedule(answer.message_id);
+    } catch {
+      showFieldError(body, "Could not reach the server: the message was not sent.");
+    } finally {
+      button.disabled = false;
+      body.focus();
+    }
+  });
+}
