@@ -18,7 +18,7 @@ from sqlmodel import select
 from smsproxy.carrier.gsm7 import segments
 from smsproxy.db import utcnow
 from smsproxy.models import ApiKey, AuthorKind, Message, UnroutedState
-from smsproxy.proxy import unrouted
+from smsproxy.proxy import unrouted_inbox
 from smsproxy.proxy.queries import ChatView
 from smsproxy.proxy.sandbox import text_from_handset
 from tests.browser.conftest import (
@@ -101,10 +101,10 @@ async def test_the_navigation_counts_waiting_unrouted_sms_live(
 
     async def dismiss_it() -> None:
         async with rt.db.transaction() as session:
-            waiting, _ = await unrouted.list_unrouted(session)
+            waiting, _ = await unrouted_inbox.list_unrouted(session)
             for message in waiting:
                 dismissed = UnroutedState.dismissed
-                await unrouted.set_state(session, message.public_id, dismissed, by="x")
+                await unrouted_inbox.set_state(session, message.public_id, dismissed, by="x")
 
     await module_server.run(dismiss_it())
     await expect(count).to_be_hidden()
@@ -112,7 +112,7 @@ async def test_the_navigation_counts_waiting_unrouted_sms_live(
 
 async def _waiting(server: LiveServer) -> int:
     async with server.runtime.db.read() as session:
-        return await unrouted.count_waiting(session)
+        return await unrouted_inbox.count_waiting(session)
 
 
 async def test_a_chat_read_in_one_tab_is_read_in_the_others(
