@@ -1,23 +1,66 @@
 """The domain events, one dataclass each, and the only place their payloads are built.
 
-Payloads reach browsers (and, later, integrations), so this is where the rule "events
-carry masked numbers only" lives: every real number goes through `mask` here, and
-nothing else in the project writes an event's data.
+Payloads reach browsers and integrations, so this is where the rule "events carry masked
+numbers only" lives: every real number goes through `mask` here, and nothing else in
+the project writes an event's data.
+
+Two audiences, two shapes:
+
+- `payload()` is what live pages get (every event has one).
+- `integration_payload()` is the `data` of what integrators' webhook endpoints get, for
+  the events that declare an `integration` type. Integrators see public ids (chats
+  `ch_…`, participants `pt_…`, messages `msg_…`, deliveries `dl_…`), masked numbers and
+  stable field names: a change there is a change to a public API.
+
+To send an event to integrations, give its class one line:
+
+    integration: ClassVar[str | None] = "participant.opted_out"
+
+Endpoints can then subscribe to that type, and `emit` queues it for them in the same
+transaction (see `log.emit` and `smsproxy.integrations`). Its `payload()` is sent as
+the data unless the class overrides `integration_payload()`, which it should when live
+pages get something integrators should not rely on. An event that is an integration
+event only sometimes (a message is `message.received` from a participant, never from
+staff) overrides `integration_type()` and lists its types in `integration_types()`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
-from ..models import Chat, Delivery, Message, Participant
+from ..models import AuthorKind, Chat, Delivery, DeliveryStatus, Message, Participant
 from ..phone import is_alphanumeric_sender, mask
 
 
+class CatalogEvent:
+    """What every event shares: its live name, and whether integrations hear of it."""
+
+    name: ClassVar[str]
+    integration: ClassVar[str | None] = None
+
+    @classmethod
+    def integration_types(cls) -> tuple[str, ...]:
+        """Every integration type this kind of event can become."""
+        return (cls.integration,) if cls.integration else ()
+
+    def integration_type(self) -> str | None:
+        """The integration type of this event, or None when integrations skip it."""
+        return self.integration
+
+    def payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def integration_payload(self) -> dict[str, Any]:
+        return self.payload()
+
+
 @dataclass(frozen=True)
-class ChatCreated:
+class ChatCreated(CatalogEvent):
     name: ClassVar[str] = "chat.created"
+    integration: ClassVar[str | None] = "chat.created"
     chat: Chat
     participants: Sequence[Participant]
 
@@ -28,10 +71,14 @@ class ChatCreated:
     def payload(self) -> dict[str, Any]:
         return _chat(self.chat, self.participants)
 
+    def integration_payload(self) -> dict[str, Any]:
+        return {"chat": chat_resource(self.chat, self.participants)}
+
 
 @dataclass(frozen=True)
-class ChatClosed:
+class ChatClosed(CatalogEvent):
     name: ClassVar[str] = "chat.closed"
+    integration: ClassVar[str | None] = "chat.closed"
     chat: Chat
     participants: Sequence[Participant]
 
@@ -42,15 +89,34 @@ class ChatClosed:
     def payload(self) -> dict[str, Any]:
         return _chat(self.chat, self.participants)
 
+    def integration_payload(self) -> dict[str, Any]:
+        resource = chat_resource(self.chat, self.participants)
+        return {"chat": resource, "reason": self.chat.close_reason}
+
 
 @dataclass(frozen=True)
-class MessageCreated:
-    """Someone wrote: a participant, staff, the system, or an unrouted sender (no chat)."""
+class MessageCreated(CatalogEvent):
+    """Someone wrote: a participant, staff, the system, or an unrouted sender (no chat).
+
+    Integrations hear of the first (`message.received`) and the last
+    (`message.unrouted`): what people wrote, not what the service or staff sent."""
 
     name: ClassVar[str] = "message.created"
     message: Message
     chat_id: str | None
     author: Participant | None = None
+
+    @classmethod
+    def integration_types(cls) -> tuple[str, ...]:
+        return ("message.received", "message.unrouted")
+
+    def integration_type(self) -> str | None:
+        kind = self.message.author_kind
+        if kind == AuthorKind.participant and self.author is not None:
+            return "message.received"
+        if kind == AuthorKind.unrouted and self.chat_id is None:
+            return "message.unrouted"
+        return None
 
     def payload(self) -> dict[str, Any]:
         message, author = self.message, self.author
@@ -63,19 +129,56 @@ class MessageCreated:
             "created_at": message.created_at.isoformat(),
         }
         if self.chat_id is None:
-            # An alphanumeric sender is a company's name, not personal data: shown as sent.
-            sender = message.sender_number
-            data["sender"] = sender if is_alphanumeric_sender(sender) else mask(sender)
+            data["sender"] = _sender(message.sender_number)
             data["proxy_number"] = message.proxy_number
         return data
 
+    def integration_payload(self) -> dict[str, Any]:
+        message, author = self.message, self.author
+        data: dict[str, Any] = {
+            "message_id": message.public_id,
+            "text": message.body,
+            "received_at": _time(message.created_at),
+        }
+        if self.integration_type() == "message.unrouted":
+            data["sender"] = _sender(message.sender_number)
+            data["proxy_number"] = message.proxy_number
+            return data
+        assert author is not None
+        data["chat_id"] = self.chat_id
+        data["participant"] = participant_resource(author)
+        return data
+
+
+# What integrators see of a delivery's state: the four that matter to them.
+INTEGRATION_DELIVERY_STATUS = {
+    DeliveryStatus.queued: "queued",
+    DeliveryStatus.sent: "sent",
+    DeliveryStatus.delivered: "delivered",
+    DeliveryStatus.failed: "failed",
+    DeliveryStatus.rejected: "failed",
+    DeliveryStatus.expired: "failed",
+    DeliveryStatus.suppressed: "failed",
+}
+
 
 @dataclass(frozen=True)
-class DeliveryUpdated:
+class DeliveryUpdated(CatalogEvent):
     name: ClassVar[str] = "delivery.updated"
     delivery: Delivery
     chat_id: str | None
     message_id: str | None
+    participant_id: str | None = None  # the recipient's public id, when a participant
+
+    @classmethod
+    def integration_types(cls) -> tuple[str, ...]:
+        return ("delivery.updated",)
+
+    def integration_type(self) -> str | None:
+        # "sending" is a worker holding the row, not news.
+        if DeliveryStatus(self.delivery.status) in INTEGRATION_DELIVERY_STATUS:
+            return "delivery.updated"
+        return None
 
     def payload(self) -> dict[str, Any]:
         delivery = self.delivery
@@ -90,9 +193,66 @@ class DeliveryUpdated:
             "error_code": delivery.error_code,
         }
 
+    def integration_payload(self) -> dict[str, Any]:
+        delivery = self.delivery
+        status = DeliveryStatus(delivery.status)
+        return {
+            "delivery_id": delivery.public_id,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "participant_id": self.participant_id,
+            "kind": delivery.kind,
+            "to": mask(delivery.to_number),
+            "from_number": delivery.from_number,
+            "status": INTEGRATION_DELIVERY_STATUS[status],
+            "carrier_status": status.value,
+            "reason": delivery.error,
+            "error_code": delivery.error_code,
+        }
+
 
 @dataclass(frozen=True)
-class NumberChanged:
+class ParticipantAdded(CatalogEvent):
+    """Someone joined a live chat (through the API or the dashboard)."""
+
+    name: ClassVar[str] = "participant.added"
+    integration: ClassVar[str | None] = "participant.added"
+    chat: Chat
+    participant: Participant
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.chat.public_id
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "chat_id": self.chat.public_id,
+            "participant": participant_resource(self.participant),
+        }
+
+
+@dataclass(frozen=True)
+class ParticipantRemoved(CatalogEvent):
+    """Someone left a live chat: their route is free again."""
+
+    name: ClassVar[str] = "participant.removed"
+    integration: ClassVar[str | None] = "participant.removed"
+    chat: Chat
+    participant: Participant
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.chat.public_id
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "chat_id": self.chat.public_id,
+            "participant": participant_resource(self.participant),
+        }
+
+
+@dataclass(frozen=True)
+class NumberChanged(CatalogEvent):
     name: ClassVar[str] = "number.changed"
     number: str  # a proxy number: ours, not personal data
     change: str  # added, removed, enabled, disabled
@@ -103,7 +263,7 @@ class NumberChanged:
 
 
 @dataclass(frozen=True)
-class StaffSessionsEnded:
+class StaffSessionsEnded(CatalogEvent):
     """A staff member's sessions ended (new password, account disabled): their open live
     sockets, in every process, close."""
 
@@ -115,18 +275,98 @@ class StaffSessionsEnded:
         return {"user_id": self.user_id}
 
 
+@dataclass(frozen=True)
+class WebhookEndpointsChanged(CatalogEvent):
+    """An integration endpoint was added, changed or removed: every process reloads the
+    list it fans events out to."""
+
+    name: ClassVar[str] = "webhook_endpoint.changed"
+    endpoint_id: str
+    change: str  # created, updated, enabled, disabled, deleted
+    chat_id: ClassVar[str | None] = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"endpoint_id": self.endpoint_id, "change": self.change}
+
+
+@dataclass(frozen=True)
+class Ping(CatalogEvent):
+    """A test event, sent on request to one endpoint only: never emitted, never live."""
+
+    name: ClassVar[str] = "ping"
+    integration: ClassVar[str | None] = "ping"
+    endpoint_id: str
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "endpoint_id": self.endpoint_id,
+            "message": "A test event from smsproxy: the endpoint is reachable and verifies.",
+        }
+
+
 DomainEvent = (
-    ChatCreated | ChatClosed | MessageCreated | DeliveryUpdated | NumberChanged | StaffSessionsEnded
+    ChatCreated
+    | ChatClosed
+    | MessageCreated
+    | DeliveryUpdated
+    | ParticipantAdded
+    | ParticipantRemoved
+    | NumberChanged
+    | StaffSessionsEnded
+    | WebhookEndpointsChanged
 )
 EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ChatCreated,
     ChatClosed,
     MessageCreated,
     DeliveryUpdated,
+    ParticipantAdded,
+    ParticipantRemoved,
     NumberChanged,
     StaffSessionsEnded,
+    WebhookEndpointsChanged,
 )
 EVENT_NAMES = tuple(kind.name for kind in EVENT_TYPES)
+# What an endpoint may subscribe to, in catalog order (`ping` goes to one on request).
+INTEGRATION_TYPES = tuple(
+    dict.fromkeys(name for kind in EVENT_TYPES for name in kind.integration_types())
+)
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _sender(number: str | None) -> str:
+    # An alphanumeric sender is a company's name, not personal data: shown as sent.
+    return number if number and is_alphanumeric_sender(number) else mask(number)
+
+
+def participant_resource(p: Participant) -> dict[str, Any]:
+    """A participant as the API and integrations show it."""
+    return {
+        "id": p.public_id,
+        "name": p.display_name,
+        "number": mask(p.real_number),
+        "proxy_number": p.proxy_number,
+        "active": p.active,
+    }
+
+
+def chat_resource(chat: Chat, participants: Sequence[Participant]) -> dict[str, Any]:
+    """A chat as integrations get it in events: the API's chat, field for field."""
+    return {
+        "id": chat.public_id,
+        "status": chat.status,
+        "reference": chat.reference,
+        "metadata": chat.custom_metadata,
+        "created_at": _time(chat.created_at),
+        "expires_at": _time(chat.expires_at),
+        "ttl_seconds": chat.idle_ttl_seconds,
+        "closed_at": _time(chat.closed_at),
+        "close_reason": chat.close_reason,
+        "participants": [participant_resource(p) for p in participants],
+    }
 
 
 def _chat(chat: Chat, participants: Sequence[Participant]) -> dict[str, Any]:
