@@ -72,6 +72,13 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(15.0, gt=0)
     signature_max_skew_seconds: int = Field(300, ge=1)
 
+    # Integrations: signed events to integrators' webhook endpoints.
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_concurrency: int = Field(4, ge=1, le=64)
+    webhook_retry_seconds: int = Field(24 * 3600, ge=60)
+    webhook_disable_after_seconds: int = Field(3 * 24 * 3600, ge=60)
+    webhook_log_days: int = Field(30, ge=1, le=3650)
+
     intro_template: str = (
         "You are now connected with {other}. Reply to this number to message them."
     )

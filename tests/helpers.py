@@ -7,7 +7,9 @@ from typing import Any
 from sqlmodel import col, select
 
 from smsproxy import events
-from smsproxy.models import Delivery, EventRecord
+from smsproxy.integrations import endpoints
+from smsproxy.integrations.endpoints import EndpointSpec
+from smsproxy.models import Delivery, EventRecord, WebhookEndpoint
 from smsproxy.proxy import chats, keys, pool
 from smsproxy.proxy.chats import ChatSpec, NewParticipant, Templates
 from smsproxy.proxy.queries import ChatView
@@ -53,4 +55,15 @@ async def start_chat(rt: Runtime, *people: tuple[str, str], intro: bool = False)
     async with rt.db.transaction() as session:
         return await chats.create_chat(
             session, spec, templates=Templates(intro="Hello {name}"), actor="tests"
+        )
+
+
+async def add_endpoint(
+    rt: Runtime, url: str, event_types: list[str] | None = None
+) -> tuple[WebhookEndpoint, str]:
+    """A webhook endpoint (subscribed to everything unless told) and its secret."""
+    spec = EndpointSpec(url=url, events=event_types or ["*"])
+    async with rt.db.transaction() as session:
+        return await endpoints.create_endpoint(
+            session, spec, box=rt.webhooks.box, actor="tests"
         )
