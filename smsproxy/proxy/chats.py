@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,7 @@ from ..db import Database, utcnow
 from ..errors import Conflict, InvalidChat, InvalidNumber
 from ..models import AuditEvent, AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
 from ..phone import mask, parse_number
+from .edits import check_metadata
 from .fanout import fan_out
 from .pool import allocate, is_proxy_number
 from .queries import ChatView, participants_of
@@ -44,6 +45,7 @@ class ChatSpec:
     ttl_seconds: int | None = None
     expires_at: datetime | None = None
     intro: bool = True
+    metadata: dict[str, Any] | None = None  # the integrator's own, size-limited
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,7 @@ async def create_chat(
         reference=spec.reference or None,
         expires_at=spec.expires_at.astimezone(UTC) if spec.expires_at else None,
         idle_ttl_seconds=spec.ttl_seconds,
+        custom_metadata=check_metadata(spec.metadata),
         last_activity_at=now,
         created_at=now,
     )
