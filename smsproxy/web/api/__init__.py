@@ -3,7 +3,16 @@
 One module per resource, each registering its routes on the blueprint of `base`.
 """
 
-from . import chats, messages, numbers  # noqa: F401  (each registers its routes)
+from . import (  # noqa: F401  (each registers its routes)
+    chat_edits,
+    chats,
+    messages,
+    numbers,
+    participants,
+    unrouted,
+    webhook_deliveries,
+    webhooks,
+)
 from .base import blueprint
 
 __all__ = ["blueprint"]
