@@ -15,13 +15,12 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-import pytest
 from standardwebhooks import Webhook, WebhookVerificationError
 
 HANG_LIMIT = 60.0  # a held request is answered after this at the latest
@@ -166,10 +165,3 @@ class Receiver:
         self._released.set()
         self.server.shutdown()
         self.server.server_close()
-
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    with Receiver() as value:
-        yield value

@@ -6,10 +6,21 @@ fails for any route that forgets. Page handlers read the newest event id before 
 data they show, so the page's live script resumes from there and misses nothing.
 """
 
-from . import account, chat, chats, keys, new_chat, numbers, sandbox, staff, unrouted
+from . import (
+    account,
+    chat,
+    chats,
+    keys,
+    new_chat,
+    numbers,
+    sandbox,
+    staff,
+    unrouted,
+    webhooks,
+)
 from .base import blueprint
 
-for _area in (chats, new_chat, chat, numbers, unrouted, sandbox, keys, staff, account):
+for _area in (chats, new_chat, chat, numbers, unrouted, sandbox, keys, webhooks, staff, account):
     blueprint.register_blueprint(_area.blueprint)
 
 __all__ = ["blueprint"]

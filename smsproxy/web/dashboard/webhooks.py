@@ -1,0 +1,191 @@
+"""Webhook endpoints (admins only): add one (its secret shown once), change, enable or
+disable, delete, send a test ping, and read its delivery log with a resend button."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, flash, redirect, render_template, request, url_for
+
+from ...errors import ProxyError
+from ...events import INTEGRATION_TYPES
+from ...integrations import endpoints, history
+from ...integrations.endpoints import ALL_EVENTS, EndpointChanges, EndpointSpec, state_of
+from ...models import WebhookEndpoint
+from .. import services
+from ..guards import admin_required
+from .base import FormErrors, actor_of, error_field, query_value, signed_in
+
+blueprint = Blueprint("webhooks", __name__)
+
+NO_STORE = {"Cache-Control": "no-store"}
+LOG_PAGE = 20
+
+
+async def _typed_form() -> dict[str, Any]:
+    form = await request.form
+    chosen = form.getlist("events")
+    return {
+        "url": form.get("url", "")[:2100],
+        "description": form.get("description", "")[:300],
+        "events": [ALL_EVENTS] if form.get("all_events") == "yes" else chosen[:20],
+    }
+
+
+async def render_list(
+    *,
+    errors: FormErrors | None = None,
+    typed: dict[str, Any] | None = None,
+    created: tuple[WebhookEndpoint, str] | None = None,
+    status: int = 200,
+) -> tuple[str, int, dict[str, str]]:
+    """`created` is (endpoint, secret) right after creation: the only time it is shown."""
+    async with services().db.read() as session:
+        found = await endpoints.list_endpoints(session)
+    html = await render_template(
+        "webhooks.html",
+        endpoints=found,
+        state_of=state_of,
+        event_types=INTEGRATION_TYPES,
+        errors=errors or {},
+        typed=typed or {"events": [ALL_EVENTS]},
+        created=created,
+    )
+    return html, status, NO_STORE
+
+
+@blueprint.get("/webhooks")
+@admin_required
+async def get_webhooks() -> Any:
+    return await render_list()
+
+
+@blueprint.post("/webhooks")
+@admin_required
+async def post_webhook() -> Any:
+    staff = await signed_in()
+    typed = await _typed_form()
+    spec = EndpointSpec(typed["url"], typed["events"], typed["description"])
+    try:
+        async with services().db.transaction() as session:
+            endpoint, secret = await endpoints.create_endpoint(
+                session, spec, box=services().webhooks.box, actor=actor_of(staff)
+            )
+    except ProxyError as error:
+        errors = {error_field(error, "url"): error.message}
+        return await render_list(errors=errors, typed=typed, status=error.status)
+    # Rendered, not redirected: a reload must not show the secret again.
+    return await render_list(created=(endpoint, secret), status=201)
+
+
+async def render_endpoint(
+    endpoint_id: str,
+    *,
+    errors: FormErrors | None = None,
+    typed: dict[str, Any] | None = None,
+    status: int = 200,
+) -> tuple[str, int, dict[str, str]]:
+    cursor = query_value("cursor", limit=100) or None
+    async with services().db.read() as session:
+        endpoint = await endpoints.get_endpoint(session, endpoint_id)
+        try:
+            entries, next_cursor = await history.delivery_log(
+                session, endpoint, cursor=cursor, limit=LOG_PAGE
+            )
+        except ProxyError:
+            entries, next_cursor = await history.delivery_log(session, endpoint, limit=LOG_PAGE)
+            cursor = None
+    html = await render_template(
+        "webhook.html",
+        endpoint=endpoint,
+        state=state_of(endpoint).value,
+        event_types=INTEGRATION_TYPES,
+        entries=entries,
+        next_cursor=next_cursor,
+        paged=cursor is not None,
+        errors=errors or {},
+        typed=typed
+        or {
+            "url": endpoint.url,
+            "description": endpoint.description,
+            "events": endpoint.event_types,
+        },
+    )
+    return html, status, NO_STORE
+
+
+@blueprint.get("/webhooks/<endpoint_id>")
+@admin_required
+async def get_webhook(endpoint_id: str) -> Any:
+    return await render_endpoint(endpoint_id)
+
+
+@blueprint.post("/webhooks/<endpoint_id>")
+@admin_required
+async def post_webhook_edit(endpoint_id: str) -> Any:
+    staff = await signed_in()
+    typed = await _typed_form()
+    changes = EndpointChanges(typed["url"], typed["events"], typed["description"])
+    try:
+        async with services().db.transaction() as session:
+            await endpoints.update_endpoint(session, endpoint_id, changes, actor=actor_of(staff))
+    except ProxyError as error:
+        if error.status == 404:
+            raise
+        errors = {error_field(error, "url"): error.message}
+        return await render_endpoint(endpoint_id, errors=errors, typed=typed, status=error.status)
+    await flash("Endpoint saved.", "success")
+    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
+
+
+@blueprint.post("/webhooks/<endpoint_id>/enabled")
+@admin_required
+async def post_webhook_enabled(endpoint_id: str) -> Any:
+    staff = await signed_in()
+    enable = (await request.form).get("enabled") == "yes"
+    changes = EndpointChanges(enabled=enable)
+    async with services().db.transaction() as session:
+        await endpoints.update_endpoint(session, endpoint_id, changes, actor=actor_of(staff))
+    done = "enabled: events are sent to it" if enable else "disabled: nothing is sent to it"
+    await flash(f"Endpoint {done}.", "success")
+    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
+
+
+@blueprint.post("/webhooks/<endpoint_id>/delete")
+@admin_required
+async def post_webhook_delete(endpoint_id: str) -> Any:
+    staff = await signed_in()
+    async with services().db.transaction() as session:
+        await endpoints.delete_endpoint(session, endpoint_id, actor=actor_of(staff))
+    await flash("Endpoint deleted: nothing more is sent to it.", "success")
+    return redirect(url_for(".get_webhooks"), 303)
+
+
+@blueprint.post("/webhooks/<endpoint_id>/test")
+@admin_required
+async def post_webhook_test(endpoint_id: str) -> Any:
+    row = await services().webhooks.ping(endpoint_id)
+    if row.last_status_code is not None and 200 <= row.last_status_code < 300:
+        await flash(
+            f"Test event delivered: the endpoint answered {row.last_status_code}.", "success"
+        )
+    else:
+        await flash(f"Test event not delivered: {row.last_error or 'no answer'}.", "error")
+    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
+
+
+@blueprint.post("/webhooks/<endpoint_id>/deliveries/<delivery_id>/resend")
+@admin_required
+async def post_webhook_resend(endpoint_id: str, delivery_id: str) -> Any:
+    staff = await signed_in()
+    try:
+        async with services().db.transaction() as session:
+            endpoint = await endpoints.get_endpoint(session, endpoint_id)
+            await history.resend(session, endpoint, delivery_id, actor=actor_of(staff))
+    except ProxyError as error:
+        if error.status == 404:
+            raise
+        await flash(error.message, "error")
+    else:
+        await flash("Queued again: it is sent in a moment.", "success")
+    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
