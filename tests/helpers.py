@@ -64,6 +64,4 @@ async def add_endpoint(
     """A webhook endpoint (subscribed to everything unless told) and its secret."""
     spec = EndpointSpec(url=url, events=event_types or ["*"])
     async with rt.db.transaction() as session:
-        return await endpoints.create_endpoint(
-            session, spec, box=rt.webhooks.box, actor="tests"
-        )
+        return await endpoints.create_endpoint(session, spec, box=rt.webhooks.box, actor="tests")

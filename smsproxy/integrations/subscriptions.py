@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -99,8 +100,13 @@ async def queue_deliveries(session: AsyncSession, subscriptions: Subscriptions) 
         return 0
     rows = [row for event in pending for row in _rows_for(event, subscribers)]
     if rows:
-        session.add_all(rows)
-        await session.flush()
+        # One executemany, with no ids read back: one statement for all of them, where
+        # adding objects to the session would cost SQLite a statement per row.
+        table = WebhookDelivery.__table__  # type: ignore[attr-defined]
+        columns = [column.name for column in table.columns if column.name != "id"]
+        values = [{name: getattr(row, name) for name in columns} for row in rows]
+        connection = await session.connection()
+        await connection.execute(insert(table), values)
         wake_after_commit(session)
     return len(rows)
 

@@ -45,10 +45,10 @@ def check_url(raw: str) -> str:
     except ValueError:
         raise refuse("is not a valid URL") from None
     scheme = parts.scheme.lower()
-    if scheme not in ("https", "http") or not parts.netloc:
+    if scheme not in ("https", "http"):
         raise refuse("must be an absolute https:// URL")
     host = parts.hostname or ""
-    if not host:
+    if not parts.netloc or not host:
         raise refuse("has no host name")
     if parts.username is not None or parts.password is not None:
         raise refuse(
