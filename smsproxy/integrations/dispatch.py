@@ -39,7 +39,7 @@ class WebhookOptions:
     @property
     def lease_seconds(self) -> float:
         # Outlasts the request's own timeout, so a live worker's row is never taken.
-        return self.timeout_seconds + 10.0
+        return self.timeout_seconds + 5.0
 
     @property
     def policy(self) -> Policy:
