@@ -10,17 +10,28 @@ from . import (
     account,
     chat,
     chats,
+    integrations,
     keys,
     new_chat,
     numbers,
     sandbox,
     staff,
     unrouted,
-    webhooks,
 )
 from .base import blueprint
 
-for _area in (chats, new_chat, chat, numbers, unrouted, sandbox, keys, webhooks, staff, account):
+for _area in (
+    chats,
+    new_chat,
+    chat,
+    numbers,
+    unrouted,
+    sandbox,
+    keys,
+    integrations,
+    staff,
+    account,
+):
     blueprint.register_blueprint(_area.blueprint)
 
 __all__ = ["blueprint"]

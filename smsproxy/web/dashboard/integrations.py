@@ -1,4 +1,4 @@
-"""Webhook endpoints (admins only): add one (its secret shown once), change, enable or
+"""Integrations (admins only): webhook endpoints: add one (its secret shown once), change, enable or
 disable, delete, send a test ping, and read its delivery log with a resend button."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .. import services
 from ..guards import admin_required
 from .base import FormErrors, actor_of, error_field, query_value, signed_in
 
-blueprint = Blueprint("webhooks", __name__)
+blueprint = Blueprint("integrations", __name__)
 
 NO_STORE = {"Cache-Control": "no-store"}
 LOG_PAGE = 20
@@ -43,7 +43,7 @@ async def render_list(
     async with services().db.read() as session:
         found = await endpoints.list_endpoints(session)
     html = await render_template(
-        "webhooks.html",
+        "integrations.html",
         endpoints=found,
         state_of=state_of,
         event_types=INTEGRATION_TYPES,
@@ -54,15 +54,15 @@ async def render_list(
     return html, status, NO_STORE
 
 
-@blueprint.get("/webhooks")
+@blueprint.get("/integrations")
 @admin_required
-async def get_webhooks() -> Any:
+async def get_integrations() -> Any:
     return await render_list()
 
 
-@blueprint.post("/webhooks")
+@blueprint.post("/integrations")
 @admin_required
-async def post_webhook() -> Any:
+async def post_endpoint() -> Any:
     staff = await signed_in()
     typed = await _typed_form()
     spec = EndpointSpec(typed["url"], typed["events"], typed["description"])
@@ -96,7 +96,7 @@ async def render_endpoint(
             entries, next_cursor = await history.delivery_log(session, endpoint, limit=LOG_PAGE)
             cursor = None
     html = await render_template(
-        "webhook.html",
+        "integration_endpoint.html",
         endpoint=endpoint,
         state=state_of(endpoint).value,
         event_types=INTEGRATION_TYPES,
@@ -114,15 +114,15 @@ async def render_endpoint(
     return html, status, NO_STORE
 
 
-@blueprint.get("/webhooks/<endpoint_id>")
+@blueprint.get("/integrations/<endpoint_id>")
 @admin_required
-async def get_webhook(endpoint_id: str) -> Any:
+async def get_endpoint_page(endpoint_id: str) -> Any:
     return await render_endpoint(endpoint_id)
 
 
-@blueprint.post("/webhooks/<endpoint_id>")
+@blueprint.post("/integrations/<endpoint_id>")
 @admin_required
-async def post_webhook_edit(endpoint_id: str) -> Any:
+async def post_endpoint_edit(endpoint_id: str) -> Any:
     staff = await signed_in()
     typed = await _typed_form()
     changes = EndpointChanges(typed["url"], typed["events"], typed["description"])
@@ -135,12 +135,12 @@ async def post_webhook_edit(endpoint_id: str) -> Any:
         errors = {error_field(error, "url"): error.message}
         return await render_endpoint(endpoint_id, errors=errors, typed=typed, status=error.status)
     await flash("Endpoint saved.", "success")
-    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
+    return redirect(url_for(".get_endpoint_page", endpoint_id=endpoint_id), 303)
 
 
-@blueprint.post("/webhooks/<endpoint_id>/enabled")
+@blueprint.post("/integrations/<endpoint_id>/enabled")
 @admin_required
-async def post_webhook_enabled(endpoint_id: str) -> Any:
+async def post_endpoint_enabled(endpoint_id: str) -> Any:
     staff = await signed_in()
     enable = (await request.form).get("enabled") == "yes"
     changes = EndpointChanges(enabled=enable)
@@ -148,22 +148,22 @@ async def post_webhook_enabled(endpoint_id: str) -> Any:
         await endpoints.update_endpoint(session, endpoint_id, changes, actor=actor_of(staff))
     done = "enabled: events are sent to it" if enable else "disabled: nothing is sent to it"
     await flash(f"Endpoint {done}.", "success")
-    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
+    return redirect(url_for(".get_endpoint_page", endpoint_id=endpoint_id), 303)
 
 
-@blueprint.post("/webhooks/<endpoint_id>/delete")
+@blueprint.post("/integrations/<endpoint_id>/delete")
 @admin_required
-async def post_webhook_delete(endpoint_id: str) -> Any:
+async def post_endpoint_delete(endpoint_id: str) -> Any:
     staff = await signed_in()
     async with services().db.transaction() as session:
         await endpoints.delete_endpoint(session, endpoint_id, actor=actor_of(staff))
     await flash("Endpoint deleted: nothing more is sent to it.", "success")
-    return redirect(url_for(".get_webhooks"), 303)
+    return redirect(url_for(".get_integrations"), 303)
 
 
-@blueprint.post("/webhooks/<endpoint_id>/test")
+@blueprint.post("/integrations/<endpoint_id>/test")
 @admin_required
-async def post_webhook_test(endpoint_id: str) -> Any:
+async def post_endpoint_test(endpoint_id: str) -> Any:
     row = await services().webhooks.ping(endpoint_id)
     if row.last_status_code is not None and 200 <= row.last_status_code < 300:
         await flash(
@@ -171,12 +171,12 @@ async def post_webhook_test(endpoint_id: str) -> Any:
         )
     else:
         await flash(f"Test event not delivered: {row.last_error or 'no answer'}.", "error")
-    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
+    return redirect(url_for(".get_endpoint_page", endpoint_id=endpoint_id), 303)
 
 
-@blueprint.post("/webhooks/<endpoint_id>/deliveries/<delivery_id>/resend")
+@blueprint.post("/integrations/<endpoint_id>/deliveries/<delivery_id>/resend")
 @admin_required
-async def post_webhook_resend(endpoint_id: str, delivery_id: str) -> Any:
+async def post_endpoint_resend(endpoint_id: str, delivery_id: str) -> Any:
     staff = await signed_in()
     try:
         async with services().db.transaction() as session:
@@ -188,4 +188,4 @@ async def post_webhook_resend(endpoint_id: str, delivery_id: str) -> Any:
         await flash(error.message, "error")
     else:
         await flash("Queued again: it is sent in a moment.", "success")
-    return redirect(url_for(".get_webhook", endpoint_id=endpoint_id), 303)
+    return redirect(url_for(".get_endpoint_page", endpoint_id=endpoint_id), 303)

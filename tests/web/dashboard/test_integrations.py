@@ -1,5 +1,6 @@
-"""Webhook endpoints on the dashboard: the secret shown once, edits, enable and disable,
-delete, a real test ping with its log, resend; admins only; no inline code."""
+"""The Integrations page: webhook endpoints with the secret shown once, edits, enable
+and disable, delete, a real test ping with its log, resend; admins only; no inline
+code."""
 
 from __future__ import annotations
 
@@ -17,11 +18,11 @@ pytest_plugins = ["tests.fakes.webhook_receiver"]
 
 
 async def add(client: Client, url: str, **form: str) -> tuple[str, str]:
-    response = await csrf_post(client, "/webhooks", {"url": url, "all_events": "yes", **form})
+    response = await csrf_post(client, "/integrations", {"url": url, "all_events": "yes", **form})
     html = await text(response)
     assert response.status_code == 201, html
     secret = re.search(r'value="(whsec_[^"]+)"', html)
-    endpoint = re.search(r'href="/webhooks/(we_[0-9a-f]+)"', html)
+    endpoint = re.search(r'href="/integrations/(we_[0-9a-f]+)"', html)
     assert secret and endpoint
     return endpoint.group(1), secret.group(1)
 
@@ -30,7 +31,7 @@ async def test_the_secret_is_shown_once_with_a_copy_button(
     staff_client: Client, app_runtime: Runtime, receiver: Receiver
 ) -> None:
     response = await csrf_post(
-        staff_client, "/webhooks", {"url": receiver.url("/a"), "all_events": "yes"}
+        staff_client, "/integrations", {"url": receiver.url("/a"), "all_events": "yes"}
     )
     html = await text(response)
     assert response.status_code == 201 and response.headers["Cache-Control"] == "no-store"
@@ -41,7 +42,7 @@ async def test_the_secret_is_shown_once_with_a_copy_button(
     assert re.search(r'<button type="button" class="btn" data-copy="#new-secret" hidden>', html)
     assert "js/copy.js" in html
 
-    listing = await text(await staff_client.get("/webhooks"))
+    listing = await text(await staff_client.get("/integrations"))
     assert secret.group(1) not in listing and receiver.url("/a") in listing
     assert 'data-state="enabled"' in listing
     [stored] = await rows_of(app_runtime, WebhookEndpoint)
@@ -53,11 +54,11 @@ async def test_bad_urls_and_no_events_are_refused_with_the_reason(
     staff_client: Client, app_runtime: Runtime
 ) -> None:
     plain = await csrf_post(
-        staff_client, "/webhooks", {"url": "http://example.com/hook", "all_events": "yes"}
+        staff_client, "/integrations", {"url": "http://example.com/hook", "all_events": "yes"}
     )
     assert plain.status_code == 422
     assert "must use https://" in field_error(await text(plain), "url")
-    none = await csrf_post(staff_client, "/webhooks", {"url": "https://example.com/hook"})
+    none = await csrf_post(staff_client, "/integrations", {"url": "https://example.com/hook"})
     html = await text(none)
     assert none.status_code == 422 and "at least one event type" in field_error(html, "events")
     assert 'value="https://example.com/hook"' in html  # what was typed stays
@@ -68,7 +69,7 @@ async def test_edit_disable_enable_and_delete(
     staff_client: Client, app_runtime: Runtime, receiver: Receiver
 ) -> None:
     endpoint_id, _ = await add(staff_client, receiver.url("/a"))
-    page = f"/webhooks/{endpoint_id}"
+    page = f"/integrations/{endpoint_id}"
     edit = await csrf_post(
         staff_client,
         page,
@@ -92,7 +93,7 @@ async def test_edit_disable_enable_and_delete(
     deleted = await csrf_post(staff_client, f"{page}/delete", {})
     assert deleted.status_code == 303
     assert (await staff_client.get(page)).status_code == 404
-    assert "No endpoints yet" in await text(await staff_client.get("/webhooks"))
+    assert "No endpoints yet" in await text(await staff_client.get("/integrations"))
     actions = [a.action for a in await rows_of(app_runtime, AuditEvent)]
     for change in ("created", "updated", "disabled", "enabled", "deleted"):
         assert f"webhook_endpoint.{change}" in actions
@@ -103,7 +104,7 @@ async def test_a_test_ping_shows_in_the_log_and_can_be_resent(
 ) -> None:
     endpoint_id, secret = await add(staff_client, receiver.url("/a"))
     receiver.verify_with("/a", secret)
-    page = f"/webhooks/{endpoint_id}"
+    page = f"/integrations/{endpoint_id}"
     assert (await csrf_post(staff_client, f"{page}/test", {})).status_code == 303
     html = await text(await staff_client.get(page))
     assert "Test event delivered: the endpoint answered 204." in html
@@ -127,20 +128,20 @@ async def test_a_test_ping_shows_in_the_log_and_can_be_resent(
 
 async def test_the_pages_carry_no_inline_code(staff_client: Client, receiver: Receiver) -> None:
     endpoint_id, _ = await add(staff_client, receiver.url("/a"))
-    for path in ("/webhooks", f"/webhooks/{endpoint_id}"):
+    for path in ("/integrations", f"/integrations/{endpoint_id}"):
         html = await text(await staff_client.get(path))
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html), path
         assert not re.search(r"\sstyle=|\son[a-z]+=", html), path
-    assert 'href="/webhooks"' in html  # in the navigation, for admins
+    assert 'href="/integrations"' in html  # in the navigation, for admins
 
 
 async def test_agents_cannot_see_or_change_webhooks(
     agent_client: Client, app_runtime: Runtime
 ) -> None:
-    assert (await agent_client.get("/webhooks")).status_code == 403
+    assert (await agent_client.get("/integrations")).status_code == 403
     created = await csrf_post(
-        agent_client, "/webhooks", {"url": "https://example.com", "all_events": "yes"}
+        agent_client, "/integrations", {"url": "https://example.com", "all_events": "yes"}
     )
     assert created.status_code == 403
     assert await rows_of(app_runtime, WebhookEndpoint) == []
-    assert 'href="/webhooks"' not in await text(await agent_client.get("/chats"))
+    assert 'href="/integrations"' not in await text(await agent_client.get("/chats"))

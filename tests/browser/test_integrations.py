@@ -1,4 +1,4 @@
-"""The Webhooks page in a real browser: the secret's Copy button puts it on the
+"""The Integrations page in a real browser: the secret's Copy button puts it on the
 clipboard, and a test event reaches a real receiver and shows in the delivery log."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ async def test_add_an_endpoint_copy_its_secret_and_ping_it(
     await context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = await context.new_page()
     await log_in(page)
-    await page.get_by_role("link", name="Webhooks").click()
-    await expect(page.get_by_role("heading", name="Webhooks", level=1)).to_be_visible()
+    await page.get_by_role("link", name="Integrations").click()
+    await expect(page.get_by_role("heading", name="Integrations", level=1)).to_be_visible()
 
     await page.get_by_label("URL").fill(receiver.url("/hooks"))
     await page.get_by_label("Description").fill("Booking service")
@@ -39,7 +39,7 @@ async def test_add_an_endpoint_copy_its_secret_and_ping_it(
     await copy.click()
     await expect(page.locator("[data-copy-status]")).to_have_text("Copied.")
     assert await page.evaluate("navigator.clipboard.readText()") == secret
-    await shoot(page, screenshots, "webhooks-created")
+    await shoot(page, screenshots, "integrations-created")
     receiver.verify_with("/hooks", secret)
 
     await page.get_by_role("link", name="Go to the endpoint").click()
@@ -49,8 +49,8 @@ async def test_add_an_endpoint_copy_its_secret_and_ping_it(
     await expect(page.locator(".delivery-log")).to_contain_text("204")
     [ping] = receiver.received
     assert ping.verified and ping.type == "ping"
-    await shoot(page, screenshots, "webhook-endpoint")
+    await shoot(page, screenshots, "integration-endpoint")
 
-    await page.get_by_role("link", name="Webhooks", exact=True).first.click()
+    await page.get_by_role("link", name="Integrations", exact=True).first.click()
     await expect(page.locator("main")).not_to_contain_text(secret)
     await expect(page.locator("main")).to_contain_text("Booking service")
