@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 
@@ -20,7 +20,7 @@ from ..db import Database, utcnow
 from ..models import WebhookDelivery, WebhookDeliveryStatus
 from .claims import Claimed
 from .endpoints import get_endpoint
-from .results import AttemptResult, Policy, record_attempt
+from .results import AttemptResult, Outcome, Policy, record_attempts
 from .signing import SecretBox, SecretUnreadable, signed_headers
 
 log = logging.getLogger(__name__)
@@ -112,25 +112,30 @@ class Dispatcher:
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    async def attempt(self, claimed: Claimed) -> Outcome:
+        """Send one leased row; what happened, to be recorded (`record_attempts`)."""
+        row = claimed.delivery
+        assert row.id is not None
+        policy = self.options.policy
+        try:
+            secret = self.box.open(claimed.sealed_secret)
+        except SecretUnreadable as problem:
+            return Outcome(
+                row.id, row.attempts, AttemptResult(None, 0, str(problem)), Policy(retries=False)
+            )
+        headers = signed_headers(secret, row.event_id, row.body, utcnow())
+        result = await post(self.client, claimed.url, row.body, headers)
+        return Outcome(row.id, row.attempts, result, policy)
+
     async def deliver(
         self, claimed: Claimed, policy: Policy | None = None
     ) -> WebhookDeliveryStatus:
-        """Send one leased row and record the outcome."""
-        row = claimed.delivery
-        assert row.id is not None
-        now = utcnow()
-        try:
-            headers = signed_headers(
-                self.box.open(claimed.sealed_secret), row.event_id, row.body, now
-            )
-        except SecretUnreadable as problem:
-            result = AttemptResult(None, 0, str(problem))
-            policy = Policy(retries=False)
-        else:
-            result = await post(self.client, claimed.url, row.body, headers)
-        return await record_attempt(
-            self.db, row.id, row.attempts, result, policy or self.options.policy
-        )
+        """Send one leased row and record the outcome at once."""
+        outcome = await self.attempt(claimed)
+        if policy is not None and outcome.policy.retries:
+            outcome = replace(outcome, policy=policy)
+        (status,) = await record_attempts(self.db, [outcome])
+        return status
 
     async def ping(self, endpoint_public_id: str) -> WebhookDelivery:
         """Send a `ping` event to one endpoint now (enabled or not), once, and return

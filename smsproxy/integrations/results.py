@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from sqlalchemy import insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -81,6 +82,16 @@ def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
     return rng() * ceiling
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """An attempt to record: the row, its claim's attempt count, what happened."""
+
+    delivery_id: int
+    attempts: int
+    result: AttemptResult
+    policy: Policy
+
+
 async def record_attempt(
     db: Database,
     delivery_id: int,
@@ -89,33 +100,57 @@ async def record_attempt(
     policy: Policy,
     now: datetime | None = None,
 ) -> WebhookDeliveryStatus:
-    """Log the attempt and move the row (and its endpoint's health) on; returns the
-    row's new status. `attempts` is the claim's count: if the lease ran out and another
-    worker holds the row now, only the log keeps this attempt."""
+    """Log one attempt and move its row on (see `record_attempts`)."""
+    outcome = Outcome(delivery_id, attempts, result, policy)
+    return (await record_attempts(db, [outcome], now))[0]
+
+
+async def record_attempts(
+    db: Database, outcomes: Sequence[Outcome], now: datetime | None = None
+) -> list[WebhookDeliveryStatus]:
+    """Log the attempts and move each row (and its endpoint's health) on, in one
+    transaction; returns each row's new status. An outcome whose claim is stale (the
+    lease ran out and another worker holds the row now) only goes into the log."""
     now = now or utcnow()
+    ids = [outcome.delivery_id for outcome in outcomes]
     async with db.transaction() as session:
-        query = select(WebhookDelivery).where(col(WebhookDelivery.id) == delivery_id)
-        row = (await session.exec(query.with_for_update())).first()
-        if row is None:
-            return WebhookDeliveryStatus.cancelled
-        assert row.id is not None
-        session.add(
-            WebhookAttempt(
-                delivery_id=row.id,
-                endpoint_id=row.endpoint_id,
-                attempted_at=now,
-                status_code=result.status_code,
-                duration_ms=result.duration_ms,
-                error=result.error[:500] if result.error else None,
+        query = select(WebhookDelivery).where(col(WebhookDelivery.id).in_(ids))
+        rows = {row.id: row for row in (await session.exec(query.with_for_update())).all()}
+        attempts = [
+            _logged(rows[o.delivery_id], o.result, now) for o in outcomes if o.delivery_id in rows
+        ]
+        if attempts:
+            connection = await session.connection()
+            await connection.execute(insert(WebhookAttempt.__table__), attempts)  # type: ignore[attr-defined]
+        statuses = []
+        for outcome in outcomes:
+            row = rows.get(outcome.delivery_id)
+            if row is None:
+                statuses.append(WebhookDeliveryStatus.cancelled)
+                continue
+            current = (
+                row.status == WebhookDeliveryStatus.sending and row.attempts == outcome.attempts
             )
-        )
-        if row.status != WebhookDeliveryStatus.sending or row.attempts != attempts:
-            return WebhookDeliveryStatus(row.status)
-        _move_on(row, result, policy, now)
-        session.add(row)
-        if row.event_type != "ping":
-            await _note_health(session, row.endpoint_id, result, policy, now)
-        return WebhookDeliveryStatus(row.status)
+            if current:
+                _move_on(row, outcome.result, outcome.policy, now)
+                session.add(row)
+                if row.event_type != "ping":
+                    await _note_health(
+                        session, row.endpoint_id, outcome.result, outcome.policy, now
+                    )
+            statuses.append(WebhookDeliveryStatus(row.status))
+        return statuses
+
+
+def _logged(row: WebhookDelivery, result: AttemptResult, now: datetime) -> dict[str, object]:
+    return {
+        "delivery_id": row.id,
+        "endpoint_id": row.endpoint_id,
+        "attempted_at": now,
+        "status_code": result.status_code,
+        "duration_ms": result.duration_ms,
+        "error": result.error[:500] if result.error else None,
+    }
 
 
 def _move_on(row: WebhookDelivery, result: AttemptResult, policy: Policy, now: datetime) -> None:

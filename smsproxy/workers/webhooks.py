@@ -13,10 +13,12 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from ..db import is_unavailable, utcnow
+from ..db import Database, is_unavailable, utcnow
 from ..integrations.claims import Claimed, claim, endpoints_with_due
 from ..integrations.dispatch import Dispatcher
 from ..integrations.history import prune, retention_cutoff
+from ..integrations.results import Outcome, record_attempts
+from ..models import WebhookDeliveryStatus
 
 log = logging.getLogger(__name__)
 
@@ -24,10 +26,50 @@ POLL_SECONDS = 1.0  # picks up rows other processes queued, and retries coming d
 PRUNE_EVERY_SECONDS = 3600.0
 
 
+class Recorder:
+    """Outcomes that finish together are recorded together, in one transaction (group
+    commit): on SQLite every transaction queues for the one write lock, and a
+    transaction per request would make a busy endpoint's bookkeeping, not its
+    requests, the bottleneck. The first caller records for everyone waiting."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._waiting: list[tuple[Outcome, asyncio.Future[WebhookDeliveryStatus]]] = []
+        self._recording = False
+        self.batches = 0
+
+    async def record(self, outcome: Outcome) -> WebhookDeliveryStatus:
+        done: asyncio.Future[WebhookDeliveryStatus] = asyncio.get_running_loop().create_future()
+        self._waiting.append((outcome, done))
+        if not self._recording:
+            self._recording = True
+            try:
+                while self._waiting:
+                    batch, self._waiting = self._waiting, []
+                    await self._record(batch)
+            finally:
+                self._recording = False
+        return await done
+
+    async def _record(
+        self, batch: list[tuple[Outcome, asyncio.Future[WebhookDeliveryStatus]]]
+    ) -> None:
+        self.batches += 1
+        try:
+            statuses = await record_attempts(self.db, [outcome for outcome, _ in batch])
+        except Exception as error:
+            for _, done in batch:
+                done.set_exception(error)
+            return
+        for (_, done), status in zip(batch, statuses, strict=True):
+            done.set_result(status)
+
+
 class WebhookWorker:
     def __init__(self, dispatcher: Dispatcher) -> None:
         self.dispatcher = dispatcher
         self.options = dispatcher.options
+        self.recorder = Recorder(dispatcher.db)
         self._in_flight: dict[int, set[asyncio.Task[None]]] = defaultdict(set)
 
     def busy(self, endpoint_id: int) -> int:
@@ -118,7 +160,7 @@ class WebhookWorker:
 
     async def _deliver_logged(self, item: Claimed) -> None:
         try:
-            await self.dispatcher.deliver(item)
+            await self.recorder.record(await self.dispatcher.attempt(item))
         except Exception:
             # Most likely the database went away while recording: the row stays
             # `sending` and is claimed again when its lease runs out.

@@ -16,6 +16,7 @@ from sqlmodel import col, select
 from smsproxy.carrier import PermanentCarrierError
 from smsproxy.db import utcnow
 from smsproxy.events import INTEGRATION_TYPES
+from smsproxy.integrations.results import AttemptResult, Outcome, Policy
 from smsproxy.models import (
     Delivery,
     DeliveryKind,
@@ -243,3 +244,23 @@ async def test_two_workers_never_claim_the_same_row(
         await other.stop()
     ids = [c.delivery.id for c in mine] + [c.delivery.id for c in theirs]
     assert len(ids) == len(set(ids)) == 2 * runtime.settings.webhook_concurrency
+
+
+async def test_outcomes_that_finish_together_are_recorded_together(
+    runtime: Runtime, receiver: Receiver
+) -> None:
+    await add_endpoint(runtime, receiver.url("/a"), ["chat.created"])
+    await add_numbers(runtime, P1)
+    for i in range(4):
+        await start_chat(runtime, (f"+4477009002{i:02d}", "A"), (f"+4477009003{i:02d}", "B"))
+    worker = runtime.webhook_worker
+    claimed, _ = await worker.claim_round()
+    outcomes = [
+        Outcome(item.delivery.id or 0, item.delivery.attempts, AttemptResult(204, 3), Policy())
+        for item in claimed
+    ]
+    statuses = await asyncio.gather(*(worker.recorder.record(o) for o in outcomes))
+    assert statuses == ["delivered"] * 4
+    # The first alone (nobody else was waiting yet), the other three in one transaction.
+    assert worker.recorder.batches == 2
+    assert len(await all_rows(runtime, WebhookAttempt)) == 4
