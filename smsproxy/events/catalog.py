@@ -1,8 +1,9 @@
 """The domain events, one dataclass each, and the only place their payloads are built.
 
 Payloads reach browsers and integrations, so this is where the rule "events carry masked
-numbers only" lives: every real number goes through `mask` here, and nothing else in
-the project writes an event's data.
+numbers only" lives: every real number goes through `mask` here (or in `shapes`, the
+chat and participant shapes several events share), and nothing else in the project
+writes an event's data.
 
 Two audiences, two shapes:
 
@@ -28,11 +29,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, ClassVar
 
 from ..models import AuthorKind, Chat, Delivery, DeliveryStatus, Message, Participant
-from ..phone import is_alphanumeric_sender, mask
+from ..phone import mask
+from .shapes import chat_resource, live_chat, participant_resource, sender, when
 
 
 class CatalogEvent:
@@ -69,7 +70,7 @@ class ChatCreated(CatalogEvent):
         return self.chat.public_id
 
     def payload(self) -> dict[str, Any]:
-        return _chat(self.chat, self.participants)
+        return live_chat(self.chat, self.participants)
 
     def integration_payload(self) -> dict[str, Any]:
         return {"chat": chat_resource(self.chat, self.participants)}
@@ -87,7 +88,7 @@ class ChatClosed(CatalogEvent):
         return self.chat.public_id
 
     def payload(self) -> dict[str, Any]:
-        return _chat(self.chat, self.participants)
+        return live_chat(self.chat, self.participants)
 
     def integration_payload(self) -> dict[str, Any]:
         resource = chat_resource(self.chat, self.participants)
@@ -129,7 +130,7 @@ class MessageCreated(CatalogEvent):
             "created_at": message.created_at.isoformat(),
         }
         if self.chat_id is None:
-            data["sender"] = _sender(message.sender_number)
+            data["sender"] = sender(message.sender_number)
             data["proxy_number"] = message.proxy_number
         return data
 
@@ -138,10 +139,10 @@ class MessageCreated(CatalogEvent):
         data: dict[str, Any] = {
             "message_id": message.public_id,
             "text": message.body,
-            "received_at": _time(message.created_at),
+            "received_at": when(message.created_at),
         }
         if self.integration_type() == "message.unrouted":
-            data["sender"] = _sender(message.sender_number)
+            data["sender"] = sender(message.sender_number)
             data["proxy_number"] = message.proxy_number
             return data
         assert author is not None
@@ -331,57 +332,3 @@ EVENT_NAMES = tuple(kind.name for kind in EVENT_TYPES)
 INTEGRATION_TYPES = tuple(
     dict.fromkeys(name for kind in EVENT_TYPES for name in kind.integration_types())
 )
-
-
-def _time(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
-def _sender(number: str | None) -> str:
-    # An alphanumeric sender is a company's name, not personal data: shown as sent.
-    return number if number and is_alphanumeric_sender(number) else mask(number)
-
-
-def participant_resource(p: Participant) -> dict[str, Any]:
-    """A participant as the API and integrations show it."""
-    return {
-        "id": p.public_id,
-        "name": p.display_name,
-        "number": mask(p.real_number),
-        "proxy_number": p.proxy_number,
-        "active": p.active,
-    }
-
-
-def chat_resource(chat: Chat, participants: Sequence[Participant]) -> dict[str, Any]:
-    """A chat as integrations get it in events: the API's chat, field for field."""
-    return {
-        "id": chat.public_id,
-        "status": chat.status,
-        "reference": chat.reference,
-        "metadata": chat.custom_metadata or {},
-        "created_at": _time(chat.created_at),
-        "expires_at": _time(chat.expires_at),
-        "ttl_seconds": chat.idle_ttl_seconds,
-        "closed_at": _time(chat.closed_at),
-        "close_reason": chat.close_reason,
-        "participants": [participant_resource(p) for p in participants],
-    }
-
-
-def _chat(chat: Chat, participants: Sequence[Participant]) -> dict[str, Any]:
-    return {
-        "id": chat.public_id,
-        "status": chat.status,
-        "reference": chat.reference,
-        "close_reason": chat.close_reason,
-        "participants": [
-            {
-                "id": p.public_id,
-                "name": p.display_name,
-                "number": mask(p.real_number),
-                "proxy_number": p.proxy_number,
-            }
-            for p in participants
-        ],
-    }
