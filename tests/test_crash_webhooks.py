@@ -17,7 +17,7 @@ from smsproxy.db import Database
 from smsproxy.models import WebhookDelivery, WebhookDeliveryStatus
 from smsproxy.runtime import Runtime
 from tests.conftest import make_settings
-from tests.fakes.receiver import Answer, Receiver
+from tests.fakes.receiver import Answer, Received, Receiver
 from tests.helpers import add_endpoint, add_numbers, auth, create_api_key
 from tests.server import AppServer
 
@@ -76,12 +76,12 @@ def wait_recorded(database_url: str, count: int, timeout: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def chat_of(received: Received) -> str:
+    return str(received.payload["data"]["chat"]["id"])
+
+
 def delivered_chats(receiver: Receiver) -> set[str]:
-    return {
-        r.payload["data"]["chat"]["id"]
-        for r in receiver.received
-        if r.verified and r.answered == 204
-    }
+    return {chat_of(r) for r in receiver.received if r.verified and r.answered == 204}
 
 
 def test_a_crash_mid_delivery_loses_no_event(
@@ -96,31 +96,43 @@ def test_a_crash_mid_delivery_loses_no_event(
             "DATABASE_URL": database_url,
             # The key that sealed the endpoint's secret, or the server could not sign.
             "SECRET_KEY": str(make_settings(database_url).secret_key),
-            "WEBHOOK_TIMEOUT_SECONDS": "2",
+            # Long enough that the hanging request is still waiting when the process is
+            # killed, however slow the machine; the lease is 5 s longer.
+            "WEBHOOK_TIMEOUT_SECONDS": "8",
             "LOG_LEVEL": "INFO",
         },
         log_dir=tmp_path,
     )
     try:
         server.start()
-        chats = create_chats(server, key, 0, 3)
+        chats = create_chats(server, key, 0, 1)
+        receiver.wait_for(lambda got: len(got) == 1)  # its request hangs
+        chats += create_chats(server, key, 1, 2)
         # The first is hanging in the endpoint, the others were answered.
         receiver.wait_for(lambda got: len(got) >= 3 and len(delivered_chats(receiver)) >= 2)
         assert delivered_chats(receiver) == set(chats[1:]), server.log_tail()
         # Killed once their outcome is recorded, so that only the hanging one is cut off
         # (an event answered but not yet recorded would rightly go again).
         wait_recorded(database_url, 2)
+        [hanging] = [r for r in receiver.received if chat_of(r) == chats[0]]
+        assert hanging.answered is None  # still under way: the kill cuts it off
         server.kill()
         receiver.release()
 
         server.start()
         chats += create_chats(server, key, 3, 2)
-        receiver.wait_for(lambda got: delivered_chats(receiver) >= set(chats), timeout=30)
+        receiver.wait_for(
+            lambda got: (
+                delivered_chats(receiver) >= set(chats)
+                and [chat_of(r) for r in got].count(chats[0]) == 2
+            ),
+            timeout=60,
+        )
     finally:
         receiver.release()
         server.stop()
     assert all(r.verified for r in receiver.received)
-    sends = [r.payload["data"]["chat"]["id"] for r in receiver.received]
+    sends = [chat_of(r) for r in receiver.received]
     # The one cut off went twice (once hanging, once after the lease); no other did.
     assert sends.count(chats[0]) == 2
     assert all(sends.count(chat) == 1 for chat in chats[1:])
