@@ -79,9 +79,16 @@ class Settings(BaseSettings):
     login_account_period_seconds: int = Field(
         900, ge=10, le=86400, description="Window the failed logins of an account count in."
     )
-    webhook_rate_per_second: float = Field(
+    carrier_webhook_rate_per_second: float = Field(
         100.0, gt=0, description="Carrier webhooks per second from one address."
     )
+
+    # Integrations: signed events to integrators' webhook endpoints.
+    webhook_timeout_seconds: float = Field(10.0, gt=0, le=60)
+    webhook_concurrency: int = Field(4, ge=1, le=64)
+    webhook_retry_seconds: int = Field(24 * 3600, ge=60)
+    webhook_disable_after_seconds: int = Field(3 * 24 * 3600, ge=60)
+    webhook_log_days: int = Field(30, ge=1, le=3650)
 
     intro_template: str = (
         "You are now connected with {other}. Reply to this number to message them."

@@ -120,6 +120,8 @@ class Chat(SQLModel, table=True):
     idle_expires_at: datetime | None = _time(default=None, index=True)
     # When RETENTION_DAYS erased the texts of its messages (their metadata stays).
     bodies_erased_at: datetime | None = _time(default=None)
+    # The integrator's own JSON object ("metadata" in the API), size-limited by the rules.
+    custom_metadata: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class Participant(SQLModel, table=True):
@@ -420,3 +422,82 @@ class SandboxSms(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     carrier_message_id: str = Field(max_length=64, unique=True)
     created_at: datetime = _time(default_factory=utcnow)
+
+
+# Integrations: endpoints that receive signed events, and their outbox.
+
+
+class WebhookDeliveryStatus(StrEnum):
+    queued = "queued"
+    sending = "sending"
+    delivered = "delivered"
+    failed = "failed"
+    cancelled = "cancelled"  # its endpoint was deleted, or stopped subscribing
+
+
+class WebhookEndpoint(SQLModel, table=True):
+    """An integrator's URL and the event types it receives. Deleted endpoints stay as
+    rows (`deleted_at`, secret wiped) so that a process whose list of endpoints is a
+    moment old can still write an outbox row for one without breaking its transaction."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(
+        default_factory=lambda: new_public_id("we"), max_length=32, unique=True, index=True
+    )
+    url: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=200)
+    event_types: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # The whsec_ signing secret, encrypted with a key derived from SECRET_KEY.
+    secret: str = Field(sa_column=Column(Text, nullable=False))
+    enabled: bool = True
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)
+    failing_since: datetime | None = _time(default=None)
+    last_success_at: datetime | None = _time(default=None)
+    disabled_at: datetime | None = _time(default=None)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    deleted_at: datetime | None = _time(default=None)
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event to one endpoint: the integrations outbox, written with the change that
+    caused the event and sent by the webhook worker."""
+
+    __table_args__ = (
+        Index("ix_webhookdelivery_due", "status", "next_attempt_at"),
+        Index("ix_webhookdelivery_endpoint", "endpoint_id", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(
+        default_factory=lambda: new_public_id("whd"), max_length=32, unique=True, index=True
+    )
+    endpoint_id: int = Field(foreign_key="webhookendpoint.id")
+    event_id: str = Field(max_length=32, index=True)
+    event_type: str = Field(max_length=64)
+    # The exact JSON sent, so every attempt signs and sends the same bytes.
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    status: WebhookDeliveryStatus = Field(default=WebhookDeliveryStatus.queued, max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _time(default_factory=utcnow)
+    lease_until: datetime | None = _time(default=None)
+    # Retries run until this is WEBHOOK_RETRY_SECONDS old; a resend starts it again.
+    queued_at: datetime = _time(default_factory=utcnow)
+    created_at: datetime = _time(default_factory=utcnow, index=True)
+    updated_at: datetime = _time(default_factory=utcnow)
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+
+
+class WebhookAttempt(SQLModel, table=True):
+    """One HTTP request of a delivery: what the endpoint answered, and how fast."""
+
+    __table_args__ = (Index("ix_webhookattempt_endpoint", "endpoint_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(foreign_key="webhookdelivery.id", index=True)
+    endpoint_id: int = Field(foreign_key="webhookendpoint.id")
+    attempted_at: datetime = _time(default_factory=utcnow)
+    status_code: int | None = None
+    duration_ms: int = 0
+    error: str | None = Field(default=None, max_length=500)

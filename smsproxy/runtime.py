@@ -26,6 +26,9 @@ from .carrier.vonage_messages import VonageMessagesCarrier
 from .config import Settings
 from .db import Database
 from .events.redis_broker import RedisBroker
+from .integrations import subscriptions as webhook_subscriptions
+from .integrations.dispatch import Dispatcher, WebhookOptions
+from .integrations.signing import SecretBox
 from .outbox.enqueue import took_new_rows
 from .proxy.chats import Templates
 from .proxy.inbound import receive_receipt
@@ -34,10 +37,14 @@ from .workers.flusher import run_flusher
 from .workers.ratelimit import make_limiter
 from .workers.sender import Sender, SenderOptions
 from .workers.sweeper import run_sweeper
+from .workers.webhooks import WebhookWorker
 
 log = logging.getLogger(__name__)
 
 Job = Callable[[], Coroutine[Any, Any, None]]
+
+# The app's fallback when development runs without SECRET_KEY (app._configure).
+DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105
 
 
 class Runtime:
@@ -54,13 +61,30 @@ class Runtime:
             contact_policy=settings.contact_policy,
         )
         self._tasks: list[asyncio.Task[None]] = []
-        self.db.before_commit.append(events.write_pending)
-        self.db.after_commit.append(self._after_commit)
+        self.subscriptions = webhook_subscriptions.Subscriptions()
+        self.webhook_wakeup = asyncio.Event()
+        # Webhook deliveries get an engine of their own: however many requests to slow
+        # endpoints are being recorded, SMS never wait for a connection behind them.
+        self.webhook_db = Database(settings.database_url, **small_pool(settings.database_url))
+        for db in (self.db, self.webhook_db):
+            db.before_commit.append(events.write_pending)
+            db.before_commit.append(self._queue_webhooks)
+            db.after_commit.append(self._after_commit)
         self.carrier = make_carrier(settings, self.db, self.receive_receipt)
         self.sender = Sender(self.db, self.carrier, sender_options(settings))
+        box = SecretBox(settings.secret_key or DEVELOPMENT_SECRET_KEY)
+        self.webhooks = Dispatcher(self.webhook_db, box, webhook_options(settings))
+        self.webhook_worker = WebhookWorker(self.webhooks)
+
+    async def _queue_webhooks(self, session: AsyncSession) -> None:
+        await webhook_subscriptions.queue_deliveries(session, self.subscriptions)
 
     async def _after_commit(self, session: AsyncSession) -> None:
         pending = events.take_pending(session)
+        if any(event.name == events.WebhookEndpointsChanged.name for event in pending):
+            self.subscriptions.invalidate()
+        if webhook_subscriptions.took_new_rows(session):
+            self.webhook_wakeup.set()
         if pending:
             try:
                 await self.broker.publish(pending)
@@ -90,12 +114,27 @@ class Runtime:
         max_age = timedelta(seconds=self.settings.concat_timeout_seconds)
         await run_flusher(self.db, self.routing, max_age)
 
+    async def run_webhooks(self) -> None:
+        await self.webhook_worker.run(self.webhook_wakeup)
+
+    async def watch_endpoints(self) -> None:
+        """Reload the endpoint list when another process changes an endpoint; after a
+        broken subscription (which may have missed one), reload anyway."""
+        while True:
+            self.subscriptions.invalidate()
+            async for event in self.broker.subscribe():
+                if event.name == events.WebhookEndpointsChanged.name:
+                    self.subscriptions.invalidate()
+            await asyncio.sleep(0.5)
+
     def jobs(self) -> dict[str, Job]:
         """The background loops a serving process runs."""
         return {
             "sweeper": self.run_sweeper,
             "multipart": self.run_flusher,
             "sender": self.run_sender,
+            "webhooks": self.run_webhooks,
+            "webhook-endpoints": self.watch_endpoints,
         }
 
     async def start(self) -> None:
@@ -114,7 +153,9 @@ class Runtime:
         self._tasks.clear()
         await self.broker.stop()
         await self.carrier.aclose()
+        await self.webhooks.aclose()
         await self.db.dispose()
+        await self.webhook_db.dispose()
 
 
 async def _supervise(name: str, job: Job) -> None:
@@ -138,6 +179,24 @@ def sender_options(settings: Settings) -> SenderOptions:
         max_age_seconds=settings.send_max_age_seconds,
         carrier_timeout_seconds=settings.vonage_timeout_seconds,
     )
+
+
+def webhook_options(settings: Settings) -> WebhookOptions:
+    return WebhookOptions(
+        timeout_seconds=settings.webhook_timeout_seconds,
+        concurrency=settings.webhook_concurrency,
+        retry_seconds=settings.webhook_retry_seconds,
+        disable_after_seconds=settings.webhook_disable_after_seconds,
+        log_days=settings.webhook_log_days,
+    )
+
+
+def small_pool(database_url: str) -> dict[str, Any]:
+    """A few connections suffice for short claim and record transactions (PostgreSQL;
+    SQLite's pool needs no size)."""
+    if database_url.startswith(("postgresql", "postgres")):
+        return {"pool_size": 2, "max_overflow": 4}
+    return {}
 
 
 def make_broker(settings: Settings) -> events.Broker:

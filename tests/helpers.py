@@ -7,7 +7,9 @@ from typing import Any
 from sqlmodel import col, select
 
 from smsproxy import events
-from smsproxy.models import Delivery, EventRecord
+from smsproxy.integrations import endpoints
+from smsproxy.integrations.endpoints import EndpointSpec
+from smsproxy.models import Delivery, EventRecord, WebhookEndpoint
 from smsproxy.proxy import chats, keys, pool
 from smsproxy.proxy.chats import ChatSpec, NewParticipant, Templates
 from smsproxy.proxy.queries import ChatView
@@ -68,3 +70,12 @@ async def database_text(rt: Runtime) -> str:
             for row in (await connection.execute(select_table(table))).all():
                 lines.append(f"{table.name}: {tuple(row)!r}")
     return "\n".join(lines)
+
+
+async def add_endpoint(
+    rt: Runtime, url: str, event_types: list[str] | None = None
+) -> tuple[WebhookEndpoint, str]:
+    """A webhook endpoint (subscribed to everything unless told) and its secret."""
+    spec = EndpointSpec(url=url, events=event_types or ["*"])
+    async with rt.db.transaction() as session:
+        return await endpoints.create_endpoint(session, spec, box=rt.webhooks.box, actor="tests")

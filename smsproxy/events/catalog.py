@@ -1,8 +1,28 @@
 """The domain events, one dataclass each, and the only place their payloads are built.
 
-Payloads reach browsers (and, later, integrations), so this is where the rule "events
-carry masked numbers only" lives: every real number goes through `mask` here, and
-nothing else in the project writes an event's data.
+Payloads reach browsers and integrations, so this is where the rule "events carry masked
+numbers only" lives: every real number goes through `mask` here (or in `shapes`, the
+chat and participant shapes several events share), and nothing else in the project
+writes an event's data.
+
+Two audiences, two shapes:
+
+- `payload()` is what live pages get (every event has one).
+- `integration_payload()` is the `data` of what integrators' webhook endpoints get, for
+  the events that declare an `integration` type. Integrators see public ids (chats
+  `ch_…`, participants `pt_…`, messages `msg_…`, deliveries `dl_…`), masked numbers and
+  stable field names: a change there is a change to a public API.
+
+To send an event to integrations, give its class one line:
+
+    integration: ClassVar[str | None] = "participant.opted_out"
+
+Endpoints can then subscribe to that type, and `emit` queues it for them in the same
+transaction (see `log.emit` and `smsproxy.integrations`). Its `payload()` is sent as
+the data unless the class overrides `integration_payload()`, which it should when live
+pages get something integrators should not rely on. An event that is an integration
+event only sometimes (a message is `message.received` from a participant, never from
+staff) overrides `integration_type()` and lists its types in `integration_types()`.
 """
 
 from __future__ import annotations
@@ -12,13 +32,37 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ..models import Chat, Delivery, Message, Participant
-from ..phone import is_alphanumeric_sender, mask
+from ..models import AuthorKind, Chat, Delivery, DeliveryStatus, Message, Participant
+from ..phone import mask
+from .shapes import chat_resource, live_chat, participant_resource, sender, when
+
+
+class CatalogEvent:
+    """What every event shares: its live name, and whether integrations hear of it."""
+
+    name: ClassVar[str]
+    integration: ClassVar[str | None] = None
+
+    @classmethod
+    def integration_types(cls) -> tuple[str, ...]:
+        """Every integration type this kind of event can become."""
+        return (cls.integration,) if cls.integration else ()
+
+    def integration_type(self) -> str | None:
+        """The integration type of this event, or None when integrations skip it."""
+        return self.integration
+
+    def payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def integration_payload(self) -> dict[str, Any]:
+        return self.payload()
 
 
 @dataclass(frozen=True)
-class ChatCreated:
+class ChatCreated(CatalogEvent):
     name: ClassVar[str] = "chat.created"
+    integration: ClassVar[str | None] = "chat.created"
     chat: Chat
     participants: Sequence[Participant]
 
@@ -27,12 +71,16 @@ class ChatCreated:
         return self.chat.public_id
 
     def payload(self) -> dict[str, Any]:
-        return _chat(self.chat, self.participants)
+        return live_chat(self.chat, self.participants)
+
+    def integration_payload(self) -> dict[str, Any]:
+        return {"chat": chat_resource(self.chat, self.participants)}
 
 
 @dataclass(frozen=True)
-class ChatClosed:
+class ChatClosed(CatalogEvent):
     name: ClassVar[str] = "chat.closed"
+    integration: ClassVar[str | None] = "chat.closed"
     chat: Chat
     participants: Sequence[Participant]
 
@@ -41,17 +89,36 @@ class ChatClosed:
         return self.chat.public_id
 
     def payload(self) -> dict[str, Any]:
-        return _chat(self.chat, self.participants)
+        return live_chat(self.chat, self.participants)
+
+    def integration_payload(self) -> dict[str, Any]:
+        resource = chat_resource(self.chat, self.participants)
+        return {"chat": resource, "reason": self.chat.close_reason}
 
 
 @dataclass(frozen=True)
-class MessageCreated:
-    """Someone wrote: a participant, staff, the system, or an unrouted sender (no chat)."""
+class MessageCreated(CatalogEvent):
+    """Someone wrote: a participant, staff, the system, or an unrouted sender (no chat).
+
+    Integrations hear of the first (`message.received`) and the last
+    (`message.unrouted`): what people wrote, not what the service or staff sent."""
 
     name: ClassVar[str] = "message.created"
     message: Message
     chat_id: str | None
     author: Participant | None = None
+
+    @classmethod
+    def integration_types(cls) -> tuple[str, ...]:
+        return ("message.received", "message.unrouted")
+
+    def integration_type(self) -> str | None:
+        kind = self.message.author_kind
+        if kind == AuthorKind.participant and self.author is not None:
+            return "message.received"
+        if kind == AuthorKind.unrouted and self.chat_id is None:
+            return "message.unrouted"
+        return None
 
     def payload(self) -> dict[str, Any]:
         message, author = self.message, self.author
@@ -67,19 +134,36 @@ class MessageCreated:
             "screening_note": message.screening_note,
         }
         if self.chat_id is None:
-            # An alphanumeric sender is a company's name, not personal data: shown as sent.
-            sender = message.sender_number
-            data["sender"] = sender if is_alphanumeric_sender(sender) else mask(sender)
+            data["sender"] = sender(message.sender_number)
             data["proxy_number"] = message.proxy_number
+        return data
+
+    def integration_payload(self) -> dict[str, Any]:
+        message, author = self.message, self.author
+        data: dict[str, Any] = {
+            "message_id": message.public_id,
+            "text": message.body,
+            "received_at": when(message.created_at),
+            # redacted, held, keyword ... or None: forwarded as written.
+            "screening": message.screening,
+        }
+        if self.integration_type() == "message.unrouted":
+            data["sender"] = sender(message.sender_number)
+            data["proxy_number"] = message.proxy_number
+            return data
+        assert author is not None
+        data["chat_id"] = self.chat_id
+        data["participant"] = participant_resource(author)
         return data
 
 
 @dataclass(frozen=True)
-class MessageHeld:
+class MessageHeld(CatalogEvent):
     """A participant's text with contact details in it waits for staff
     (CONTACT_POLICY=hold): nothing of it is forwarded until someone releases it."""
 
     name: ClassVar[str] = "message.held"
+    integration: ClassVar[str | None] = "message.held"
     message: Message
     chat_id: str | None
     author: Participant | None = None
@@ -87,6 +171,7 @@ class MessageHeld:
     def payload(self) -> dict[str, Any]:
         return {
             "id": self.message.public_id,
+            "chat_id": self.chat_id,
             "participant_id": self.author.public_id if self.author else None,
             "author": self.author.display_name if self.author else None,
             "found": self.message.screening_note,
@@ -95,10 +180,11 @@ class MessageHeld:
 
 
 @dataclass(frozen=True)
-class MessageReleased:
+class MessageReleased(CatalogEvent):
     """Staff released a held text: it is forwarded, as written, to `recipients` people."""
 
     name: ClassVar[str] = "message.released"
+    integration: ClassVar[str | None] = "message.released"
     message: Message
     chat_id: str | None
     actor: str  # "staff:<username>" or "api_key:<prefix>"
@@ -107,6 +193,7 @@ class MessageReleased:
     def payload(self) -> dict[str, Any]:
         return {
             "id": self.message.public_id,
+            "chat_id": self.chat_id,
             "released_by": self.actor,
             "recipients": self.recipients,
             "found": self.message.screening_note,
@@ -114,10 +201,11 @@ class MessageReleased:
 
 
 @dataclass(frozen=True)
-class MessageRejected:
+class MessageRejected(CatalogEvent):
     """Staff rejected a held text: it is never forwarded."""
 
     name: ClassVar[str] = "message.rejected"
+    integration: ClassVar[str | None] = "message.rejected"
     message: Message
     chat_id: str | None
     actor: str
@@ -125,18 +213,20 @@ class MessageRejected:
     def payload(self) -> dict[str, Any]:
         return {
             "id": self.message.public_id,
+            "chat_id": self.chat_id,
             "rejected_by": self.actor,
             "found": self.message.screening_note,
         }
 
 
 @dataclass(frozen=True)
-class ParticipantOptedOut:
+class ParticipantOptedOut(CatalogEvent):
     """A real number asked for no more SMS (a STOP keyword to any proxy number, or its
     carrier said so): no proxy number sends to it any more. One event per chat the
     number is active in, or one without a chat when it is in none."""
 
     name: ClassVar[str] = "participant.opted_out"
+    integration: ClassVar[str | None] = "participant.opted_out"
     number: str
     chat_id: str | None
     participant: Participant | None
@@ -150,10 +240,11 @@ class ParticipantOptedOut:
 
 
 @dataclass(frozen=True)
-class ParticipantOptedIn:
+class ParticipantOptedIn(CatalogEvent):
     """A real number that had opted out texted START: it gets SMS again."""
 
     name: ClassVar[str] = "participant.opted_in"
+    integration: ClassVar[str | None] = "participant.opted_in"
     number: str
     chat_id: str | None
     participant: Participant | None
@@ -166,12 +257,35 @@ class ParticipantOptedIn:
         return _opt_change(self)
 
 
+# What integrators see of a delivery's state: the four that matter to them.
+INTEGRATION_DELIVERY_STATUS = {
+    DeliveryStatus.queued: "queued",
+    DeliveryStatus.sent: "sent",
+    DeliveryStatus.delivered: "delivered",
+    DeliveryStatus.failed: "failed",
+    DeliveryStatus.rejected: "failed",
+    DeliveryStatus.expired: "failed",
+    DeliveryStatus.suppressed: "failed",
+}
+
+
 @dataclass(frozen=True)
-class DeliveryUpdated:
+class DeliveryUpdated(CatalogEvent):
     name: ClassVar[str] = "delivery.updated"
     delivery: Delivery
     chat_id: str | None
     message_id: str | None
+    participant_id: str | None = None  # the recipient's public id, when a participant
+
+    @classmethod
+    def integration_types(cls) -> tuple[str, ...]:
+        return ("delivery.updated",)
+
+    def integration_type(self) -> str | None:
+        # "sending" is a worker holding the row, not news.
+        if DeliveryStatus(self.delivery.status) in INTEGRATION_DELIVERY_STATUS:
+            return "delivery.updated"
+        return None
 
     def payload(self) -> dict[str, Any]:
         delivery = self.delivery
@@ -186,9 +300,66 @@ class DeliveryUpdated:
             "error_code": delivery.error_code,
         }
 
+    def integration_payload(self) -> dict[str, Any]:
+        delivery = self.delivery
+        status = DeliveryStatus(delivery.status)
+        return {
+            "delivery_id": delivery.public_id,
+            "chat_id": self.chat_id,
+            "message_id": self.message_id,
+            "participant_id": self.participant_id,
+            "kind": delivery.kind,
+            "to": mask(delivery.to_number),
+            "from_number": delivery.from_number,
+            "status": INTEGRATION_DELIVERY_STATUS[status],
+            "carrier_status": status.value,
+            "reason": delivery.error,
+            "error_code": delivery.error_code,
+        }
+
 
 @dataclass(frozen=True)
-class ChatRead:
+class ParticipantAdded(CatalogEvent):
+    """Someone joined a live chat (through the API or the dashboard)."""
+
+    name: ClassVar[str] = "participant.added"
+    integration: ClassVar[str | None] = "participant.added"
+    chat: Chat
+    participant: Participant
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.chat.public_id
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "chat_id": self.chat.public_id,
+            "participant": participant_resource(self.participant),
+        }
+
+
+@dataclass(frozen=True)
+class ParticipantRemoved(CatalogEvent):
+    """Someone left a live chat: their route is free again."""
+
+    name: ClassVar[str] = "participant.removed"
+    integration: ClassVar[str | None] = "participant.removed"
+    chat: Chat
+    participant: Participant
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.chat.public_id
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "chat_id": self.chat.public_id,
+            "participant": participant_resource(self.participant),
+        }
+
+
+@dataclass(frozen=True)
+class ChatRead(CatalogEvent):
     """A staff member read a chat past messages that were unread to them: their unread
     count there changed, in every tab they have open. Counts are per person, so pages
     of other staff members ignore it."""
@@ -202,7 +373,7 @@ class ChatRead:
 
 
 @dataclass(frozen=True)
-class UnroutedUpdated:
+class UnroutedUpdated(CatalogEvent):
     """Staff dealt with an unrouted SMS (handled, dismissed) or opened it again. Not an
     event of any chat: a chat started from it has its own chat.created."""
 
@@ -221,7 +392,7 @@ class UnroutedUpdated:
 
 
 @dataclass(frozen=True)
-class NumberChanged:
+class NumberChanged(CatalogEvent):
     name: ClassVar[str] = "number.changed"
     number: str  # a proxy number: ours, not personal data
     change: str  # added, removed, enabled, disabled
@@ -232,7 +403,7 @@ class NumberChanged:
 
 
 @dataclass(frozen=True)
-class StaffSessionsEnded:
+class StaffSessionsEnded(CatalogEvent):
     """A staff member's sessions ended (new password, account disabled): their open live
     sockets, in every process, close."""
 
@@ -242,6 +413,35 @@ class StaffSessionsEnded:
 
     def payload(self) -> dict[str, Any]:
         return {"user_id": self.user_id}
+
+
+@dataclass(frozen=True)
+class WebhookEndpointsChanged(CatalogEvent):
+    """An integration endpoint was added, changed or removed: every process reloads the
+    list it fans events out to."""
+
+    name: ClassVar[str] = "webhook_endpoint.changed"
+    endpoint_id: str
+    change: str  # created, updated, enabled, disabled, deleted
+    chat_id: ClassVar[str | None] = None
+
+    def payload(self) -> dict[str, Any]:
+        return {"endpoint_id": self.endpoint_id, "change": self.change}
+
+
+@dataclass(frozen=True)
+class Ping(CatalogEvent):
+    """A test event, sent on request to one endpoint only: never emitted, never live."""
+
+    name: ClassVar[str] = "ping"
+    integration: ClassVar[str | None] = "ping"
+    endpoint_id: str
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "endpoint_id": self.endpoint_id,
+            "message": "A test event from smsproxy: the endpoint is reachable and verifies.",
+        }
 
 
 DomainEvent = (
@@ -256,8 +456,11 @@ DomainEvent = (
     | DeliveryUpdated
     | ChatRead
     | UnroutedUpdated
+    | ParticipantAdded
+    | ParticipantRemoved
     | NumberChanged
     | StaffSessionsEnded
+    | WebhookEndpointsChanged
 )
 EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ChatCreated,
@@ -271,35 +474,24 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     DeliveryUpdated,
     ChatRead,
     UnroutedUpdated,
+    ParticipantAdded,
+    ParticipantRemoved,
     NumberChanged,
     StaffSessionsEnded,
+    WebhookEndpointsChanged,
 )
 EVENT_NAMES = tuple(kind.name for kind in EVENT_TYPES)
-
-
-def _chat(chat: Chat, participants: Sequence[Participant]) -> dict[str, Any]:
-    return {
-        "id": chat.public_id,
-        "status": chat.status,
-        "reference": chat.reference,
-        "close_reason": chat.close_reason,
-        "participants": [
-            {
-                "id": p.public_id,
-                "name": p.display_name,
-                "number": mask(p.real_number),
-                "proxy_number": p.proxy_number,
-                "opted_out": p.opted_out,
-            }
-            for p in participants
-        ],
-    }
+# What an endpoint may subscribe to, in catalog order (`ping` goes to one on request).
+INTEGRATION_TYPES = tuple(
+    dict.fromkeys(name for kind in EVENT_TYPES for name in kind.integration_types())
+)
 
 
 def _opt_change(event: ParticipantOptedOut | ParticipantOptedIn) -> dict[str, Any]:
     participant = event.participant
     return {
         "number": mask(event.number),
+        "chat_id": event.chat_id,
         "participant_id": participant.public_id if participant else None,
         "participant": participant.display_name if participant else None,
         "source": event.source,

@@ -17,12 +17,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..models import EventRecord
 from .broker import Event
 from .catalog import EVENT_NAMES, DomainEvent
+from .integration import keep
 
 PENDING_KEY = "smsproxy.pending_events"
 
 
 def emit(session: AsyncSession, event: DomainEvent) -> EventRecord:
-    """Record a domain event in the current transaction; it is published after commit."""
+    """Record a domain event in the current transaction; it is published after commit,
+    and, when it is one integrations hear of, queued for their endpoints with it."""
+    keep(session, event)
     return record(session, event.name, event.chat_id, event.payload())
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
-from ..models import Chat, Delivery, DeliveryStatus, Message
+from ..models import Chat, Delivery, DeliveryStatus, Message, Participant
 
 OPTED_OUT = "The recipient has opted out of SMS from this service"
 
@@ -42,8 +42,10 @@ async def enqueue_many(
     *,
     chat_public_id: str | None,
     message_public_id: str | None,
+    participant_public_ids: Mapping[int, str] | None = None,
 ) -> None:
-    """Write the deliveries one message causes in one flush, and their live events.
+    """Write the deliveries one message causes in one flush, and their live events
+    (`participant_public_ids` names each recipient participant by internal id).
 
     Rows already marked suppressed are kept for the transcript but never sent; the
     sender worker is woken after commit when any of the others is queued.
@@ -52,20 +54,29 @@ async def enqueue_many(
     await session.flush()
     if any(delivery.status == DeliveryStatus.queued for delivery in deliveries):
         session.info[WAKE_KEY] = True
+    names = participant_public_ids or {}
     for delivery in deliveries:
-        events.emit(session, events.DeliveryUpdated(delivery, chat_public_id, message_public_id))
+        recipient = names.get(delivery.participant_id) if delivery.participant_id else None
+        update = events.DeliveryUpdated(delivery, chat_public_id, message_public_id, recipient)
+        events.emit(session, update)
 
 
 async def emit_update(session: AsyncSession, delivery: Delivery) -> None:
-    """Tell live pages a delivery's state changed (looks up the public ids they use)."""
-    chat_public_id = message_public_id = None
-    if delivery.chat_id is not None:
-        query = select(Chat.public_id).where(col(Chat.id) == delivery.chat_id)
-        chat_public_id = (await session.exec(query)).first()
-    if delivery.message_id is not None:
-        found = select(Message.public_id).where(col(Message.id) == delivery.message_id)
-        message_public_id = (await session.exec(found)).first()
-    events.emit(session, events.DeliveryUpdated(delivery, chat_public_id, message_public_id))
+    """Tell live pages and integrations a delivery's state changed, with the public ids
+    they use for its chat, message and recipient (looked up in one statement)."""
+    ids: list[str | None] = [None, None, None]
+    if (delivery.chat_id, delivery.message_id, delivery.participant_id) != (None, None, None):
+        query = select(
+            select(Chat.public_id).where(col(Chat.id) == delivery.chat_id).scalar_subquery(),
+            select(Message.public_id)
+            .where(col(Message.id) == delivery.message_id)
+            .scalar_subquery(),
+            select(Participant.public_id)
+            .where(col(Participant.id) == delivery.participant_id)
+            .scalar_subquery(),
+        )
+        ids = list((await session.exec(query)).one())
+    events.emit(session, events.DeliveryUpdated(delivery, *ids))
 
 
 def suppressed(delivery: Delivery, reason: str) -> None:

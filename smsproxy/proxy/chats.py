@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -21,6 +21,7 @@ from ..errors import Conflict, InvalidChat, InvalidNumber
 from ..models import AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
 from ..phone import mask, parse_number
 from . import audit
+from .edits import check_metadata
 from .fanout import fan_out
 from .load import close_routes, open_routes
 from .optouts import opted_out_among
@@ -49,6 +50,7 @@ class ChatSpec:
     ttl_seconds: int | None = None
     expires_at: datetime | None = None
     intro: bool = True
+    metadata: dict[str, Any] | None = None  # the integrator's own, size-limited
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,7 @@ async def create_chat(
         reference=spec.reference or None,
         expires_at=spec.expires_at.astimezone(UTC) if spec.expires_at else None,
         idle_ttl_seconds=spec.ttl_seconds,
+        custom_metadata=check_metadata(spec.metadata),
         last_activity_at=now,
         created_at=now,
     )

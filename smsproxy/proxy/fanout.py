@@ -34,7 +34,11 @@ async def fan_out(
         for recipient in recipients
     ]
     await enqueue_many(
-        session, deliveries, chat_public_id=chat.public_id, message_public_id=message.public_id
+        session,
+        deliveries,
+        chat_public_id=chat.public_id,
+        message_public_id=message.public_id,
+        participant_public_ids={p.id: p.public_id for p in recipients if p.id is not None},
     )
     return deliveries
 

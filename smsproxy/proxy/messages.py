@@ -137,4 +137,6 @@ def _recipients(chat: Chat, participants: list[Participant], to: str) -> list[Pa
     recipients = [p for p in participants if p.public_id == to]
     if not recipients:
         raise NotFound(f"Chat {chat.public_id} has no participant {to!r}", field="to")
+    if not recipients[0].active:
+        raise Conflict(f"Participant {to} has left chat {chat.public_id}", field="to")
     return recipients

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import func, text
@@ -12,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
-from ..errors import Conflict, NotFound, PoolExhausted
+from ..errors import Conflict, InvalidInput, NotFound, PoolExhausted
 from ..models import Chat, ChatStatus, Participant, ProxyNumber
 from ..phone import mask, parse_number, region_of
 
@@ -116,6 +117,26 @@ async def set_enabled(
     return record
 
 
+async def relabel(session: AsyncSession, record: ProxyNumber, label: str) -> None:
+    label = label.strip()
+    if len(label) > 100 or any(ord(ch) < 32 or ord(ch) == 127 for ch in label):
+        raise InvalidInput(
+            "label must be at most 100 characters, without control characters", field="label"
+        )
+    record.label = label
+    session.add(record)
+    events.emit(session, events.NumberChanged(record.number, "relabelled"))
+
+
+async def usage_of(session: AsyncSession, number: str) -> NumberUsage | None:
+    record = await get_number(session, number)
+    if record is None:
+        return None
+    routes = select(func.count()).where(col(Participant.active), Participant.proxy_number == number)
+    count = int((await session.exec(routes)).one())
+    return NumberUsage(record, count, await active_chats_on(session, number))
+
+
 async def is_proxy_number(session: AsyncSession, number: str) -> bool:
     return await get_number(session, number) is not None
 
@@ -130,8 +151,11 @@ async def _is_participant_number(session: AsyncSession, number: str) -> bool:
     return (await session.exec(query)).first() is not None
 
 
-async def allocate(session: AsyncSession, real_numbers: list[str]) -> list[str]:
-    """Choose a proxy number for each participant of a new chat (DESIGN.md rule 2).
+async def allocate(
+    session: AsyncSession, real_numbers: list[str], prefer: Sequence[str] = ()
+) -> list[str]:
+    """Choose a proxy number for each participant of a new chat (DESIGN.md rule 2), or
+    for people joining a chat whose others use the numbers in `prefer`.
 
     A number is free for a person when they have no active route on it. Among the free
     ones: a number in the person's country first, then one already chosen for this chat
@@ -141,7 +165,7 @@ async def allocate(session: AsyncSession, real_numbers: list[str]) -> list[str]:
     """
     await _lock_people(session, real_numbers)
     for _ in range(ALLOCATION_ATTEMPTS):
-        chosen = await _choose(session, real_numbers)
+        chosen = await _choose(session, real_numbers, set(prefer))
         if await _hold_numbers(session, chosen):
             return chosen
     raise Conflict(
@@ -174,7 +198,7 @@ async def _hold_numbers(session: AsyncSession, numbers: list[str]) -> bool:
     return held == wanted
 
 
-async def _choose(session: AsyncSession, real_numbers: list[str]) -> list[str]:
+async def _choose(session: AsyncSession, real_numbers: list[str], in_chat: set[str]) -> list[str]:
     pool = await _enabled_numbers(session)
     busy = await _busy_routes(session, real_numbers)
     load = Counter({n.number: n.active_routes for n in pool})
@@ -196,7 +220,7 @@ async def _choose(session: AsyncSession, real_numbers: list[str]) -> list[str]:
             free,
             key=lambda n: (
                 n.country != region,
-                n.number not in chosen,
+                n.number not in chosen and n.number not in in_chat,
                 -free_for[n.number],
                 load[n.number],
                 n.number,

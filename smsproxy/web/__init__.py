@@ -14,6 +14,7 @@ from quart import current_app
 from ..config import Settings
 from ..db import Database
 from ..events import Broker
+from ..integrations.dispatch import Dispatcher
 from ..proxy.chats import Templates
 from ..proxy.routing import RoutingOptions
 
@@ -26,6 +27,7 @@ class Services(Protocol):
     broker: Broker
     routing: RoutingOptions
     templates: Templates
+    webhooks: Dispatcher
 
 
 def services() -> Services:

@@ -19,7 +19,7 @@ carrier.
 
 They answer 204 only once what they carried is committed; anything else makes Vonage
 retry, which the routing code turns into a no-op when the first attempt did land. One
-address may send WEBHOOK_RATE_PER_SECOND of them (averaged over ten seconds); beyond
+address may send CARRIER_WEBHOOK_RATE_PER_SECOND of them (averaged over ten seconds); beyond
 that 429 with Retry-After, which Vonage retries later, so a flood from one address
 cannot starve the others.
 """
@@ -68,7 +68,7 @@ async def sender_address() -> str:
 
 
 class WebhookLimit(RateLimit):
-    """Per sending address; the count follows WEBHOOK_RATE_PER_SECOND."""
+    """Per sending address; the count follows CARRIER_WEBHOOK_RATE_PER_SECOND."""
 
     def __init__(self) -> None:
         super().__init__(1, RATE_WINDOW, key_function=sender_address)
@@ -77,7 +77,7 @@ class WebhookLimit(RateLimit):
     def count(self) -> int:
         if not has_app_context():
             return self._count
-        per_window = settings().webhook_rate_per_second * RATE_WINDOW.total_seconds()
+        per_window = settings().carrier_webhook_rate_per_second * RATE_WINDOW.total_seconds()
         return max(1, round(per_window))
 
     @count.setter

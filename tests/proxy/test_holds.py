@@ -63,6 +63,7 @@ async def test_release_forwards_the_text_as_written(runtime: Runtime) -> None:
     assert audit.detail["chat"] == view.chat.public_id and "07911" not in str(audit.detail)
     assert event.payload == {
         "id": message.public_id,
+        "chat_id": view.chat.public_id,
         "released_by": "staff:amy",
         "recipients": 1,
         "found": "a phone number",

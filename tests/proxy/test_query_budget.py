@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from smsproxy.models import Delivery, DeliveryStatus, Message, OptOut
 from smsproxy.runtime import Runtime
-from tests.helpers import add_numbers, start_chat
+from tests.helpers import add_endpoint, add_numbers, start_chat
 
 P1 = "+447700900901"
 ALICE, BOB, CAROL = "+447700900101", "+447700900102", "+447700900103"
@@ -94,6 +94,25 @@ async def test_screening_and_opt_outs_cost_no_statement(app: Quart, app_runtime:
     assert delivery.body == "ring me on [number removed]"
     assert delivery.status == DeliveryStatus.suppressed
     budget = ROUTED_BUDGET[app_runtime.db.dialect]
+    assert 0 < len(statements) <= budget, "\n".join(statements)
+
+
+async def test_integration_events_cost_one_statement_for_every_endpoint(
+    app: Quart, app_runtime: Runtime
+) -> None:
+    await add_numbers(app_runtime, P1)
+    await start_chat(app_runtime, (ALICE, "Rider"), (BOB, "Driver"))
+    await add_endpoint(app_runtime, "https://a.example/hook")
+    await add_endpoint(app_runtime, "https://b.example/hook", ["message.received"])
+    await post_inbound(app, "WARM")  # the endpoint list is read once, then kept
+
+    with counted(app_runtime) as statements:
+        await post_inbound(app, "COUNTED")
+
+    # message.received for both endpoints and delivery.updated for one: one INSERT.
+    inserts = [s for s in statements if s.startswith("INSERT INTO webhookdelivery")]
+    assert len(inserts) == 1
+    budget = ROUTED_BUDGET[app_runtime.db.dialect] + 1
     assert 0 < len(statements) <= budget, "\n".join(statements)
 
 

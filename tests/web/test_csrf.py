@@ -9,7 +9,7 @@ from quart import Quart
 from quart.typing import TestClientProtocol as Client
 
 from smsproxy.config import Settings
-from smsproxy.web.csrf import FAILURE_MESSAGE
+from smsproxy.web.csrf import FAILURE_MESSAGE, is_exempt
 from tests.conftest import STAFF_PASSWORD, add_staff, csrf_headers, csrf_post, csrf_token_of
 from tests.guarded import start_app
 
@@ -94,3 +94,11 @@ async def test_login_form_is_protected_and_token_rotates(app: Quart) -> None:
     before = await csrf_token_of(client)
     assert (await csrf_post(client, "/login", form)).status_code == 303
     assert await csrf_token_of(client) != before
+
+
+def test_no_page_lives_under_a_path_the_check_exempts(app: Quart) -> None:
+    """The exemptions are path prefixes (the API, the carrier's webhooks): a page put
+    under one would take forms without the check, and without the login meta-test too."""
+    pages = [r.rule for r in app.url_map.iter_rules() if r.endpoint.startswith("dashboard.")]
+    assert "/integrations" in pages
+    assert [page for page in pages if is_exempt(page)] == []

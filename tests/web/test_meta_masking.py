@@ -48,6 +48,7 @@ class World:
     chat_id: str
     closed_chat_id: str
     message_ids: list[str] = field(default_factory=list)
+    endpoint_id: str = ""
     unrouted_id: str = ""
 
 
@@ -85,6 +86,11 @@ async def build_world(app: Quart, admin: Client, key: str) -> tuple[World, list[
         answers.append(await response.get_data(as_text=True))
         return response
 
+    # An integration endpoint, created before the messages: its delivery log lists them.
+    hook = {"url": "https://hooks.example.com/smsproxy", "events": ["*"]}
+    endpoint = await keep(
+        await client.post("/api/v1/webhook-endpoints", json=hook, headers=auth(key))
+    )
     people = {"participants": [{"number": RIDER, "name": "Rider"}, {"number": DRIVER}]}
     created = await keep(await client.post("/api/v1/chats", json=people, headers=auth(key)))
     chat_id = (await created.get_json())["id"]
@@ -116,6 +122,7 @@ async def build_world(app: Quart, admin: Client, key: str) -> tuple[World, list[
     async with rt.db.read() as session:
         messages = (await session.exec(select(Message))).all()
     world = World(chat_id, closed_id)
+    world.endpoint_id = (await endpoint.get_json())["id"]
     world.message_ids = [m.public_id for m in messages if m.chat_id is not None]
     world.unrouted_id = next(m.public_id for m in messages if m.chat_id is None)
     return world, answers
@@ -132,6 +139,8 @@ def values_for(rule: Rule, world: World) -> list[dict[str, str]]:
         return [{"chat_id": world.chat_id, "message_id": m} for m in world.message_ids[:6]]
     if names == {"message_id"} and rule.rule.startswith("/unrouted/"):
         return [{"message_id": world.unrouted_id}]
+    if names == {"endpoint_id"}:
+        return [{"endpoint_id": world.endpoint_id}]
     raise AssertionError(f"{rule.rule}: add values for {sorted(names)} to values_for")
 
 

@@ -101,7 +101,7 @@ def from_address(address: str) -> dict[str, Any]:
 
 
 async def test_one_flooding_address_does_not_starve_the_others(database_url: str) -> None:
-    async with app_with(database_url, webhook_rate_per_second=0.3) as app:  # 3 per 10 s
+    async with app_with(database_url, carrier_webhook_rate_per_second=0.3) as app:  # 3 per 10 s
         await chat_on_p1(app)
         client = app.test_client()
         answers = []

@@ -5,12 +5,17 @@ One module per resource, each registering its routes on the blueprint of `base`.
 
 from . import (  # noqa: F401  (each registers its routes)
     audit,
+    chat_edits,
     chats,
     holds,
     messages,
     numbers,
     optouts,
     participants,
+    reveal,
+    unrouted,
+    webhook_deliveries,
+    webhooks,
 )
 from .base import blueprint
 from .responses import ApiOpenAPIProvider

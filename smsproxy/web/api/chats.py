@@ -15,10 +15,11 @@ from quart_schema import (
     validate_response,
 )
 
-from ...models import ChatStatus, Delivery
+from ...models import ChatStatus, Delivery, Participant
 from ...phone import mask
 from ...proxy import queries
 from ...proxy.chats import ChatSpec, NewParticipant, close_chat, create_chat
+from ...proxy.edits import MAX_METADATA_BYTES
 from ...proxy.queries import ChatView
 from ...proxy.screening import FORWARD_CAP, is_capped
 from ...proxy.transcripts import TranscriptEntry, transcript
@@ -44,6 +45,10 @@ class ChatCreate(Strict):
     )
     expires_at: AwareDatetime | None = Field(None, description="Close at this time")
     intro: bool = Field(True, description="Send each participant an intro SMS")
+    metadata: dict[str, Any] | None = Field(
+        None,
+        description=f"Your own JSON object (at most {MAX_METADATA_BYTES} bytes as JSON)",
+    )
 
 
 class ParticipantOut(BaseModel):
@@ -69,7 +74,23 @@ class ChatOut(BaseModel):
     ttl_seconds: int | None
     closed_at: datetime | None
     close_reason: str | None
+    # Defaulted, so answers stored for Idempotency-Key replays before it existed validate.
+    metadata: dict[str, Any] = Field(
+        default_factory=dict, description="Your own JSON object ({} when none)"
+    )
     participants: list[ParticipantOut]
+
+
+def participant_out(p: Participant) -> ParticipantOut:
+    return ParticipantOut(
+        id=p.public_id,
+        name=p.display_name,
+        number=mask(p.real_number),
+        proxy_number=p.proxy_number,
+        channel=p.channel,
+        active=p.active,
+        opted_out=p.opted_out,
+    )
 
 
 def chat_out(view: ChatView) -> ChatOut:
@@ -84,18 +105,8 @@ def chat_out(view: ChatView) -> ChatOut:
         ttl_seconds=chat.idle_ttl_seconds,
         closed_at=chat.closed_at,
         close_reason=chat.close_reason,
-        participants=[
-            ParticipantOut(
-                id=p.public_id,
-                name=p.display_name,
-                number=mask(p.real_number),
-                proxy_number=p.proxy_number,
-                channel=p.channel,
-                active=p.active,
-                opted_out=p.opted_out,
-            )
-            for p in view.participants
-        ],
+        metadata=chat.custom_metadata or {},
+        participants=[participant_out(p) for p in view.participants],
     )
 
 
@@ -113,6 +124,7 @@ async def post_chat(data: ChatCreate) -> tuple[Any, ...]:
         ttl_seconds=data.ttl_seconds,
         expires_at=data.expires_at,
         intro=data.intro,
+        metadata=data.metadata,
     )
 
     async def create(session: Any) -> tuple[dict[str, Any], int]:

@@ -84,3 +84,32 @@ async def delete_number(number: str) -> tuple[str, int]:
     async with svc.db.transaction() as session:
         await pool.remove_number(session, number, svc.settings.default_region)
     return "", 204
+
+
+class NumberPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    label: str | None = Field(None, max_length=100, description="A name for the number")
+    enabled: bool | None = Field(
+        None, description="false: no new chats get this number; its active chats go on"
+    )
+
+
+@blueprint.patch("/numbers/<number>")
+@rate_limit(limits=API_LIMITS)
+@api_key_required
+@validate_request(NumberPatch)
+@validate_response(NumberOut)
+async def patch_number(number: str, data: NumberPatch) -> NumberOut:
+    """Relabel a proxy number, or enable or disable it for new chats."""
+    svc = services()
+    region = svc.settings.default_region
+    async with svc.db.transaction() as session:
+        record = await pool.require_number(session, number, region)
+        if data.label is not None:
+            await pool.relabel(session, record, data.label)
+        if data.enabled is not None and data.enabled != record.enabled:
+            await pool.set_enabled(session, record.number, data.enabled)
+        usage = await pool.usage_of(session, record.number)
+    assert usage is not None
+    return number_out(usage)

@@ -26,6 +26,7 @@ CREATED_FIELDS = {
     "expires_at",
     "ttl_seconds",
     "closed_at",
+    "metadata",
     "close_reason",
     "participants",
 }

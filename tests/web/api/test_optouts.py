@@ -76,7 +76,14 @@ async def test_answers_stored_before_the_field_existed_still_replay(
     from smsproxy.web.api.idempotency import _fingerprint
 
     body = {"participants": [{"number": ALICE, "name": ""}, {"number": BOB, "name": ""}]}
-    request = {**body, "reference": None, "ttl_seconds": None, "expires_at": None, "intro": True}
+    request = {
+        **body,
+        "reference": None,
+        "ttl_seconds": None,
+        "expires_at": None,
+        "intro": True,
+        "metadata": None,
+    }
     stored = {
         "id": "ch_0123456789abcdef",
         "status": "active",
