@@ -23,7 +23,7 @@ from .carrier import Carrier, Receipt
 from .carrier.sandbox import SandboxCarrier
 from .carrier.vonage import VonageCarrier
 from .config import Settings
-from .db import Database
+from .db import Database, EngineOptions
 from .events.redis_broker import RedisBroker
 from .outbox.enqueue import took_new_rows
 from .proxy.chats import Templates
@@ -42,7 +42,7 @@ Job = Callable[[], Coroutine[Any, Any, None]]
 class Runtime:
     def __init__(self, settings: Settings, *, background: bool = True) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, engine_options(settings))
         self.broker: events.Broker = make_broker(settings)
         self.background = background
         self.outbox_wakeup = asyncio.Event()
@@ -118,6 +118,14 @@ async def _supervise(name: str, job: Job) -> None:
         except Exception:
             log.exception("background job %s crashed; restarting in 1 s", name)
             await asyncio.sleep(1)
+
+
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        timeout_seconds=settings.database_timeout_seconds,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
 
 
 def sender_options(settings: Settings) -> SenderOptions:
