@@ -24,10 +24,11 @@ from .carrier.sandbox import SandboxCarrier
 from .carrier.vonage import VonageCarrier
 from .config import Settings
 from .db import Database, EngineOptions
+from .db.group_commit import GroupCommit
 from .events.redis_broker import RedisBroker
 from .outbox.enqueue import took_new_rows
 from .proxy.chats import Templates
-from .proxy.inbound import receive_receipt
+from .proxy.inbound import Ingress
 from .proxy.routing import RoutingOptions, routing_options
 from .workers.flusher import run_flusher
 from .workers.ratelimit import make_limiter
@@ -51,6 +52,10 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.db.before_commit.append(events.write_pending)
         self.db.after_commit.append(self._after_commit)
+        # One writer per process: webhooks, receipts and the sender's results that
+        # arrive together commit together.
+        self.writer = GroupCommit(self.db)
+        self.ingress = Ingress(self.writer, self.routing)
         self.carrier = make_carrier(settings, self.db, self.receive_receipt)
         self.sender = Sender(self.db, self.carrier, sender_options(settings))
 
@@ -67,8 +72,7 @@ class Runtime:
 
     async def receive_receipt(self, receipt: Receipt) -> None:
         """A receipt from a carrier that reports in-process (the sandbox's network)."""
-        async with self.db.transaction() as session:
-            await receive_receipt(session, receipt)
+        await self.ingress.receive_receipt(receipt)
 
     async def run_sender(self) -> None:
         await self.sender.run(self.outbox_wakeup, make_limiter(self.settings))
@@ -102,6 +106,7 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await self.writer.aclose()
         await self.broker.stop()
         await self.carrier.aclose()
         await self.db.dispose()

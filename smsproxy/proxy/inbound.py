@@ -1,8 +1,9 @@
 """The front door: every inbound SMS and every delivery receipt enters here.
 
 The carrier's webhooks and the sandbox's simulated handsets call these two functions
-alike, inside a transaction of their own: what an SMS causes (its Message, the SMS it
-fans out to, its live events) commits with it, or not at all.
+alike, inside a transaction: what an SMS causes (its Message, the SMS it fans out to,
+its live events) commits with it, or not at all. Webhooks reach them through `Ingress`,
+which commits those that arrive together in one transaction.
 
     receive_sms      whole SMS are routed (`routing`), parts of a long SMS wait for
                      the rest (`multipart`), which then routes the whole
@@ -17,6 +18,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..carrier import InboundSms, Receipt
+from ..db.group_commit import GroupCommit
 from ..outbox.receipts import ReceiptOutcome, apply_receipt
 from .multipart import receive_part
 from .routing import Outcome, RoutingOptions, route
@@ -39,3 +41,20 @@ async def receive_receipt(
 ) -> ReceiptOutcome:
     """The carrier reports on one part of an SMS we sent."""
     return await apply_receipt(session, receipt, now)
+
+
+class Ingress:
+    """The front door under load: SMS and receipts that arrive together are committed
+    together (`GroupCommit`), each in a savepoint of its own. A caller returns once the
+    commit holding its SMS is done, so a webhook is acknowledged only then; one that
+    fails gets its own error while its neighbours commit."""
+
+    def __init__(self, writer: GroupCommit, options: RoutingOptions) -> None:
+        self.writer = writer
+        self.options = options
+
+    async def receive_sms(self, inbound: InboundSms) -> Outcome:
+        return await self.writer.run(lambda session: receive_sms(session, inbound, self.options))
+
+    async def receive_receipt(self, receipt: Receipt) -> ReceiptOutcome:
+        return await self.writer.run(lambda session: receive_receipt(session, receipt))

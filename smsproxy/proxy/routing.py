@@ -35,7 +35,7 @@ from ..models import (
 )
 from ..outbox.enqueue import enqueue
 from ..phone import is_alphanumeric_sender, mask
-from .chats import touch
+from .activity import touch_at_commit
 from .fanout import fan_out
 from .pool import is_proxy_number
 from .recording import inbound_message, record_once
@@ -96,8 +96,7 @@ async def route(
     if not await record_once(session, message):
         log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
         return Outcome(Route.duplicate)
-    touch(chat, now)
-    session.add(chat)
+    touch_at_commit(session, chat, now)
     events.emit(session, events.MessageCreated(message, chat.public_id, author))
     everyone = [p for p in found.participants if p.active]
     # In a group, each recipient hears everyone through one number: say who wrote.

@@ -15,6 +15,7 @@ from ..config import Settings
 from ..db import Database
 from ..events import Broker
 from ..proxy.chats import Templates
+from ..proxy.inbound import Ingress
 from ..proxy.routing import RoutingOptions
 
 SERVICES_KEY = "smsproxy"
@@ -25,6 +26,7 @@ class Services(Protocol):
     db: Database
     broker: Broker
     routing: RoutingOptions
+    ingress: Ingress
     templates: Templates
 
 

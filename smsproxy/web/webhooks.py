@@ -2,8 +2,9 @@
 
 Public by design: the carrier cannot log in, so the request signature (when
 VONAGE_SIGNATURE_SECRET is set) is their authentication. They answer 204 only once
-what they carried is committed; anything else makes Vonage retry, which the routing
-code turns into a no-op when the first attempt did land.
+what they carried is committed (webhooks arriving together share a commit: see
+`proxy.inbound.Ingress`); anything else makes Vonage retry, which the routing code
+turns into a no-op when the first attempt did land.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from ..carrier.webhooks import (
     verify_signature,
 )
 from ..config import Settings
-from ..proxy.inbound import receive_receipt, receive_sms
 from . import services
 from .guards import public
 
@@ -57,9 +57,7 @@ async def receive_inbound_sms() -> Response:
     svc = services()
     params = await webhook_params()
     check_signature(svc.settings, params)
-    inbound = parse_inbound(params)
-    async with svc.db.transaction() as session:
-        await receive_sms(session, inbound, svc.routing)
+    await svc.ingress.receive_sms(parse_inbound(params))
     return Response(status=204)
 
 
@@ -70,7 +68,5 @@ async def receive_delivery_receipt() -> Response:
     svc = services()
     params = await webhook_params()
     check_signature(svc.settings, params)
-    receipt = parse_receipt(params)
-    async with svc.db.transaction() as session:
-        await receive_receipt(session, receipt)
+    await svc.ingress.receive_receipt(parse_receipt(params))
     return Response(status=204)
