@@ -6,6 +6,7 @@ test keeps the two in step). Vonage's usual variable names are the field names.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# A send retried after one that got no answer waits this many times VONAGE_TIMEOUT_SECONDS.
+PATIENT_SEND_FACTOR = 3
+LEASE_MARGIN_SECONDS = 15
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "xxx"}
 DEFAULT_DATABASE_URL = "sqlite:///smsproxy.db"
 
@@ -132,6 +136,7 @@ class Settings(BaseSettings):
             self.carrier = "vonage" if has_credentials else "sandbox"
         if self.carrier == "vonage":
             self._check_vonage_credentials()
+        self._check_lease()
         if self.smsproxy_env != "development" and (
             self.secret_key is None or self.secret_key.strip().lower() in PLACEHOLDER_SECRETS
         ):
@@ -140,6 +145,18 @@ class Settings(BaseSettings):
                 "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
         return self
+
+    def _check_lease(self) -> None:
+        # A lease that ends while its send still waits for the carrier lets another
+        # process claim the row and send it again: a duplicate SMS. The longest wait is
+        # a retry's (PATIENT_SEND_FACTOR times the timeout); recording takes a moment.
+        needed = PATIENT_SEND_FACTOR * math.ceil(self.vonage_timeout_seconds) + LEASE_MARGIN_SECONDS
+        if self.send_lease_seconds < needed:
+            raise ValueError(
+                f"SEND_LEASE_SECONDS ({self.send_lease_seconds}) must be at least {needed}: "
+                f"{PATIENT_SEND_FACTOR} times VONAGE_TIMEOUT_SECONDS (the wait for a retried "
+                f"send) plus {LEASE_MARGIN_SECONDS} s, or a slow send is claimed and sent again"
+            )
 
     def _check_vonage_credentials(self) -> None:
         if self.vonage_api == "messages":

@@ -57,7 +57,7 @@ class Runtime:
         self.writer = GroupCommit(self.db)
         self.ingress = Ingress(self.writer, self.routing)
         self.carrier = make_carrier(settings, self.db, self.receive_receipt)
-        self.sender = Sender(self.db, self.carrier, sender_options(settings))
+        self.sender = Sender(self.db, self.carrier, sender_options(settings), self.writer)
 
     async def _after_commit(self, session: AsyncSession) -> None:
         pending = events.take_pending(session)

@@ -88,6 +88,7 @@ class DeliveryUpdated:
             "status": delivery.status,
             "error": delivery.error,
             "error_code": delivery.error_code,
+            "ambiguous_attempts": delivery.ambiguous_attempts,
         }
 
 

@@ -57,12 +57,17 @@ async def enqueue_many(
 async def emit_update(session: AsyncSession, delivery: Delivery) -> None:
     """Tell live pages a delivery's state changed (looks up the public ids they use)."""
     chat_public_id = message_public_id = None
-    if delivery.chat_id is not None:
-        query = select(Chat.public_id).where(col(Chat.id) == delivery.chat_id)
-        chat_public_id = (await session.exec(query)).first()
-    if delivery.message_id is not None:
-        found = select(Message.public_id).where(col(Message.id) == delivery.message_id)
-        message_public_id = (await session.exec(found)).first()
+    if delivery.chat_id is not None or delivery.message_id is not None:
+        query = (
+            select(Chat.public_id, Message.public_id)
+            .select_from(Delivery)
+            .outerjoin(Chat, col(Chat.id) == Delivery.chat_id)
+            .outerjoin(Message, col(Message.id) == Delivery.message_id)
+            .where(col(Delivery.id) == delivery.id)
+        )
+        found = (await session.exec(query)).first()
+        if found is not None:
+            chat_public_id, message_public_id = found
     events.emit(session, events.DeliveryUpdated(delivery, chat_public_id, message_public_id))
 
 

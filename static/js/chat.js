@@ -156,6 +156,19 @@ function setup(page) {
     const error = item.querySelector('[data-role="error"]');
     error.textContent = data.error ?? "";
     error.hidden = !data.error;
+    const unanswered = data.ambiguous_attempts ?? 0;
+    let ambiguous = item.querySelector('[data-role="ambiguous"]');
+    if (unanswered && !ambiguous) {
+      ambiguous = document.createElement("span");
+      ambiguous.className = "delivery-ambiguous";
+      ambiguous.dataset.role = "ambiguous";
+      item.append(ambiguous);
+    }
+    if (ambiguous) {
+      const times = `${unanswered} time${unanswered > 1 ? "s" : ""}`;
+      ambiguous.textContent = `Sent ${times} without an answer from the carrier: the recipient may have it more than once.`;
+      ambiguous.hidden = !unanswered;
+    }
   }
 
   function showClosed(data) {

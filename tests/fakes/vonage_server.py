@@ -46,7 +46,11 @@ from tests.fakes.sms_api import (
 
 
 class FakeVonage:
-    def __init__(self, api_key: str = API_KEY, api_secret: str = API_SECRET) -> None:
+    def __init__(
+        self, api_key: str = API_KEY, api_secret: str = API_SECRET, *, keep_alive: bool = False
+    ) -> None:
+        """`keep_alive`: answer over HTTP/1.1 and keep connections open, as Vonage does;
+        by default each request gets a connection of its own (no stale keep-alives)."""
         self.api_key = api_key
         self.api_secret = api_secret
         self.application_id = APPLICATION_ID
@@ -54,6 +58,7 @@ class FakeVonage:
         self.hang_seconds = 5.0
         self.in_flight = 0  # requests being answered now
         self.max_in_flight = 0
+        self.connections = 0  # TCP connections accepted (kept-alive ones count once)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._release = threading.Event()
@@ -64,7 +69,8 @@ class FakeVonage:
         self.keys = KeyPair(Path(self._dir.name))
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert("127.0.0.1", "localhost").configure_cert(context)
-        self._server = _TlsServer(("127.0.0.1", 0), _Handler, context, self)
+        handler = _KeepAliveHandler if keep_alive else _Handler
+        self._server = _TlsServer(("127.0.0.1", 0), handler, context, self)
         self.port = self._server.server_address[1]
         self.host = f"127.0.0.1:{self.port}"
         self._thread = threading.Thread(
@@ -118,6 +124,7 @@ class FakeVonage:
             self._slow: list[float] = []
             self._drop = 0
             self.max_in_flight = 0
+            self.connections = 0
             self._later_parts: list[str] = []
             self._reject: dict[str, str] = {}
 
@@ -283,6 +290,8 @@ class _TlsServer(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The handshake happens here, in the connection's own thread, so one slow
         # client cannot stall the accept loop.
+        with self.fake._lock:
+            self.fake.connections += 1
         try:
             wrapped = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):
@@ -360,6 +369,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
         self.close_connection = True
+
+
+class _KeepAliveHandler(_Handler):
+    protocol_version = "HTTP/1.1"
 
 
 @pytest.fixture(scope="session")
