@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from quart import Quart
+from quart.wrappers import Response
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlmodel import select
 
@@ -126,7 +127,7 @@ async def test_a_webhook_answers_503_while_another_process_holds_the_database(
     assert response.headers["Retry-After"] == "5"
 
 
-async def post_inbound(app: Quart) -> object:
+async def post_inbound(app: Quart) -> Response:
     fields = {"msisdn": "447700900001", "to": "447700900901", "messageId": "M1", "text": "hi"}
     return await app.test_client().post("/webhooks/inbound-sms", form=fields)
 
