@@ -31,8 +31,9 @@ class Request(QuartRequest):
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> Quart:
     """Build the app. `background=False` skips the sender and sweeper loops (tests that
-    drive them by hand)."""
+    drive them by hand), as does BACKGROUND_JOBS=off (a `smsproxy worker` runs them)."""
     settings = settings or load_settings()
+    background = background and settings.background_jobs == "in-process"
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -77,12 +77,15 @@ class Settings(BaseSettings):
     signature_max_skew_seconds: int = Field(300, ge=1)
 
     # The database under load: how long anything may wait for it, and how many
-    # connections each process keeps.
+    # connections each process keeps; which processes run the background jobs.
     database_timeout_seconds: float = Field(
         5.0, gt=0, le=300, description="Longest wait for the database before answering 503."
     )
     database_pool_size: int = Field(5, ge=1, le=100)
     database_max_overflow: int = Field(5, ge=0, le=100)
+    background_jobs: Literal["in-process", "off"] = Field(
+        "in-process", description="Whether web processes run the sender and sweepers."
+    )
 
     intro_template: str = (
         "You are now connected with {other}. Reply to this number to message them."

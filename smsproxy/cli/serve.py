@@ -56,6 +56,8 @@ async def _serve(settings: Settings, generated_secret: bool) -> None:
     if first_admin:
         username, password = first_admin
         say(f"First start: log in as {username!r} with the one-time password: {password}")
+    if settings.background_jobs == "off":
+        say("BACKGROUND_JOBS=off: nothing is sent until `smsproxy worker` runs beside this.")
     if generated_secret:
         say("SECRET_KEY is kept in a file beside the database (set SECRET_KEY to override).")
     await serve(app, config, shutdown_trigger=stop.wait)
