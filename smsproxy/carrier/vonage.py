@@ -94,7 +94,7 @@ class VonageCarrier:
         ids = [part.message_id for part in response.messages if part.message_id]
         if not ids:
             raise TransientCarrierError("Vonage accepted the request but gave no message id")
-        log.info("vonage accepted delivery %s in %d part(s)", sms.delivery_id, len(ids))
+        log.debug("vonage accepted delivery %s in %d part(s)", sms.delivery_id, len(ids))
         return SendResult(message_ids=ids)
 
     async def aclose(self) -> None:

@@ -73,7 +73,7 @@ class VonageMessagesCarrier:
                 failure.code,
             )
             raise failure from error
-        log.info(
+        log.debug(
             "vonage accepted delivery %s as message %s", sms.delivery_id, response.message_uuid
         )
         return SendResult(message_ids=[response.message_uuid])

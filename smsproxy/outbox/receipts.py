@@ -233,7 +233,9 @@ async def _fold(
     session.add(delivery)
     await session.flush()
     await emit_update(session, delivery)
-    log.info("delivery %s is now %s", delivery.public_id, new_status)
+    # Failures are worth a line at INFO; the many deliveries are not.
+    level = logging.DEBUG if new_status == DeliveryStatus.delivered else logging.INFO
+    log.log(level, "delivery %s is now %s", delivery.public_id, new_status)
     return True
 
 

@@ -69,7 +69,7 @@ async def record_sent(
     if early or row.ambiguous_attempts or len(row.carrier_message_ids) > len(new_ids):
         # Receipts that beat this record: for these parts, or for an earlier send.
         await settle(session, row, now)
-    log.info("delivery %s sent in %d part(s)", claimed.public_id, len(result.message_ids))
+    log.debug("delivery %s sent in %d part(s)", claimed.public_id, len(result.message_ids))
     return DeliveryStatus(row.status)
 
 

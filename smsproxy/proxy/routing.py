@@ -103,7 +103,8 @@ async def route(
     body = inbound.text if len(everyone) <= 2 else f"{author.display_name}: {inbound.text}"
     recipients = [p for p in everyone if p.id != author.id]
     deliveries = await fan_out(session, chat, message, recipients, DeliveryKind.forward, body, now)
-    log.info(
+    # Every SMS passes here: at INFO, the line would cost more than half a statement.
+    log.debug(
         "inbound %s routed in chat %s to %d recipient(s)",
         inbound.carrier_message_id,
         chat.public_id,
