@@ -106,9 +106,9 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.writer.aclose()
+        await self.carrier.aclose()  # the sandbox's pending receipts go first
+        await self.writer.aclose()  # then what was submitted commits, and is published
         await self.broker.stop()
-        await self.carrier.aclose()
         await self.db.dispose()
 
 
