@@ -20,6 +20,8 @@ import argparse
 import asyncio
 import contextlib
 import multiprocessing
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -61,11 +63,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--send-concurrency",
         type=_bounded(1, 256),
-        default=8,
+        default=16,
         help="SEND_CONCURRENCY of the app (SMS sent at once per process)",
     )
     parser.add_argument(
         "--timeout", type=_bounded(5, 3600), default=300, help="give up after this many seconds"
+    )
+    parser.add_argument(
+        "--worker",
+        action="store_true",
+        help="send from a separate `smsproxy worker` process; the web runs with "
+        "BACKGROUND_JOBS=off",
+    )
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="the fake Vonage keeps connections open between requests, as Vonage does "
+        "(by default each send opens a new TLS connection)",
     )
     args = parser.parse_args(argv)
     if args.database_url and not args.database_url.startswith(
@@ -89,11 +103,11 @@ def _bounded(low: int, high: int) -> type[int]:
 # -- the fake carrier, in a process of its own --------------------------------------------
 
 
-def serve_fake_vonage(connection: Connection) -> None:
+def serve_fake_vonage(connection: Connection, keep_alive: bool) -> None:
     """Child process: run the fake; answer each poll with (SMS accepted, time of the last)."""
     from tests.fakes.vonage_server import FakeVonage
 
-    fake = FakeVonage().start()
+    fake = FakeVonage(keep_alive=keep_alive).start()
     try:
         connection.send(fake.environment())
         while connection.recv() == "poll":
@@ -106,11 +120,11 @@ def serve_fake_vonage(connection: Connection) -> None:
 
 
 class FakeCarrier:
-    def __init__(self) -> None:
+    def __init__(self, keep_alive: bool = False) -> None:
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
         self._process = context.Process(
-            target=serve_fake_vonage, args=(child,), name="fake-vonage", daemon=True
+            target=serve_fake_vonage, args=(child, keep_alive), name="fake-vonage", daemon=True
         )
 
     def __enter__(self) -> FakeCarrier:
@@ -221,6 +235,8 @@ def report(args: argparse.Namespace, url: str, load: LoadResult) -> None:
         f"{args.count} inbound SMS webhooks, {args.concurrency} at a time; "
         f"{args.workers} hypercorn worker(s); {describe(url)}; "
         f"SEND_CONCURRENCY={args.send_concurrency}"
+        + ("; carrier connections kept alive" if args.keep_alive else "")
+        + ("; sending from a separate worker process" if args.worker else "")
     )
     outcomes = ", ".join(f"{key}: {value}" for key, value in sorted(load.outcomes.items()))
     print(f"  answers        {outcomes}")
@@ -240,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     deadline = time.monotonic() + args.timeout
     with (
         tempfile.TemporaryDirectory(prefix="smsproxy-bench-") as directory,
-        FakeCarrier() as fake,
+        FakeCarrier(args.keep_alive) as fake,
         fresh_database(args.database_url, Path(directory)) as url,
     ):
         server = AppServer(
@@ -249,13 +265,14 @@ def main(argv: list[str] | None = None) -> int:
                 **fake.environment,
                 "SEND_RATE_PER_SECOND": "100000",
                 "SEND_CONCURRENCY": str(args.send_concurrency),
+                **({"BACKGROUND_JOBS": "off"} if args.worker else {}),
             },
             log_dir=Path(directory),
             workers=args.workers,
         )
         server.migrate()
         asyncio.run(create_chat(url))
-        with server:
+        with server, background_worker(server, args.worker):
             started_at = time.time()
             try:
                 load = asyncio.run(fire(server.port, args, deadline))
@@ -278,6 +295,31 @@ def main(argv: list[str] | None = None) -> int:
             f"(the last {max(0.0, end_to_end - load.seconds):.2f} s after the last answer)"
         )
         return 0 if expected == args.count else 1
+
+
+@contextlib.contextmanager
+def background_worker(server: AppServer, wanted: bool) -> Iterator[None]:
+    """`smsproxy worker` beside the web server, on its database and carrier."""
+    if not wanted:
+        yield
+        return
+    log = (server.log_dir / "worker.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "smsproxy", "worker"],
+        env=server.env,
+        cwd=server.log_dir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        yield
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
 
 
 async def fire(port: int, args: argparse.Namespace, deadline: float) -> LoadResult:
