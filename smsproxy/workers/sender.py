@@ -33,7 +33,7 @@ EXPIRE_EVERY_SECONDS = 30.0  # how often rows past SEND_MAX_AGE_SECONDS are look
 class SenderOptions:
     """The settings the sender needs, as plain values."""
 
-    concurrency: int = 8
+    concurrency: int = 16
     rate_per_second: float = 30.0
     lease_seconds: int = 60
     max_age_seconds: int = 6 * 3600
