@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # A send retried after one that got no answer waits this many times VONAGE_TIMEOUT_SECONDS.
 PATIENT_SEND_FACTOR = 3
-LEASE_MARGIN_SECONDS = 15
+LEASE_MARGIN_SECONDS = 2  # for the rate limit's wait and recording the outcome
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "xxx"}
 DEFAULT_DATABASE_URL = "sqlite:///smsproxy.db"
 
@@ -154,7 +154,8 @@ class Settings(BaseSettings):
     def _check_lease(self) -> None:
         # A lease that ends while its send still waits for the carrier lets another
         # process claim the row and send it again: a duplicate SMS. The longest wait is
-        # a retry's (PATIENT_SEND_FACTOR times the timeout); recording takes a moment.
+        # a retry's (PATIENT_SEND_FACTOR times the timeout); a claimed row never waits
+        # for another send first (workers/sender.py).
         needed = PATIENT_SEND_FACTOR * math.ceil(self.vonage_timeout_seconds) + LEASE_MARGIN_SECONDS
         if self.send_lease_seconds < needed:
             raise ValueError(

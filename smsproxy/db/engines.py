@@ -54,9 +54,8 @@ def create_engine(
     if url.startswith("sqlite"):
         if is_file_database(url):  # in-memory SQLite has a single, static connection
             kwargs.setdefault("pool_timeout", options.timeout_seconds)
-            if not read_only:
-                kwargs.setdefault("pool_size", 1)
-                kwargs.setdefault("max_overflow", 0)
+            kwargs.setdefault("pool_size", options.pool_size if read_only else 1)
+            kwargs.setdefault("max_overflow", options.max_overflow if read_only else 0)
         engine = create_async_engine(
             url, connect_args={"timeout": options.timeout_seconds}, **kwargs
         )

@@ -2,9 +2,10 @@
 at the set rate with bounded concurrency, and records what happened (`outbox.claims`,
 `outbox.results`), the results of sends that finish together in one transaction.
 
-Claims run ahead of the sends by at most one batch (SEND_CONCURRENCY rows), so a
-claimed row starts its send within about one send's time: well inside its lease,
-whatever the carrier's pace.
+It claims whenever at least half of its SEND_CONCURRENCY slots are free, as many rows
+as there are free slots: claims come in batches, and a claimed row goes straight into a
+slot of its own, never waiting behind another send, so that its lease has to cover
+only its own send (SEND_LEASE_SECONDS is checked against the longest one).
 """
 
 from __future__ import annotations
@@ -131,10 +132,10 @@ class Sender:
             await asyncio.sleep(max(wait, 0.01))
 
     async def run(self, wakeup: asyncio.Event, limiter: Limiter) -> None:
-        """The background loop: claims a batch whenever at most one batch is in hand,
-        sends at most `concurrency` at once at the set rate; `wakeup` is set when a
-        transaction that queued an SMS commits."""
-        batch = self.options.concurrency
+        """The background loop: at most `concurrency` sends in flight, at the set rate;
+        `wakeup` is set when a transaction that queued an SMS commits."""
+        concurrency = self.options.concurrency
+        batch = max(1, concurrency // 2)
         in_flight: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         next_expiry = loop.time()
@@ -144,21 +145,19 @@ class Sender:
                 if loop.time() >= next_expiry:
                     next_expiry = loop.time() + EXPIRE_EVERY_SECONDS
                     await self._expire_logged()
-                room = 2 * batch - len(in_flight)
+                free = concurrency - len(in_flight)
                 claimed = 0
-                if room >= batch:
-                    rows = await self._claim_logged(room)
+                if free >= batch:
+                    rows = await self._claim_logged(free)
                     for row in rows:
                         task = asyncio.create_task(self._send_logged(row, limiter))
                         in_flight.add(task)
                         task.add_done_callback(in_flight.discard)
                     claimed = len(rows)
-                if claimed and claimed == room:
-                    # More may be due: claim again once a batch's worth has gone out.
-                    while len(in_flight) > batch:
+                if (claimed and claimed == free) or free < batch:
+                    # Busy, and more may be due: claim again once half the slots are free.
+                    while concurrency - len(in_flight) < batch:
                         await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
-                elif in_flight and room < batch:
-                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 else:
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(wakeup.wait(), POLL_SECONDS)
