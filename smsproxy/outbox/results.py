@@ -140,6 +140,25 @@ async def record_failure(
     return DeliveryStatus(row.status)
 
 
+async def hand_back(session: AsyncSession, claimed: Delivery) -> DeliveryStatus:
+    """Give up a claim before sending (its lease is too short for a send now): the row
+    is due again at once, for this process or another, and was not sent."""
+    locked = await _locked(session, claimed)
+    if locked is None:
+        return DeliveryStatus.failed
+    row, chat_public_id, message_public_id = locked
+    if row.status != DeliveryStatus.sending or row.attempts != claimed.attempts:
+        return DeliveryStatus(row.status)
+    now = utcnow()
+    row.status = DeliveryStatus.queued
+    row.attempts -= 1  # claimed, never tried
+    row.lease_until = None
+    row.next_attempt_at = row.updated_at = now
+    events.emit(session, events.DeliveryUpdated(row, chat_public_id, message_public_id))
+    log.info("delivery %s handed back unsent: its lease ran short while it waited", row.public_id)
+    return DeliveryStatus.queued
+
+
 async def _locked(
     session: AsyncSession, claimed: Delivery
 ) -> tuple[Delivery, str | None, str | None] | None:

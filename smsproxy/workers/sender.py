@@ -2,10 +2,11 @@
 at the set rate with bounded concurrency, and records what happened (`outbox.claims`,
 `outbox.results`), the results of sends that finish together in one transaction.
 
-It claims whenever at least half of its SEND_CONCURRENCY slots are free, as many rows
-as there are free slots: claims come in batches, and a claimed row goes straight into a
-slot of its own, never waiting behind another send, so that its lease has to cover
-only its own send (SEND_LEASE_SECONDS is checked against the longest one).
+Claims run a batch (SEND_CONCURRENCY rows) ahead of the sends, so that a slot that
+frees up always finds a row: the sender keeps up at SEND_CONCURRENCY sends per carrier
+round trip. A claimed row may wait for a slot; it is sent only while its lease still
+covers the longest the carrier may take to answer it (SEND_LEASE_SECONDS is checked
+against that), and handed back otherwise, so that no other process takes it over mid-send.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from ..carrier import Carrier, CarrierError, OutboundSms, SendResult, TransientCarrierError
-from ..db import Database, is_unavailable
+from ..config import LEASE_MARGIN_SECONDS, PATIENT_SEND_FACTOR
+from ..db import Database, is_unavailable, utcnow
 from ..db.group_commit import GroupCommit
 from ..models import Delivery, DeliveryStatus
 from ..outbox.claims import claim_due, expire_stale, seconds_until_due
-from ..outbox.results import record_failure, record_sent
+from ..outbox.results import hand_back, record_failure, record_sent
 from .ratelimit import Limiter, TokenBucket
 
 log = logging.getLogger(__name__)
@@ -60,10 +63,21 @@ class Sender:
         async with self._gate:
             if limiter is not None:
                 await limiter.acquire()
+            if not self._lease_covers_a_send(delivery):
+                return await self.writer.run(lambda session: hand_back(session, delivery))
             outcome = await self._send(delivery)
         if isinstance(outcome, CarrierError):
             return await self.record_failure(delivery, outcome)
         return await self.record_sent(delivery, outcome)
+
+    def _lease_covers_a_send(self, delivery: Delivery) -> bool:
+        if delivery.lease_until is None:
+            return True
+        answer_within = math.ceil(self.options.carrier_timeout_seconds)
+        if delivery.ambiguous_attempts:
+            answer_within *= PATIENT_SEND_FACTOR
+        left = (delivery.lease_until - utcnow()).total_seconds()
+        return left >= answer_within + LEASE_MARGIN_SECONDS
 
     async def _send(self, delivery: Delivery) -> SendResult | CarrierError:
         sms = OutboundSms(
@@ -132,10 +146,10 @@ class Sender:
             await asyncio.sleep(max(wait, 0.01))
 
     async def run(self, wakeup: asyncio.Event, limiter: Limiter) -> None:
-        """The background loop: at most `concurrency` sends in flight, at the set rate;
-        `wakeup` is set when a transaction that queued an SMS commits."""
-        concurrency = self.options.concurrency
-        batch = max(1, concurrency // 2)
+        """The background loop: claims a batch whenever at most one batch is in hand,
+        sends at most `concurrency` at once at the set rate; `wakeup` is set when a
+        transaction that queued an SMS commits."""
+        batch = self.options.concurrency
         in_flight: set[asyncio.Task[None]] = set()
         loop = asyncio.get_running_loop()
         next_expiry = loop.time()
@@ -145,18 +159,18 @@ class Sender:
                 if loop.time() >= next_expiry:
                     next_expiry = loop.time() + EXPIRE_EVERY_SECONDS
                     await self._expire_logged()
-                free = concurrency - len(in_flight)
+                room = 2 * batch - len(in_flight)
                 claimed = 0
-                if free >= batch:
-                    rows = await self._claim_logged(free)
+                if room >= batch:
+                    rows = await self._claim_logged(room)
                     for row in rows:
                         task = asyncio.create_task(self._send_logged(row, limiter))
                         in_flight.add(task)
                         task.add_done_callback(in_flight.discard)
                     claimed = len(rows)
-                if (claimed and claimed == free) or free < batch:
-                    # Busy, and more may be due: claim again once half the slots are free.
-                    while concurrency - len(in_flight) < batch:
+                if (claimed and claimed == room) or room < batch:
+                    # Busy, and more may be due: claim again once a batch has gone out.
+                    while len(in_flight) > batch:
                         await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 else:
                     with contextlib.suppress(TimeoutError):

@@ -169,3 +169,19 @@ async def test_the_api_and_the_transcript_show_unanswered_sends(
 def test_a_lease_shorter_than_a_patient_send_is_refused(database_url: str) -> None:
     with pytest.raises(ValueError, match=r"SEND_LEASE_SECONDS \(30\) must be at least 32"):
         make_settings(database_url, vonage_timeout_seconds=10, send_lease_seconds=30)
+
+
+async def test_a_claim_whose_lease_ran_short_is_handed_back_unsent(
+    runtime: Runtime, fake_vonage: FakeVonage
+) -> None:
+    queued = await queue_sms(runtime)
+    # Claimed, then kept waiting for a slot until less lease is left than a send may take.
+    [claimed] = await claim_due(runtime.db, 1, lease_seconds=2)
+
+    assert await runtime.sender.process(claimed) == DeliveryStatus.queued
+
+    row = await load(runtime, queued)
+    assert (row.status, row.attempts, row.lease_until) == (DeliveryStatus.queued, 0, None)
+    assert fake_vonage.requests == []  # nobody else could have taken it over mid-send
+    assert await runtime.sender.run_round() == 1
+    assert (await load(runtime, queued)).status == DeliveryStatus.sent
