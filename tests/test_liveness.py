@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 import pytest
@@ -23,9 +24,11 @@ import pytest
 from smsproxy.runtime import Runtime
 from tests.benchmarks.client import HttpConnection, ProtocolError
 from tests.conftest import USE_POSTGRES, make_settings
-from tests.fakes.vonage_server import FakeVonage
 from tests.helpers import add_numbers, start_chat
 from tests.server import AppServer
+
+if TYPE_CHECKING:
+    from tests.fakes.vonage_server import FakeVonage
 
 pytestmark = pytest.mark.slow
 
@@ -41,6 +44,8 @@ FORWARD_WAIT = 90.0
 @pytest.fixture(scope="module")
 def carrier() -> Iterator[FakeVonage]:
     """A fake Vonage of its own that keeps connections alive, as Vonage does."""
+    from tests.fakes.vonage_server import FakeVonage
+
     fake = FakeVonage(keep_alive=True).start()
     yield fake
     fake.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -12,7 +13,9 @@ from vonage import Auth, Vonage
 from vonage_messages import Sms
 
 from smsproxy.carrier.vonage_clients import ClientPool, transport_error, whole_seconds
-from tests.fakes.vonage_server import FakeVonage
+
+if TYPE_CHECKING:
+    from tests.fakes.vonage_server import FakeVonage
 
 pytest_plugins = ["tests.fakes.vonage_server"]
 
@@ -55,6 +58,8 @@ def test_timeouts_round_up_to_whole_seconds(seconds: float, whole: int) -> None:
 @pytest.fixture(scope="module")
 def keep_alive_vonage() -> Iterator[FakeVonage]:
     """A fake that keeps connections open between requests, as Vonage does."""
+    from tests.fakes.vonage_server import FakeVonage
+
     server = FakeVonage(keep_alive=True).start()
     yield server
     server.stop()
