@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: Settings | None = None, *, background: bool = True) -> Quart:
     """Build the app. `background=False` skips the sender and sweeper loops (tests that
-    drive them by hand)."""
+    drive them by hand), as does BACKGROUND_JOBS=off (a `smsproxy worker` runs them)."""
     settings = settings or load_settings()
+    background = background and settings.background_jobs == "in-process"
     configure_logging(settings.log_level)
     app = Quart(
         __name__,

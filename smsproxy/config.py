@@ -6,6 +6,7 @@ test keeps the two in step). Vonage's usual variable names are the field names.
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 from pathlib import Path
@@ -14,6 +15,9 @@ from typing import Literal
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# A send retried after one that got no answer waits this many times VONAGE_TIMEOUT_SECONDS.
+PATIENT_SEND_FACTOR = 3
+LEASE_MARGIN_SECONDS = 2  # for the rate limit's wait and recording the outcome
 PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "dev", "development", "xxx"}
 DEFAULT_DATABASE_URL = "sqlite:///smsproxy.db"
 
@@ -65,7 +69,9 @@ class Settings(BaseSettings):
     vonage_timeout_seconds: float = Field(10.0, gt=0)
 
     send_rate_per_second: float = Field(30.0, gt=0)
-    send_concurrency: int = Field(8, ge=1, le=256)
+    # Sends per second reach at most SEND_CONCURRENCY / the carrier's answer time: 16
+    # keeps up with 30/s while Vonage answers within half a second.
+    send_concurrency: int = Field(16, ge=1, le=256)
     send_max_age_seconds: int = Field(6 * 3600, ge=1)
     send_lease_seconds: int = Field(60, ge=5)
     concat_timeout_seconds: int = Field(60, ge=1)
@@ -89,6 +95,17 @@ class Settings(BaseSettings):
     webhook_retry_seconds: int = Field(24 * 3600, ge=60)
     webhook_disable_after_seconds: int = Field(3 * 24 * 3600, ge=60)
     webhook_log_days: int = Field(30, ge=1, le=3650)
+
+    # The database under load: how long anything may wait for it, and how many
+    # connections each process keeps; which processes run the background jobs.
+    database_timeout_seconds: float = Field(
+        5.0, gt=0, le=300, description="Longest wait for the database before answering 503."
+    )
+    database_pool_size: int = Field(5, ge=1, le=100)
+    database_max_overflow: int = Field(5, ge=0, le=100)
+    background_jobs: Literal["in-process", "off"] = Field(
+        "in-process", description="Whether web processes run the sender and sweepers."
+    )
 
     intro_template: str = (
         "You are now connected with {other}. Reply to this number to message them."
@@ -189,6 +206,7 @@ class Settings(BaseSettings):
             self.carrier = "vonage" if has_credentials else "sandbox"
         if self.carrier == "vonage":
             self._check_vonage_credentials()
+        self._check_lease()
         if self.smsproxy_env != "development" and (
             self.secret_key is None or self.secret_key.strip().lower() in PLACEHOLDER_SECRETS
         ):
@@ -197,6 +215,19 @@ class Settings(BaseSettings):
                 "(`python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
             )
         return self
+
+    def _check_lease(self) -> None:
+        # A lease that ends while its send still waits for the carrier lets another
+        # process claim the row and send it again: a duplicate SMS. The longest wait is
+        # a retry's (PATIENT_SEND_FACTOR times the timeout); a claimed row never waits
+        # for another send first (workers/sender.py).
+        needed = PATIENT_SEND_FACTOR * math.ceil(self.vonage_timeout_seconds) + LEASE_MARGIN_SECONDS
+        if self.send_lease_seconds < needed:
+            raise ValueError(
+                f"SEND_LEASE_SECONDS ({self.send_lease_seconds}) must be at least {needed}: "
+                f"{PATIENT_SEND_FACTOR} times VONAGE_TIMEOUT_SECONDS (the wait for a retried "
+                f"send) plus {LEASE_MARGIN_SECONDS} s, or a slow send is claimed and sent again"
+            )
 
     def _check_vonage_credentials(self) -> None:
         if self.vonage_api == "messages":

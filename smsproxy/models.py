@@ -246,6 +246,9 @@ class Delivery(SQLModel, table=True):
     body: str = Field(sa_column=Column(Text, nullable=False))
     status: DeliveryStatus = Field(default=DeliveryStatus.queued, max_length=16)
     attempts: int = 0
+    # Sends that got no answer (a timeout, a dropped connection): the SMS may have gone
+    # out each time, so the handset may have it more than once.
+    ambiguous_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     next_attempt_at: datetime = _time(default_factory=utcnow)
     lease_until: datetime | None = _time(default=None)
     carrier_message_ids: list[str] = Field(default_factory=list, sa_column=Column(JSON))

@@ -24,14 +24,15 @@ from .carrier.sandbox import SandboxCarrier
 from .carrier.vonage import VonageCarrier
 from .carrier.vonage_messages import VonageMessagesCarrier
 from .config import Settings
-from .db import Database
+from .db import Database, EngineOptions
+from .db.group_commit import GroupCommit
 from .events.redis_broker import RedisBroker
 from .integrations import subscriptions as webhook_subscriptions
 from .integrations.dispatch import Dispatcher, WebhookOptions
 from .integrations.signing import SecretBox
 from .outbox.enqueue import took_new_rows
 from .proxy.chats import Templates
-from .proxy.inbound import receive_receipt
+from .proxy.inbound import Ingress
 from .proxy.routing import RoutingOptions, routing_options
 from .workers.flusher import run_flusher
 from .workers.ratelimit import make_limiter
@@ -50,7 +51,7 @@ DEVELOPMENT_SECRET_KEY = "development-only-not-secret"  # noqa: S105
 class Runtime:
     def __init__(self, settings: Settings, *, background: bool = True) -> None:
         self.settings = settings
-        self.db = Database(settings.database_url)
+        self.db = Database(settings.database_url, engine_options(settings))
         self.broker: events.Broker = make_broker(settings)
         self.background = background
         self.outbox_wakeup = asyncio.Event()
@@ -63,15 +64,17 @@ class Runtime:
         self._tasks: list[asyncio.Task[None]] = []
         self.subscriptions = webhook_subscriptions.Subscriptions()
         self.webhook_wakeup = asyncio.Event()
-        # Webhook deliveries get an engine of their own: however many requests to slow
-        # endpoints are being recorded, SMS never wait for a connection behind them.
-        self.webhook_db = Database(settings.database_url, **small_pool(settings.database_url))
-        for db in (self.db, self.webhook_db):
+        self.webhook_db = webhook_database(settings, self.db)
+        for db in {id(self.db): self.db, id(self.webhook_db): self.webhook_db}.values():
             db.before_commit.append(events.write_pending)
             db.before_commit.append(self._queue_webhooks)
             db.after_commit.append(self._after_commit)
+        # One writer per process: webhooks, receipts and the sender's results that
+        # arrive together commit together.
+        self.writer = GroupCommit(self.db)
+        self.ingress = Ingress(self.writer, self.routing)
         self.carrier = make_carrier(settings, self.db, self.receive_receipt)
-        self.sender = Sender(self.db, self.carrier, sender_options(settings))
+        self.sender = Sender(self.db, self.carrier, sender_options(settings), self.writer)
         box = SecretBox(settings.secret_key or DEVELOPMENT_SECRET_KEY)
         self.webhooks = Dispatcher(self.webhook_db, box, webhook_options(settings))
         self.webhook_worker = WebhookWorker(self.webhooks)
@@ -96,8 +99,7 @@ class Runtime:
 
     async def receive_receipt(self, receipt: Receipt) -> None:
         """A receipt from a carrier that reports in-process (the sandbox's network)."""
-        async with self.db.transaction() as session:
-            await receive_receipt(session, receipt)
+        await self.ingress.receive_receipt(receipt)
 
     async def run_sender(self) -> None:
         await self.sender.run(self.outbox_wakeup, make_limiter(self.settings))
@@ -151,11 +153,13 @@ class Runtime:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.broker.stop()
-        await self.carrier.aclose()
+        await self.carrier.aclose()  # the sandbox's pending receipts go first
+        await self.writer.aclose()  # then what was submitted commits, and is published
         await self.webhooks.aclose()
+        await self.broker.stop()
         await self.db.dispose()
-        await self.webhook_db.dispose()
+        if self.webhook_db is not self.db:
+            await self.webhook_db.dispose()
 
 
 async def _supervise(name: str, job: Job) -> None:
@@ -191,12 +195,25 @@ def webhook_options(settings: Settings) -> WebhookOptions:
     )
 
 
-def small_pool(database_url: str) -> dict[str, Any]:
-    """A few connections suffice for short claim and record transactions (PostgreSQL;
-    SQLite's pool needs no size)."""
-    if database_url.startswith(("postgresql", "postgres")):
-        return {"pool_size": 2, "max_overflow": 4}
-    return {}
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        timeout_seconds=settings.database_timeout_seconds,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
+
+
+def webhook_database(settings: Settings, db: Database) -> Database:
+    """On PostgreSQL, webhook deliveries get an engine of their own, a few connections
+    for short claim and record transactions: however many requests to slow endpoints are
+    being recorded, SMS never wait for a connection behind them. SQLite has one writer
+    per process, which they share."""
+    if db.dialect == "sqlite":
+        return db
+    options = EngineOptions(
+        timeout_seconds=settings.database_timeout_seconds, pool_size=2, max_overflow=4
+    )
+    return Database(settings.database_url, options)
 
 
 def make_broker(settings: Settings) -> events.Broker:

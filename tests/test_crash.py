@@ -103,8 +103,9 @@ def test_a_crash_loses_no_acknowledged_sms(
             "VONAGE_TIMEOUT_SECONDS": "3",
             "SEND_CONCURRENCY": "1",
             "SEND_RATE_PER_SECOND": "500",
-            # A send cut off by the crash is claimed again this soon after its claim.
-            "SEND_LEASE_SECONDS": "5",
+            # A send cut off by the crash is claimed again this soon after its claim:
+            # as soon as allowed, a lease outlasting a retry's patient send (3 x 3 s + 2 s).
+            "SEND_LEASE_SECONDS": "11",
             "LOG_LEVEL": "INFO",
         },
         log_dir=tmp_path,

@@ -14,6 +14,9 @@ class OutboundSms:
     from_number: str  # E.164
     to_number: str  # E.164
     text: str
+    # An earlier send of this SMS got no answer (it may have gone out): wait longer for
+    # the carrier's answer this time rather than time out, and send again, once more.
+    patient: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,7 @@ class Receipt:
 
 class CarrierError(Exception):
     transient = False
+    ambiguous = False
 
     def __init__(self, message: str, code: str | None = None) -> None:
         super().__init__(message)
@@ -94,6 +98,15 @@ class TransientCarrierError(CarrierError):
     """Worth retrying later: throttled, carrier down, timeout, network."""
 
     transient = True
+
+
+class AmbiguousCarrierError(TransientCarrierError):
+    """The request reached the carrier but its answer did not come back (a timeout
+    while waiting for it, a connection dropped after sending): the SMS may have gone
+    out. Sending again may send it twice, so the retry waits for a delivery receipt
+    that would settle it, and is counted on the Delivery."""
+
+    ambiguous = True
 
 
 class PermanentCarrierError(CarrierError):

@@ -76,20 +76,25 @@ class VonageCarrier:
         message = build_message(sms)
         clients = self._clients
         try:
-            response = await clients.call(lambda client: client.sms.send(message))
+            response = await clients.call(
+                lambda client: client.sms.send(message), patient=sms.patient
+            )
         except Exception as error:
-            failure = classify(error, timeout=clients.timeout, host=clients.host)
+            timeout = clients.timeout_for(sms.patient)
+            failure = classify(error, timeout=timeout, host=clients.host)
             log.info(
                 "vonage send for delivery %s failed: %s (code %s)",
                 sms.delivery_id,
-                "transient" if failure.transient else "permanent",
+                "ambiguous"
+                if failure.ambiguous
+                else ("transient" if failure.transient else "permanent"),
                 failure.code,
             )
             raise failure from error
         ids = [part.message_id for part in response.messages if part.message_id]
         if not ids:
             raise TransientCarrierError("Vonage accepted the request but gave no message id")
-        log.info("vonage accepted delivery %s in %d part(s)", sms.delivery_id, len(ids))
+        log.debug("vonage accepted delivery %s in %d part(s)", sms.delivery_id, len(ids))
         return SendResult(message_ids=ids)
 
     async def aclose(self) -> None:

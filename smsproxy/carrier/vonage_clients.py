@@ -16,10 +16,12 @@ from typing import TypeVar
 
 import requests
 from pydantic import ValidationError
+from urllib3.exceptions import MaxRetryError
 from vonage import Auth, HttpClientOptions, Vonage
 
+from ..config import PATIENT_SEND_FACTOR
 from ..phone import mask
-from . import CarrierError, PermanentCarrierError, TransientCarrierError
+from . import AmbiguousCarrierError, CarrierError, PermanentCarrierError, TransientCarrierError
 
 T = TypeVar("T")
 MAX_SAID_LENGTH = 300
@@ -42,6 +44,12 @@ def whole_seconds(seconds: float) -> int:
     return max(1, math.ceil(seconds))
 
 
+# An SMS whose earlier send got no answer is sent again with this many times the
+# timeout: the carrier was slow, and a second timeout would likely mean a second copy.
+# SEND_LEASE_SECONDS is checked against it (config.py).
+PATIENT_FACTOR = PATIENT_SEND_FACTOR
+
+
 class ClientPool:
     """SDK clients for one set of credentials, handed to one call at a time."""
 
@@ -55,33 +63,35 @@ class ClientPool:
         api_host: str | None = None,
     ) -> None:
         assert rest_host or api_host
-        hosts = {"rest_host": rest_host, "api_host": api_host}
+        self._hosts = {
+            name: host
+            for name, host in {"rest_host": rest_host, "api_host": api_host}.items()
+            if host
+        }
         self.host = api_host or rest_host or ""
         self.timeout = timeout
+        self.patient_timeout = timeout * PATIENT_FACTOR
         self._auth = auth
-        self._options = HttpClientOptions(
-            **{name: host for name, host in hosts.items() if host},
-            timeout=timeout,
-            # Retries are the sender's job: it backs off and keeps the row's history.
-            max_retries=0,
-            pool_connections=1,
-            pool_maxsize=1,
-        )
         self._gate = asyncio.Semaphore(concurrency)
-        self._idle: list[Vonage] = []
+        # Idle clients by timeout (the SDK fixes a client's timeout when it is made).
+        self._idle: dict[int, list[Vonage]] = {}
 
-    async def call(self, operation: Callable[[Vonage], T]) -> T:
+    def timeout_for(self, patient: bool) -> int:
+        return self.patient_timeout if patient else self.timeout
+
+    async def call(self, operation: Callable[[Vonage], T], *, patient: bool = False) -> T:
         """Run `operation(client)` in a worker thread with a client no other call uses.
 
-        One client (and one connection) per concurrent call. With a pool of one the SDK
-        does not silently re-post a request whose connection dropped before the answer
-        (which could send the SMS twice); its state (headers, session) is not shared by
-        threads.
+        One client (and one connection, kept alive for the next call) per concurrent
+        call. With a pool of one the SDK does not silently re-post a request whose
+        connection dropped before the answer (which could send the SMS twice); its
+        state (headers, session) is not shared by threads. `patient` calls wait
+        PATIENT_FACTOR times longer for the answer.
         """
+        timeout = self.timeout_for(patient)
         async with self._gate:
-            client: Vonage | None = (
-                self._idle.pop() if self._idle else Vonage(self._auth, self._options)
-            )
+            idle = self._idle.setdefault(timeout, [])
+            client: Vonage | None = idle.pop() if idle else self._new_client(timeout)
             try:
                 return await asyncio.to_thread(operation, client)
             except asyncio.CancelledError:
@@ -90,30 +100,64 @@ class ClientPool:
                 raise
             finally:
                 if client is not None:
-                    self._idle.append(client)
+                    idle.append(client)
+
+    def _new_client(self, timeout: int) -> Vonage:
+        options = HttpClientOptions(
+            **self._hosts,
+            timeout=timeout,
+            # Retries are the sender's job: it backs off and keeps the row's history.
+            max_retries=0,
+            pool_connections=1,
+            pool_maxsize=1,
+        )
+        return Vonage(self._auth, options)
 
     @property
     def idle(self) -> int:
-        return len(self._idle)
+        return sum(len(clients) for clients in self._idle.values())
 
     async def aclose(self) -> None:
         # The SDK has no close(); its requests session holds the pooled connection.
-        for client in self._idle:
-            session = getattr(client.http_client, "_session", None)
-            if session is not None:
-                session.close()
+        for clients in self._idle.values():
+            for client in clients:
+                session = getattr(client.http_client, "_session", None)
+                if session is not None:
+                    session.close()
         self._idle.clear()
 
 
 def transport_error(error: BaseException, *, timeout: int, host: str) -> CarrierError | None:
-    """The carrier error for a failure below HTTP (timeout, network, TLS), else None."""
+    """The carrier error for a failure below HTTP (timeout, network, TLS), else None.
+
+    A failure before the request went out (no connection, TLS refused, connect timeout)
+    is a plain transient error: nothing was sent. One after it went out (no answer in
+    time, the connection dropped while waiting) is ambiguous: the SMS may have gone.
+    """
+    if isinstance(error, requests.ConnectTimeout):
+        return TransientCarrierError(f"Could not connect to Vonage within {timeout} s", "network")
     if isinstance(error, requests.Timeout):
-        return TransientCarrierError(f"Vonage did not answer within {timeout} s", "timeout")
+        return AmbiguousCarrierError(
+            f"Vonage did not answer within {timeout} s (it may have sent the SMS)", "timeout"
+        )
+    if isinstance(error, requests.ConnectionError) and not _before_sending(error):
+        return AmbiguousCarrierError(
+            f"The connection to Vonage at {host} dropped before its answer "
+            "(it may have sent the SMS)",
+            "network",
+        )
     if isinstance(error, requests.RequestException | OSError):
         return TransientCarrierError(
             f"Could not reach Vonage at {host} ({type(error).__name__})", "network"
         )
     return None
+
+
+def _before_sending(error: requests.ConnectionError) -> bool:
+    """requests wraps failures to connect (refused, DNS, TLS) in urllib3's
+    MaxRetryError; a connection that broke during the exchange comes unwrapped."""
+    reason = error.args[0] if error.args else None
+    return isinstance(error, requests.exceptions.SSLError) or isinstance(reason, MaxRetryError)
 
 
 def unsendable(error: ValidationError) -> PermanentCarrierError:

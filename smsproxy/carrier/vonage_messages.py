@@ -58,17 +58,22 @@ class VonageMessagesCarrier:
         message = build_message(sms)
         clients = self._clients
         try:
-            response = await clients.call(lambda client: client.messages.send(message))
+            response = await clients.call(
+                lambda client: client.messages.send(message), patient=sms.patient
+            )
         except Exception as error:
-            failure = classify(error, timeout=clients.timeout, host=clients.host)
+            timeout = clients.timeout_for(sms.patient)
+            failure = classify(error, timeout=timeout, host=clients.host)
             log.info(
                 "vonage messages send for delivery %s failed: %s (code %s)",
                 sms.delivery_id,
-                "transient" if failure.transient else "permanent",
+                "ambiguous"
+                if failure.ambiguous
+                else ("transient" if failure.transient else "permanent"),
                 failure.code,
             )
             raise failure from error
-        log.info(
+        log.debug(
             "vonage accepted delivery %s as message %s", sms.delivery_id, response.message_uuid
         )
         return SendResult(message_ids=[response.message_uuid], whole_message=True)

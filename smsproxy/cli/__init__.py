@@ -16,6 +16,7 @@ from ..errors import ProxyError
 from .admin import HANDLERS, admin_settings, with_runtime
 from .output import say
 from .serve import run_server
+from .worker import run_worker
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,6 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the server (applies migrations first)")
     run.add_argument("--host", help="address to listen on (default HOST or 127.0.0.1)")
     run.add_argument("--port", type=int, help="port to listen on (default PORT or 8000)")
+
+    commands.add_parser(
+        "worker", help="run the sender and the sweepers without the web (applies migrations first)"
+    )
 
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -99,6 +104,9 @@ def main(argv: list[str] | None = None) -> None:
             run_server(args)
             return
         settings = admin_settings()
+        if args.command == "worker":
+            run_worker(settings)
+            return
         handler = HANDLERS[(args.command, args.action)]
         code = asyncio.run(with_runtime(settings, lambda rt: handler(rt, args)))
     except ConfigError as error:

@@ -113,6 +113,8 @@ async def _serve(
         username, password = first_admin
         say(f"First start: log in as {username!r} with the one-time password: {password}")
         say(f"Lost it? `smsproxy users reset-password {username}` prints a new one.")
+    if settings.background_jobs == "off":
+        say("BACKGROUND_JOBS=off: nothing is sent until `smsproxy worker` runs beside this.")
     if generated_secret:
         say("SECRET_KEY is kept in a file beside the database (set SECRET_KEY to override).")
     try:

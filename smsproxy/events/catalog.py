@@ -298,6 +298,7 @@ class DeliveryUpdated(CatalogEvent):
             "status": delivery.status,
             "error": delivery.error,
             "error_code": delivery.error_code,
+            "ambiguous_attempts": delivery.ambiguous_attempts,
         }
 
     def integration_payload(self) -> dict[str, Any]:

@@ -65,6 +65,13 @@ async def write_pending(session: AsyncSession) -> None:
         await connection.execute(
             text("SELECT pg_advisory_xact_lock(:key)"), {"key": EVENT_ORDER_LOCK}
         )
+    elif len(records) > 1:
+        # SQLite cannot insert many rows and say which id each got in one statement, so
+        # the ORM would insert a batch's events one by one. This transaction holds the
+        # write lock: the next ids are ours to hand out, and one statement inserts all.
+        last = (await connection.execute(text("SELECT max(id) FROM eventrecord"))).scalar()
+        for offset, entry in enumerate(records, start=1):
+            entry.id = (last or 0) + offset
     session.add_all(records)
     await session.flush()
 

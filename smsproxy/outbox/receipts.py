@@ -89,8 +89,33 @@ async def apply_receipt(
     )
     part = next(p for p in parts if p.carrier_message_id == receipt.carrier_message_id)
     _record_part(session, part, receipt, now)
+    went_out = _went_out_after_all(delivery, part, now)
     changed = await _fold(session, delivery, parts, now)
-    return ReceiptOutcome(found=True, delivery=delivery, changed=changed)
+    if went_out and not changed:
+        await emit_update(session, delivery)
+    return ReceiptOutcome(found=True, delivery=delivery, changed=changed or went_out)
+
+
+def _went_out_after_all(delivery: Delivery, part: CarrierMessage, now: datetime) -> bool:
+    """A receipt for an SMS waiting to be sent again after a send that got no answer
+    (or whose sender died mid-send): that send did go out. Mark it sent, so that it is
+    not sent a second time. True if the Delivery changed."""
+    waiting_retry = delivery.status == DeliveryStatus.queued and delivery.ambiguous_attempts
+    lease = delivery.lease_until
+    lease_lost = delivery.status == DeliveryStatus.sending and (lease is None or lease < now)
+    if not (waiting_retry or lease_lost):
+        return False
+    delivery.status = DeliveryStatus.sent
+    delivery.sent_at = now
+    delivery.updated_at = now
+    delivery.lease_until = None
+    delivery.error = delivery.error_code = None
+    delivery.carrier_message_ids = [*delivery.carrier_message_ids, part.carrier_message_id]
+    log.info(
+        "delivery %s: a receipt shows its unanswered send went out; not sending it again",
+        delivery.public_id,
+    )
+    return True
 
 
 async def _locked_delivery(session: AsyncSession, receipt: Receipt) -> Delivery | None:
@@ -207,7 +232,9 @@ async def _fold(
     session.add(delivery)
     await session.flush()
     await emit_update(session, delivery)
-    log.info("delivery %s is now %s", delivery.public_id, new_status)
+    # Failures are worth a line at INFO; the many deliveries are not.
+    level = logging.DEBUG if new_status == DeliveryStatus.delivered else logging.INFO
+    log.log(level, "delivery %s is now %s", delivery.public_id, new_status)
     return True
 
 

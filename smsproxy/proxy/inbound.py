@@ -1,8 +1,9 @@
 """The front door: every inbound SMS and every delivery receipt enters here.
 
 The carrier's webhooks and the sandbox's simulated handsets call these two functions
-alike, inside a transaction of their own: what an SMS causes (its Message, the SMS it
-fans out to, its live events) commits with it, or not at all.
+alike, inside a transaction: what an SMS causes (its Message, the SMS it fans out to,
+its live events) commits with it, or not at all. Webhooks reach them through `Ingress`,
+which commits those that arrive together in one transaction.
 
     receive_sms      whole SMS are routed (`routing`), parts of a long SMS wait for
                      the rest (`multipart`), which then routes the whole
@@ -19,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..carrier import InboundSms, Receipt
 from ..db import utcnow
+from ..db.group_commit import GroupCommit
 from ..outbox.receipts import ReceiptOutcome, apply_receipt, reports_opt_out
 from ..phone import is_alphanumeric_sender
 from .multipart import receive_part
@@ -58,3 +60,20 @@ async def receive_receipt(
             now=now,
         )
     return outcome
+
+
+class Ingress:
+    """The front door under load: SMS and receipts that arrive together are committed
+    together (`GroupCommit`), each in a savepoint of its own. A caller returns once the
+    commit holding its SMS is done, so a webhook is acknowledged only then; one that
+    fails gets its own error while its neighbours commit."""
+
+    def __init__(self, writer: GroupCommit, options: RoutingOptions) -> None:
+        self.writer = writer
+        self.options = options
+
+    async def receive_sms(self, inbound: InboundSms) -> Outcome:
+        return await self.writer.run(lambda session: receive_sms(session, inbound, self.options))
+
+    async def receive_receipt(self, receipt: Receipt) -> ReceiptOutcome:
+        return await self.writer.run(lambda session: receive_receipt(session, receipt))

@@ -26,7 +26,7 @@ from ..carrier import InboundSms
 from ..db import utcnow
 from ..models import AuthorKind, Chat, ChatStatus, DeliveryKind, OptOut, Participant, Screening
 from ..phone import is_alphanumeric_sender
-from .chats import touch
+from .activity import touch_at_commit
 from .fanout import fan_out
 from .keyword_actions import act_on_keyword
 from .keywords import note_for
@@ -73,8 +73,7 @@ async def route(
     if not await record_once(session, message):
         log.info("inbound %s was already recorded: a retry", inbound.carrier_message_id)
         return Outcome(Route.duplicate)
-    touch(chat, now)
-    session.add(chat)
+    touch_at_commit(session, chat, now)
     events.emit(session, events.MessageCreated(message, chat.public_id, author))
     if keyword is not None:
         deliveries = await act_on_keyword(
@@ -97,7 +96,8 @@ async def route(
     body = forward_body(author, everyone, screened.text, options.contact_policy)
     recipients = [p for p in everyone if p.id != author.id]
     deliveries = await fan_out(session, chat, message, recipients, DeliveryKind.forward, body, now)
-    log.info(
+    # Every SMS passes here: at INFO, the line would cost more than half a statement.
+    log.debug(
         "inbound %s routed in chat %s to %d recipient(s)%s",
         inbound.carrier_message_id,
         chat.public_id,

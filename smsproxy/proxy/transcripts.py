@@ -34,7 +34,24 @@ class TranscriptEntry:
     def delivery_groups(self) -> list[list[Delivery]]:
         """Deliveries in the same state (and with the same error), together: a group
         chat's message shows one "Delivered" for everyone, not one row per person."""
-        return [group for _, group in _grouped(self.deliveries, lambda d: (d.status, d.error))]
+        return [
+            group for _, group in _grouped(self.deliveries, lambda d: (d.status, delivery_note(d)))
+        ]
+
+
+def delivery_note(delivery: Delivery) -> str:
+    """What a delivery row says under its state: the error, and how many sends the
+    carrier never answered (the recipient may have the SMS more than once). The chat
+    page's script writes the same words (static/js/deliveries.js `deliveryNote`)."""
+    parts = [delivery.error] if delivery.error else []
+    unanswered = delivery.ambiguous_attempts
+    if unanswered:
+        times = f"{unanswered} time{'s' if unanswered > 1 else ''}"
+        parts.append(
+            f"Sent {times} without an answer from the carrier: the recipient may have it "
+            "more than once."
+        )
+    return " ".join(parts)
 
 
 def _grouped(

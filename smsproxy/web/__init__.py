@@ -16,6 +16,7 @@ from ..db import Database
 from ..events import Broker
 from ..integrations.dispatch import Dispatcher
 from ..proxy.chats import Templates
+from ..proxy.inbound import Ingress
 from ..proxy.routing import RoutingOptions
 
 SERVICES_KEY = "smsproxy"
@@ -26,6 +27,7 @@ class Services(Protocol):
     db: Database
     broker: Broker
     routing: RoutingOptions
+    ingress: Ingress
     templates: Templates
     webhooks: Dispatcher
 

@@ -17,11 +17,12 @@ the machine (its "SMS" land on simulated phones), so there its webhooks are take
 unsigned, for trying integrations with curl; a secret that is set is enforced with any
 carrier.
 
-They answer 204 only once what they carried is committed; anything else makes Vonage
-retry, which the routing code turns into a no-op when the first attempt did land. One
-address may send CARRIER_WEBHOOK_RATE_PER_SECOND of them (averaged over ten seconds); beyond
-that 429 with Retry-After, which Vonage retries later, so a flood from one address
-cannot starve the others.
+They answer 204 only once what they carried is committed (webhooks arriving together
+share a commit: see `proxy.inbound.Ingress`); anything else makes Vonage retry, which
+the routing code turns into a no-op when the first attempt did land. One address may
+send CARRIER_WEBHOOK_RATE_PER_SECOND of them (averaged over ten seconds); beyond that
+429 with Retry-After, which Vonage retries later, so a flood from one address cannot
+starve the others.
 """
 
 from __future__ import annotations
@@ -49,7 +50,6 @@ from ..carrier.webhooks import (
     verify_signature,
 )
 from ..config import Settings
-from ..proxy.inbound import receive_receipt, receive_sms
 from . import services, settings
 from .guards import public
 
@@ -184,9 +184,7 @@ async def receive_inbound_sms() -> Response:
     refuse_unsigned(svc.settings)
     params = await webhook_params()
     check_signature(svc.settings, params)
-    inbound = parse_inbound(params)
-    async with svc.db.transaction() as session:
-        await receive_sms(session, inbound, svc.routing)
+    await svc.ingress.receive_sms(parse_inbound(params))
     return Response(status=204)
 
 
@@ -199,9 +197,7 @@ async def receive_delivery_receipt() -> Response:
     refuse_unsigned(svc.settings)
     params = await webhook_params()
     check_signature(svc.settings, params)
-    receipt = parse_receipt(params)
-    async with svc.db.transaction() as session:
-        await receive_receipt(session, receipt)
+    await svc.ingress.receive_receipt(parse_receipt(params))
     return Response(status=204)
 
 
@@ -212,8 +208,7 @@ async def receive_inbound_message() -> Response:
     svc = services()
     payload = await signed_payload(svc.settings)
     inbound = parse_inbound_message(payload)
-    async with svc.db.transaction() as session:
-        await receive_sms(session, inbound, svc.routing)
+    await svc.ingress.receive_sms(inbound)
     return Response(status=204)
 
 
@@ -224,6 +219,5 @@ async def receive_message_status() -> Response:
     svc = services()
     payload = await signed_payload(svc.settings)
     receipt = parse_message_status(payload)
-    async with svc.db.transaction() as session:
-        await receive_receipt(session, receipt)
+    await svc.ingress.receive_receipt(receipt)
     return Response(status=204)

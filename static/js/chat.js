@@ -8,7 +8,7 @@
 import { csrfFetch, elementFrom } from "./app.js";
 import { setupClosePanel, setupComposer } from "./chat-forms.js";
 import { markDays } from "./days.js";
-import { errorOf, moveRecipient } from "./deliveries.js";
+import { deliveryNote, errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
 
 const CLOSE_REASONS = {
@@ -147,7 +147,7 @@ function setup(page) {
       if (data.message_id) schedule(data.message_id);
       return;
     }
-    moveRecipient(recipient.closest(".deliveries"), recipient, data.status, data.error ?? "");
+    moveRecipient(recipient.closest(".deliveries"), recipient, data.status, deliveryNote(data));
   }
 
   function showClosed(data) {

@@ -43,6 +43,23 @@ function newGroup(status, error) {
 }
 
 /** Put a recipient in the group of its SMS's state, making one when none is. */
+/**
+ * What a delivery row says under its badge: the error, and how many sends the carrier
+ * never answered (the recipient may have the SMS more than once). The server writes
+ * the same words (`transcripts.delivery_note`): rows group by them.
+ */
+export function deliveryNote(data) {
+  const parts = data.error ? [data.error] : [];
+  const unanswered = data.ambiguous_attempts ?? 0;
+  if (unanswered) {
+    const times = `${unanswered} time${unanswered > 1 ? "s" : ""}`;
+    parts.push(
+      `Sent ${times} without an answer from the carrier: the recipient may have it more than once.`,
+    );
+  }
+  return parts.join(" ");
+}
+
 export function moveRecipient(list, recipient, status, error) {
   const from = recipient.closest(".delivery");
   if (from && from.dataset.status === status && errorOf(from) === error) return;

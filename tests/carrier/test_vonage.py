@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +14,7 @@ import pytest
 from smsproxy.carrier import OutboundSms, PermanentCarrierError, TransientCarrierError
 from smsproxy.carrier.vonage import VonageCarrier
 from tests.conftest import make_settings
+from tests.server import free_port
 
 if TYPE_CHECKING:
     from tests.fakes.vonage_server import FakeVonage
@@ -115,8 +117,9 @@ async def test_signature_secret_never_reaches_the_sending_client(
         (lambda fake: fake.fail_http(status=503), "503", "server error"),
         (lambda fake: fake.fail_http(status=429), "429", "rate-limited"),
         (lambda fake: fake.reject(TO, "5"), "5", "internal error"),
-        (lambda fake: fake.hang(seconds=3), "timeout", "did not answer within 1 s"),
-        (lambda fake: fake.drop(), "network", "could not reach vonage"),
+        # The request went out and no answer came back: the SMS may have been sent.
+        (lambda fake: fake.hang(seconds=3), "timeout", "did not answer within 1 s (it may"),
+        (lambda fake: fake.drop(), "network", "dropped before its answer (it may"),
         (lambda fake: fake.fail_later_parts("1"), "1", "2 of 3 parts failed"),
     ],
     ids=["throttled", "http-500", "http-503", "http-429", "status-5", "hang", "drop", "partial"],
@@ -131,6 +134,7 @@ async def test_transient_failures(
 
     assert caught.value.code == code
     assert words in caught.value.message.lower()
+    assert caught.value.ambiguous == (code in ("timeout", "network"))
     assert len(fake_vonage.requests) == 1  # the SDK did not retry behind our back
 
 
@@ -266,3 +270,32 @@ async def test_logs_carry_no_numbers_or_text(
     for line in logged:
         assert "secret words" not in line
         assert "7700900" not in line
+
+
+async def test_nothing_listening_is_a_plain_transient_failure(
+    tmp_path: Path, fake_vonage: FakeVonage
+) -> None:
+    closed = carrier_for(tmp_path, fake_vonage, vonage_rest_host=f"127.0.0.1:{free_port()}")
+    try:
+        with pytest.raises(TransientCarrierError) as caught:
+            await closed.send(sms())
+    finally:
+        await closed.aclose()
+
+    # Nothing went out, so sending again cannot send it twice.
+    assert (caught.value.code, caught.value.ambiguous) == ("network", False)
+    assert "could not reach vonage" in caught.value.message.lower()
+
+
+async def test_a_patient_send_waits_longer_for_a_slow_answer(
+    carrier: VonageCarrier, fake_vonage: FakeVonage
+) -> None:
+    fake_vonage.slow(count=2, seconds=1.5)  # slower than the 1 s timeout
+
+    with pytest.raises(TransientCarrierError) as caught:
+        await carrier.send(sms())
+    result = await carrier.send(replace(sms(), patient=True))
+
+    assert caught.value.ambiguous
+    assert [request.outcome for request in fake_vonage.requests] == ["ok", "ok"]
+    assert result.message_ids == fake_vonage.requests[1].message_ids

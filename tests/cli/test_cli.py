@@ -41,7 +41,7 @@ def workdir(tmp_path: Path) -> Path:
 def test_help_lists_every_command(workdir: Path) -> None:
     result = smsproxy(workdir, "--help")
     assert result.returncode == 0
-    for command in ("run", "db", "numbers", "users", "api-keys"):
+    for command in ("run", "worker", "db", "numbers", "users", "api-keys"):
         assert command in result.stdout
 
 

@@ -49,6 +49,8 @@ class FakeVonage:
     def __init__(
         self, api_key: str = API_KEY, api_secret: str = API_SECRET, *, keep_alive: bool = False
     ) -> None:
+        """`keep_alive`: answer over HTTP/1.1 and keep connections open, as Vonage does;
+        by default each request gets a connection of its own (no stale keep-alives)."""
         self.api_key = api_key
         self.api_secret = api_secret
         self.application_id = APPLICATION_ID
@@ -57,6 +59,7 @@ class FakeVonage:
         self.hang_seconds = 5.0
         self.in_flight = 0  # requests being answered now
         self.max_in_flight = 0
+        self.connections = 0  # TCP connections accepted (kept-alive ones count once)
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._release = threading.Event()
@@ -131,6 +134,7 @@ class FakeVonage:
             self._slow: list[float] = []
             self._drop = 0
             self.max_in_flight = 0
+            self.connections = 0
             self._later_parts: list[str] = []
             self._reject: dict[str, str] = {}
 
@@ -298,6 +302,8 @@ class _TlsServer(ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The handshake happens here, in the connection's own thread, so one slow
         # client cannot stall the accept loop.
+        with self.fake._lock:
+            self.fake.connections += 1
         try:
             wrapped = self.context.wrap_socket(request, server_side=True)
         except (ssl.SSLError, OSError):

@@ -228,6 +228,7 @@ async def test_part_receipts_before_a_whole_send_is_recorded(database_url: str) 
         await dlr(app, delivery, "0B02", "delivered")
         assert (await load(rt)).status == DeliveryStatus.queued
         result = SendResult(message_ids=[str(uuid.uuid4())], whole_message=True)
-        recorded = await record_sent(rt.db, delivery, result)
+        async with rt.db.transaction() as session:
+            recorded = await record_sent(session, delivery, result)
 
     assert recorded == DeliveryStatus.delivered

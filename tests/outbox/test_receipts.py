@@ -13,7 +13,6 @@ from sqlmodel import select
 from smsproxy.carrier import SendResult
 from smsproxy.config import Settings
 from smsproxy.models import CarrierMessage, Delivery, DeliveryStatus
-from smsproxy.outbox.results import record_sent
 from smsproxy.runtime import Runtime
 from tests.conftest import make_settings
 from tests.helpers import add_numbers, delivery_statuses, start_chat
@@ -197,7 +196,7 @@ async def test_a_receipt_before_the_send_is_recorded_is_kept(
         part = await session.get(CarrierMessage, "EARLY-1")
     assert part is not None and (part.delivery_id, part.status) == (delivery.id, "delivered")
 
-    status = await record_sent(app_runtime.db, delivery, SendResult(message_ids=["EARLY-1"]))
+    status = await app_runtime.sender.record_sent(delivery, SendResult(message_ids=["EARLY-1"]))
 
     assert status == DeliveryStatus.delivered
     after = await load(app_runtime)
@@ -209,7 +208,7 @@ async def test_an_early_part_waits_for_the_others(app: Quart, app_runtime: Runti
     delivery = await queued(app)
     await receipt(app, "EARLY-1", "delivered", **{"client-ref": delivery.public_id})
 
-    await record_sent(app_runtime.db, delivery, SendResult(message_ids=["EARLY-1", "LATE-2"]))
+    await app_runtime.sender.record_sent(delivery, SendResult(message_ids=["EARLY-1", "LATE-2"]))
     assert (await load(app_runtime)).status == DeliveryStatus.sent
     await receipt(app, "LATE-2", "delivered")
 
@@ -224,7 +223,7 @@ async def test_an_early_failure_is_not_undone_by_the_send_record(
     extra = {"client-ref": delivery.public_id, "err-code": "9"}
     await receipt(app, "EARLY-1", "rejected", **extra)
     assert (await load(app_runtime)).status == DeliveryStatus.rejected
-    status = await record_sent(app_runtime.db, delivery, SendResult(message_ids=["EARLY-1"]))
+    status = await app_runtime.sender.record_sent(delivery, SendResult(message_ids=["EARLY-1"]))
 
     after = await load(app_runtime)
     assert status == after.status == DeliveryStatus.rejected

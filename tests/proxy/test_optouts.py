@@ -271,7 +271,8 @@ async def sent_to_bob(rt: Runtime, message_id: str) -> Delivery:
     view = await start_chat(rt, (ALICE, "Alice"), (BOB, "Bob"))
     [delivery] = (await text(rt, ALICE, route_of(view, ALICE), "Hi")).deliveries
     [claimed] = await claim_due(rt.db, limit=1)
-    await record_sent(rt.db, claimed, SendResult(message_ids=[message_id]))
+    async with rt.db.transaction() as session:
+        await record_sent(session, claimed, SendResult(message_ids=[message_id]))
     return delivery
 
 

@@ -19,7 +19,7 @@ from vonage_http_client import Auth
 from smsproxy.app import create_app
 from smsproxy.models import AuthorKind, Delivery, InboundPart, Message
 from smsproxy.runtime import Runtime
-from tests.conftest import make_settings
+from tests.conftest import USE_POSTGRES, make_settings
 from tests.helpers import add_numbers, start_chat
 
 P1 = "+447700900901"
@@ -341,3 +341,39 @@ async def aiosqlite_threads_done() -> None:
         if not any("_connection_worker_thread" in t.name for t in threading.enumerate()):
             return
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.skipif(not USE_POSTGRES, reason="SQLite stores a NUL; PostgreSQL refuses it")
+async def test_a_bad_webhook_in_a_group_commit_fails_alone(
+    app: Quart, app_runtime: Runtime
+) -> None:
+    """Webhooks arriving together share a commit; the one PostgreSQL refuses (a NUL in
+    its text) gets its own error answer while the others are acknowledged."""
+    await add_numbers(app_runtime, P1)
+    await start_chat(app_runtime, (ALICE, "Rider"), (BOB, "Driver"))
+    started, release = asyncio.Event(), asyncio.Event()
+
+    async def busy(session: object) -> None:
+        started.set()
+        await release.wait()
+
+    # Hold the writer so that the webhooks queue up and go in one batch together.
+    holding = asyncio.create_task(app_runtime.writer.run(busy))  # type: ignore[arg-type]
+    await started.wait()
+    batches = app_runtime.writer.batches
+    texts = ["one", "two", "bad\x00text", "four"]
+    answers = [
+        asyncio.create_task(post(app, inbound_fields(f"GROUP{n}", text=text)))
+        for n, text in enumerate(texts)
+    ]
+    while app_runtime.writer.waiting < len(texts):
+        await asyncio.sleep(0.01)
+    release.set()
+    await holding
+    statuses = [(await answer).status_code for answer in answers]
+
+    assert statuses == [204, 204, 400, 204]
+    assert app_runtime.writer.batches - batches == 2  # the held one, then all four
+    async with app_runtime.db.read() as session:
+        stored = (await session.exec(select(Message.carrier_message_id))).all()
+    assert sorted(stored) == ["GROUP0", "GROUP1", "GROUP3"]

@@ -29,6 +29,7 @@ from smsproxy.outbox.claims import claim_due
 from smsproxy.outbox.enqueue import enqueue
 from smsproxy.outbox.results import backoff
 from smsproxy.runtime import Runtime
+from smsproxy.workers import sender as sender_module
 from smsproxy.workers.ratelimit import TokenBucket
 from tests.conftest import make_settings
 
@@ -125,17 +126,24 @@ async def test_unicode_goes_as_unicode_and_gsm_as_text(
 
 
 @pytest.mark.parametrize(
-    ("setup", "code", "words"),
+    ("setup", "code", "words", "retry_window"),
     [
-        (lambda fake: fake.throttle(), "1", "throttled"),
-        (lambda fake: fake.fail_http(status=500), "500", "server error"),
-        (lambda fake: fake.hang(seconds=3), "timeout", "did not answer"),
-        (lambda fake: fake.drop(), "network", "could not reach"),
+        (lambda fake: fake.throttle(), "1", "throttled", (0, 2)),
+        (lambda fake: fake.fail_http(status=500), "500", "server error", (0, 2)),
+        # No answer after the request went out: it may have been sent, so the retry
+        # waits for a receipt that would say so (30-60 s), and is counted.
+        (lambda fake: fake.hang(seconds=3), "timeout", "may have sent", (30, 60)),
+        (lambda fake: fake.drop(), "network", "may have sent", (30, 60)),
     ],
     ids=["throttled", "http-500", "hang", "drop"],
 )
 async def test_transient_failure_is_retried_later(
-    runtime: Runtime, fake_vonage: FakeVonage, setup: Any, code: str, words: str
+    runtime: Runtime,
+    fake_vonage: FakeVonage,
+    setup: Any,
+    code: str,
+    words: str,
+    retry_window: tuple[int, int],
 ) -> None:
     setup(fake_vonage)
     queued = await queue_sms(runtime)
@@ -149,14 +157,18 @@ async def test_transient_failure_is_retried_later(
     assert row.error_code == code
     assert row.error is not None and words in row.error.lower()
     assert row.lease_until is None
-    # First retry: full jitter under a 2 s ceiling.
-    assert before <= row.next_attempt_at <= utcnow() + timedelta(seconds=2)
+    ambiguous = retry_window[0] > 0
+    assert row.ambiguous_attempts == (1 if ambiguous else 0)
+    # The first retry: full jitter under a 2 s ceiling, or 30-60 s after an ambiguous send.
+    earliest, latest = (timedelta(seconds=seconds) for seconds in retry_window)
+    assert before + earliest <= row.next_attempt_at <= utcnow() + latest
 
-    assert await runtime.sender.run_round(now=utcnow() + timedelta(seconds=3)) == 1
+    assert await runtime.sender.run_round(now=utcnow() + latest + timedelta(seconds=1)) == 1
 
     row = await load(runtime, queued)
     assert row.status == DeliveryStatus.sent
     assert row.attempts == 2
+    assert row.ambiguous_attempts == (1 if ambiguous else 0)
     assert row.error is None and row.error_code is None
     assert [request.outcome for request in fake_vonage.requests][-1] == "ok"
     assert row.carrier_message_ids == fake_vonage.sent[-1].message_ids
@@ -286,8 +298,10 @@ async def test_a_lost_lease_past_max_age_is_failed_not_sent_again(
 
 
 async def test_the_worker_fails_rows_past_max_age_too(
-    database_url: str, fake_vonage: FakeVonage
+    database_url: str, fake_vonage: FakeVonage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # It looks for them now and then (every 30 s), never as part of a claim.
+    monkeypatch.setattr(sender_module, "EXPIRE_EVERY_SECONDS", 0.2)
     rt = Runtime(
         vonage_settings(database_url, fake_vonage, send_max_age_seconds=90), background=False
     )

@@ -188,6 +188,10 @@ class DeliveryOut(BaseModel):
     from_number: str
     status: str
     attempts: int
+    ambiguous_attempts: int = Field(
+        description="Sends the carrier never answered (a timeout, a dropped connection): "
+        "each may have reached the recipient, so they may have the SMS more than once"
+    )
     error_code: str | None
     error: str | None
     updated_at: datetime
@@ -233,6 +237,7 @@ def delivery_out(delivery: Delivery) -> DeliveryOut:
         from_number=delivery.from_number,
         status=delivery.status,
         attempts=delivery.attempts,
+        ambiguous_attempts=delivery.ambiguous_attempts,
         error_code=delivery.error_code,
         error=delivery.error,
         updated_at=delivery.updated_at,

@@ -9,8 +9,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ...errors import ProxyError
 from ...events import last_event_id
-from ...models import Participant
+from ...models import Delivery, Participant
 from ...phone import mask
+from ...proxy.transcripts import delivery_note
 from ..errors import wants_json
 from ..guards import Staff, current_staff
 
@@ -30,6 +31,12 @@ class InvalidForm(ProxyError):
 def masked(number: str | None) -> str:
     """`{{ number | masked }}`: the only way a real number reaches a page."""
     return mask(number)
+
+
+@blueprint.app_template_filter("delivery_note")
+def delivery_note_filter(delivery: Delivery) -> str:
+    """`{{ delivery | delivery_note }}`: its error and unanswered sends, in words."""
+    return delivery_note(delivery)
 
 
 @blueprint.app_template_filter("person")
