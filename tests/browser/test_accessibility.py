@@ -21,6 +21,7 @@ import pytest
 import pytest_asyncio
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
+from smsproxy.integrations.endpoints import EndpointSpec, create_endpoint
 from smsproxy.models import UnroutedState
 from smsproxy.proxy import users
 from smsproxy.proxy.sandbox import text_from_handset
@@ -52,8 +53,9 @@ INVITED_PASSWORD = "a one-time password for axe"
 
 @dataclass(frozen=True)
 class Visit:
-    """A page as people see it: a path (with {chat} for the seeded chat), whether the
-    visitor is logged out, and what makes it (a form that leads there)."""
+    """A page as people see it: a path ({chat} and {endpoint} stand for the seeded chat
+    and webhook endpoint), whether the visitor is logged out, and what makes it (a form
+    that leads there)."""
 
     name: str
     path: str = ""
@@ -86,6 +88,13 @@ PAGES: dict[str, list[Visit]] = {
     ],
     "dashboard.optouts.get_opt_outs": [Visit("opt-outs", "/opt-outs")],
     "dashboard.audit.get_audit": [Visit("audit", "/audit")],
+    "dashboard.integrations.get_integrations": [
+        Visit("integrations", "/integrations"),
+        Visit("integrations-created", before="add_endpoint"),
+    ],
+    "dashboard.integrations.get_endpoint_page": [
+        Visit("integration-endpoint", "/integrations/{endpoint}")
+    ],
     "docs.get_api_docs": [Visit("api-docs", "/api/docs")],
 }
 # Not a route, but a page people meet.
@@ -130,7 +139,13 @@ async def test_every_get_route_is_a_checked_page_or_says_why_not(
     )
 
 
-async def _seed(server: LiveServer) -> str:
+@dataclass(frozen=True)
+class Seeded:
+    chat: str
+    endpoint: str
+
+
+async def _seed(server: LiveServer) -> Seeded:
     rt = server.runtime
     view = await start_chat(rt, (ALICE, "Alice"), (BOB, "Bob"), intro=True)
     for sender, proxy, text in (
@@ -147,11 +162,14 @@ async def _seed(server: LiveServer) -> str:
         waiting, _ = await list_unrouted(session)
         await set_state(session, waiting[0].public_id, UnroutedState.handled, by="axe")
     await create_api_key(rt, "Booking system")
-    return view.chat.public_id
+    async with rt.db.transaction() as session:
+        spec = EndpointSpec("https://hooks.example.com/smsproxy", ["*"], "Booking service")
+        endpoint, _ = await create_endpoint(session, spec, box=rt.webhooks.box, actor="axe")
+    return Seeded(view.chat.public_id, endpoint.public_id)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def chat_id(module_server: LiveServer) -> str:
+async def seeded(module_server: LiveServer) -> Seeded:
     return await module_server.run(_seed(module_server))
 
 
@@ -169,9 +187,18 @@ async def add_staff(page: Page, scheme: str) -> None:
     await expect(page.get_by_label("One-time password")).to_be_visible()
 
 
+async def add_endpoint(page: Page, scheme: str) -> None:
+    await page.goto("/integrations")
+    await page.get_by_label("URL").fill(f"https://hooks.example.com/{scheme}")
+    await page.get_by_label("Every event type").check()
+    await page.get_by_role("button", name="Add endpoint").click()
+    await expect(page.locator("#new-secret")).to_be_visible()
+
+
 STEPS: dict[str, Callable[[Page, str], Awaitable[None]]] = {
     "create_key": create_key,
     "add_staff": add_staff,
+    "add_endpoint": add_endpoint,
 }
 
 
@@ -188,7 +215,10 @@ async def _context(browser: Browser, server: LiveServer) -> BrowserContext:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def tabs(
-    module_browser: Browser, module_server: LiveServer, admin_context: BrowserContext, chat_id: str
+    module_browser: Browser,
+    module_server: LiveServer,
+    admin_context: BrowserContext,
+    seeded: Seeded,
 ) -> AsyncIterator[dict[str, Page]]:
     """One reused tab per kind of visitor (after the seed, which makes the invited one)."""
     anonymous = await _context(module_browser, module_server)
@@ -261,14 +291,14 @@ def record(name: str, scheme: str, found: list[dict[str, Any]]) -> None:
 @pytest.mark.parametrize("scheme", SCHEMES)
 @pytest.mark.parametrize("visit", VISITS, ids=[visit.name for visit in VISITS])
 async def test_no_serious_or_critical_violation(
-    tabs: dict[str, Page], chat_id: str, visit: Visit, scheme: str
+    tabs: dict[str, Page], seeded: Seeded, visit: Visit, scheme: str
 ) -> None:
     page = tabs[visit.who]
     await page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
     if visit.before:
         await STEPS[visit.before](page, scheme)
     else:
-        await page.goto(visit.path.format(chat=chat_id))
+        await page.goto(visit.path.format(chat=seeded.chat, endpoint=seeded.endpoint))
     if visit.who != "anonymous" and await page.locator("#live-status").count():
         # Scripts have run (the shell's live connection is up): the page as people use it.
         await expect(page.locator("#live-status")).to_have_text("Live")

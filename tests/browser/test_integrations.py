@@ -37,7 +37,7 @@ async def test_add_an_endpoint_copy_its_secret_and_ping_it(
     copy = page.get_by_role("button", name="Copy")
     await expect(copy).to_be_visible()  # unhidden by the page's script
     await copy.click()
-    await expect(page.locator("[data-copy-status]")).to_have_text("Copied.")
+    await expect(page.locator("[data-copy-status]")).to_have_text("Copied to the clipboard")
     assert await page.evaluate("navigator.clipboard.readText()") == secret
     await shoot(page, screenshots, "integrations-created")
     receiver.verify_with("/hooks", secret)
