@@ -23,7 +23,7 @@ from ..models import AuditEvent, Chat, ChatStatus, Participant, ProxyNumber
 from ..phone import ERASED_NUMBER, mask
 from . import audit
 from .chats import MIN_PARTICIPANTS, touch
-from .edits import check_expiry, set_ttl, lock_chat
+from .edits import check_expiry, lock_chat, set_ttl
 from .load import open_routes
 from .optouts import opted_out_among
 from .pool import lock_people
