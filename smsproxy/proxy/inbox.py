@@ -263,3 +263,32 @@ async def newest_message_id(
     if up_to_public_id is not None:
         query = query.where(col(Message.public_id) == up_to_public_id)
     return int((await session.exec(query)).one() or 0)
+
+
+async def total_unread(session: AsyncSession, staff_user_id: int) -> int:
+    """Participants' messages unread to this person across the active chats, counted up
+    to UNREAD_CAP + 1: the number in the tab title and beside "Chats".
+
+    A closed chat's unread texts need no answer any more; the cap bounds the scan when
+    nobody has read for a long while.
+    """
+    mark = (
+        select(ChatReadMark.last_message_id)
+        .where(
+            col(ChatReadMark.staff_user_id) == staff_user_id,
+            col(ChatReadMark.chat_id) == Message.chat_id,
+        )
+        .scalar_subquery()
+    )
+    unread = (
+        select(Message.id)
+        .join(Chat, col(Chat.id) == Message.chat_id)
+        .where(
+            col(Chat.status) == ChatStatus.active,
+            col(Message.author_kind) == AuthorKind.participant,
+            col(Message.id) > func.coalesce(mark, 0),
+        )
+        .limit(UNREAD_CAP + 1)
+        .subquery()
+    )
+    return int((await session.exec(select(func.count()).select_from(unread))).one())
