@@ -27,17 +27,26 @@ KEEP_TTL = "keep"
 
 @blueprint.app_context_processor
 def renewal_choices() -> dict[str, Any]:
-    return {"extend_by": EXTEND_BY, "ttl_choices_idle": TTL_CHOICES, "keep_ttl": KEEP_TTL}
+    return {
+        "extend_by": EXTEND_BY,
+        "ttl_choices_idle": TTL_CHOICES,
+        "keep_ttl": KEEP_TTL,
+        "unread_total": unread_total,
+    }
+
+
+async def unread_total() -> int:
+    """The signed-in person's unread texts in active chats (the navigation's count)."""
+    staff = await signed_in()
+    async with services().db.read() as session:
+        return await inbox.total_unread(session, staff.id)
 
 
 @blueprint.get("/chats/unread")
 @staff_required
 async def get_unread() -> Any:
     """Participants' texts unread to the signed-in person in active chats (JSON)."""
-    staff = await signed_in()
-    async with services().db.read() as session:
-        unread = await inbox.total_unread(session, staff.id)
-    return {"unread": unread, "cap": inbox.UNREAD_CAP}
+    return {"unread": await unread_total(), "cap": inbox.UNREAD_CAP + 1}
 
 
 @blueprint.post("/chats/<chat_id>/reopen")

@@ -96,7 +96,7 @@ async def test_unread_counts_participants_texts_in_active_chats(
     async def unread() -> int:
         response = await staff_client.get("/chats/unread")
         body = await response.get_json()
-        assert body["cap"] == 99
+        assert body["cap"] == 100
         return int(body["unread"])
 
     assert await unread() == 0
