@@ -18,14 +18,14 @@ function openClose() {
   const details = document.querySelector("#chat-actions details.popover");
   if (!details) return;
   details.open = true;
-  details.querySelector("input, button")?.focus();
+  details.querySelector("input:not([type=hidden]), button")?.focus();
 }
 
 function openExtend() {
   const summary = document.querySelector('[data-shortcut="extend"]');
   if (!summary) return;
   summary.parentElement.open = true;
-  summary.parentElement.querySelector("button, input, select")?.focus();
+  summary.parentElement.querySelector("button, input:not([type=hidden]), select")?.focus();
 }
 
 function focusComposer() {

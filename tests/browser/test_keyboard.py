@@ -146,6 +146,7 @@ async def test_the_palette_jumps_to_a_chat_by_its_reference(
     await page.keyboard.press("Enter")
     await expect(page).to_have_url(re.compile(f"/chats/{view.chat.public_id}$"))
     # Commands too, with the arrows: "new" lists New chat; Enter goes there.
+    await expect(page.locator("#live-status")).to_have_text("Live")  # its scripts run
     await page.keyboard.press("Meta+k")
     await expect(palette).to_be_visible()
     await box.fill("new chat")
@@ -159,7 +160,7 @@ async def test_the_chat_page_keys(page: Page, module_server: LiveServer) -> None
     view = await new_chat(module_server, "+447700900471", "+447700900472", "kb-page")
     await page.goto(f"/chats/{view.chat.public_id}")
     await page.keyboard.press("r")
-    await expect(page.get_by_label("Message")).to_be_focused()
+    await expect(page.get_by_role("textbox", name="Message")).to_be_focused()
     await page.keyboard.press("Escape")
     await page.locator("h1").click()
     await page.keyboard.press("c")
@@ -181,13 +182,13 @@ async def test_reopen_a_closed_chat_from_its_page_and_the_list_follows(
     await expect(page.locator("#chat-status")).to_have_text("Closed")
     listing = await admin_context.new_page()
     try:
-        await listing.goto("/chats")
+        await listing.goto("/chats?status=all")
         row = listing.locator(f"#chat-{view.chat.public_id}")
         await expect(row.locator(".badge-closed")).to_be_visible()
         await page.get_by_role("button", name="Reopen chat").click()
         await expect(page.locator("#chat-status")).to_have_text("Active")
         await expect(page.get_by_role("status").filter(has_text="Chat reopened")).to_be_visible()
-        await expect(page.get_by_label("Message")).to_be_visible()
+        await expect(page.get_by_role("textbox", name="Message")).to_be_visible()
         await expect(row.locator(".badge-closed")).to_have_count(0)  # live, no reload
         # Closed and reopened elsewhere: this page follows both.
         await close(module_server, view)
