@@ -116,7 +116,7 @@ function lookingAt(chatId) {
   return document.visibilityState === "visible" && page?.dataset.chatId === chatId;
 }
 
-function alert(event) {
+function signalNew(event) {
   const data = event.data ?? {};
   if (!assignedToMe(event.chat_id, data) || lookingAt(event.chat_id)) return;
   const prefs = preferences();
@@ -190,7 +190,7 @@ function start() {
     if (event.name === "message.created" && event.chat_id) {
       if (data.author_kind !== "participant") return;
       refreshCount();
-      alert(event);
+      signalNew(event);
     } else if (event.name === "chat.read") {
       if (String(data.staff_user_id) === staffId) refreshCount();
     } else if (event.name === "chat.closed" || event.name === "chat.reopened") {
