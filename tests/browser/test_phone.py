@@ -1,4 +1,4 @@
-"""At phone size (390×844): the chat list, a chat and the new-chat form fit the width
+"""At phone size (390 by 844): the chat list, a chat and the new-chat form fit the width
 with every control reachable; and a row arriving live on the chat list does not move
 the row under the pointer, nor shift the layout (Cumulative Layout Shift below 0.1)."""
 
@@ -21,9 +21,11 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 # Every control a person may need, and where it is: outside [0, width] is out of reach.
 CONTROLS_OUT_OF_REACH = """
 (width) => [...document.querySelectorAll(
-    "main a[href], main button, main input:not([type=hidden]), main select, main textarea, main summary"
+    "main a[href], main button, main input:not([type=hidden]), main select, main textarea,"
+    + "main summary"
   )]
-  .filter((element) => element.getClientRects().length && !element.closest("[hidden], details:not([open]) > :not(summary)"))
+  .filter((element) => element.getClientRects().length)
+  .filter((element) => !element.closest("[hidden], details:not([open]) > :not(summary)"))
   .filter((element) => {
     const box = element.getBoundingClientRect();
     return box.left < -1 || box.right > width + 1;
