@@ -27,6 +27,7 @@ from .queries import ChatView
 
 PAGE_SIZE = 25
 UNREAD_CAP = 99  # a row shows "99+" past this
+RECENT_CHATS = 500  # the total unread count looks at this many most recently active chats
 
 
 @dataclass
@@ -266,27 +267,33 @@ async def newest_message_id(
 
 
 async def total_unread(session: AsyncSession, staff_user_id: int) -> int:
-    """Participants' messages unread to this person across the active chats, counted up
-    to UNREAD_CAP + 1: the number in the tab title and beside "Chats".
+    """Participants' messages unread to this person in the RECENT_CHATS most recently
+    active chats that are open, counted up to UNREAD_CAP + 1: the number in the tab
+    title and beside "Chats" on every page, so it must stay cheap.
 
-    A closed chat's unread texts need no answer any more; the cap bounds the scan when
-    nobody has read for a long while.
+    A new text moves its chat to the front, so what just arrived is always counted; a
+    text left unread while hundreds of other chats were busier drops out of this count
+    (the list's own badge still shows it). Closed chats need no answer any more.
     """
-    mark = (
-        select(ChatReadMark.last_message_id)
-        .where(
-            col(ChatReadMark.staff_user_id) == staff_user_id,
-            col(ChatReadMark.chat_id) == Message.chat_id,
-        )
-        .scalar_subquery()
+    recent = (
+        select(Chat.id)
+        .where(col(Chat.status) == ChatStatus.active)
+        .order_by(col(Chat.last_activity_at).desc())
+        .limit(RECENT_CHATS)
+        .subquery()
+    )
+    mark = and_(
+        col(ChatReadMark.chat_id) == Message.chat_id,
+        col(ChatReadMark.staff_user_id) == staff_user_id,
     )
     unread = (
         select(Message.id)
-        .join(Chat, col(Chat.id) == Message.chat_id)
+        .select_from(recent)
+        .join(Message, col(Message.chat_id) == recent.c.id)
+        .outerjoin(ChatReadMark, mark)
         .where(
-            col(Chat.status) == ChatStatus.active,
             col(Message.author_kind) == AuthorKind.participant,
-            col(Message.id) > func.coalesce(mark, 0),
+            col(Message.id) > func.coalesce(ChatReadMark.last_message_id, 0),
         )
         .limit(UNREAD_CAP + 1)
         .subquery()

@@ -11,7 +11,10 @@
 import { onLiveEvent } from "./live.js";
 
 const STORE = "smsproxy.prefs";
+// Every open page asks for its count after a text: spread over a second or so, so a
+// room full of dashboards does not ask all at once.
 const COALESCE_MS = 300;
+const SPREAD_MS = 1200;
 const baseTitle = document.title;
 const staffId = document.body.dataset.staffId ?? "";
 const assignees = new Map();
@@ -70,7 +73,7 @@ function refreshCount() {
       return; // offline: the next event brings it
     }
     showCount(Number(answer.unread) || 0, Number(answer.cap) || 100);
-  }, COALESCE_MS);
+  }, COALESCE_MS + Math.random() * SPREAD_MS);
 }
 
 // --- sound and notifications ------------------------------------------------------------
