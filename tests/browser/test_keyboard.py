@@ -171,6 +171,19 @@ async def test_the_chat_page_keys(page: Page, module_server: LiveServer) -> None
     await page.locator("h1").click()
     await page.keyboard.press("a")
     await expect(page).to_have_url(re.compile(f"/chats/{view.chat.public_id}$"))
+    # A page that offers one (as assignment will): `a` presses it.
+    await page.evaluate(
+        """() => {
+          const button = document.createElement("button");
+          button.type = "button";
+          button.dataset.shortcut = "assign";
+          button.textContent = "Take";
+          button.addEventListener("click", () => (window.__taken = true));
+          document.querySelector(".chat-heading").append(button);
+        }"""
+    )
+    await page.keyboard.press("a")
+    assert await page.evaluate("window.__taken === true")
 
 
 async def test_reopen_a_closed_chat_from_its_page_and_the_list_follows(

@@ -5,13 +5,14 @@ the row under the pointer, nor shift the layout (Cumulative Layout Shift below 0
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 
 from smsproxy.proxy.queries import ChatView
-from tests.browser.conftest import MODULE_LOOP, LiveServer
+from tests.browser.conftest import MODULE_LOOP, LiveServer, shoot
 from tests.helpers import start_chat
 
 pytestmark = [pytest.mark.browser, MODULE_LOOP]
@@ -67,7 +68,7 @@ async def fits(page: Page) -> None:
     assert await page.evaluate(CONTROLS_OUT_OF_REACH, PHONE["width"]) == []
 
 
-async def test_pages_fit_a_phone(page: Page, module_server: LiveServer) -> None:
+async def test_pages_fit_a_phone(page: Page, module_server: LiveServer, screenshots: Path) -> None:
     view = await chat_of(module_server, 1)
     for path in ("/chats", f"/chats/{view.chat.public_id}", "/chats/new"):
         await page.goto(path)
@@ -82,6 +83,7 @@ async def test_pages_fit_a_phone(page: Page, module_server: LiveServer) -> None:
     await page.get_by_text("Extend…").click()
     await expect(page.get_by_label("Idle limit")).to_be_visible()
     await fits(page)
+    await shoot(page, screenshots, "chat-extend-phone")
     await expect(page.get_by_role("button", name="Send")).to_be_visible()
 
 
