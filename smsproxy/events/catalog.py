@@ -97,6 +97,51 @@ class ChatClosed(CatalogEvent):
 
 
 @dataclass(frozen=True)
+class ChatReopened(CatalogEvent):
+    """A closed chat is active again, on the routes it had (staff or the API)."""
+
+    name: ClassVar[str] = "chat.reopened"
+    integration: ClassVar[str | None] = "chat.reopened"
+    chat: Chat
+    participants: Sequence[Participant]
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.chat.public_id
+
+    def payload(self) -> dict[str, Any]:
+        return live_chat(self.chat, self.participants)
+
+    def integration_payload(self) -> dict[str, Any]:
+        return {"chat": chat_resource(self.chat, self.participants)}
+
+
+@dataclass(frozen=True)
+class ChatExtended(CatalogEvent):
+    """A live chat's absolute expiry or idle limit changed through an extension."""
+
+    name: ClassVar[str] = "chat.extended"
+    integration: ClassVar[str | None] = "chat.extended"
+    chat: Chat
+    participants: Sequence[Participant]
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.chat.public_id
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.chat.public_id,
+            "expires_at": when(self.chat.expires_at),
+            "ttl_seconds": self.chat.idle_ttl_seconds,
+            "idle_expires_at": when(self.chat.idle_expires_at),
+        }
+
+    def integration_payload(self) -> dict[str, Any]:
+        return {"chat": chat_resource(self.chat, self.participants)}
+
+
+@dataclass(frozen=True)
 class MessageCreated(CatalogEvent):
     """Someone wrote: a participant, staff, the system, or an unrouted sender (no chat).
 
@@ -448,6 +493,8 @@ class Ping(CatalogEvent):
 DomainEvent = (
     ChatCreated
     | ChatClosed
+    | ChatReopened
+    | ChatExtended
     | MessageCreated
     | MessageHeld
     | MessageReleased
@@ -466,6 +513,8 @@ DomainEvent = (
 EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ChatCreated,
     ChatClosed,
+    ChatReopened,
+    ChatExtended,
     MessageCreated,
     MessageHeld,
     MessageReleased,

@@ -8,6 +8,7 @@ broker (`broker`): in memory for one process, Redis pub/sub across processes.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import or_, text
@@ -82,16 +83,23 @@ def take_pending(session: AsyncSession) -> list[Event]:
 
 
 async def events_since(
-    session: AsyncSession, after_id: int, chat_id: str | None = None, limit: int = 500
+    session: AsyncSession,
+    after_id: int,
+    chat_id: str | None = None,
+    limit: int = 500,
+    *,
+    also: Collection[str] = (),
 ) -> list[Event]:
-    """What a reconnecting subscriber missed. For one chat: that chat's events, plus the
-    chat-less ones; for the list (chat_id None): everything."""
+    """What a reconnecting subscriber missed. For one chat: that chat's events, the
+    chat-less ones, and other chats' events named in `also`; for the list (chat_id
+    None): everything."""
     query = select(EventRecord).where(col(EventRecord.id) > after_id)
     if chat_id is not None:
         query = query.where(
             or_(
                 col(EventRecord.chat_public_id) == chat_id,
                 col(EventRecord.chat_public_id).is_(None),
+                col(EventRecord.name).in_(list(also)),
             )
         )
     query = query.order_by(col(EventRecord.id)).limit(limit)

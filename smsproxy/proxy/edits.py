@@ -88,9 +88,9 @@ async def update_chat(
     if not isinstance(changes.reference, Unset):
         chat.reference = _reference(changes.reference)
     if not isinstance(changes.ttl_seconds, Unset):
-        _set_ttl(chat, changes.ttl_seconds)
+        set_ttl(chat, changes.ttl_seconds)
     if not isinstance(changes.expires_at, Unset):
-        chat.expires_at = _expiry(changes.expires_at)
+        chat.expires_at = check_expiry(changes.expires_at)
     if not isinstance(changes.metadata, Unset):
         chat.custom_metadata = check_metadata(changes.metadata)
     if given:
@@ -114,7 +114,7 @@ def _reference(value: str | None) -> str | None:
     return value
 
 
-def _set_ttl(chat: Chat, ttl: int | None) -> None:
+def set_ttl(chat: Chat, ttl: int | None) -> None:
     """The idle limit counts from the last activity, as it always has: a new TTL shorter
     than the quiet so far closes the chat at the next sweep."""
     if ttl is not None and not MIN_TTL_SECONDS <= ttl <= MAX_TTL_SECONDS:
@@ -126,7 +126,7 @@ def _set_ttl(chat: Chat, ttl: int | None) -> None:
     chat.idle_expires_at = chat.last_activity_at + timedelta(seconds=ttl) if ttl else None
 
 
-def _expiry(value: datetime | None) -> datetime | None:
+def check_expiry(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:

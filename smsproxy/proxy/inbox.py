@@ -27,6 +27,7 @@ from .queries import ChatView
 
 PAGE_SIZE = 25
 UNREAD_CAP = 99  # a row shows "99+" past this
+RECENT_CHATS = 500  # the total unread count looks at this many most recently active chats
 
 
 @dataclass
@@ -263,3 +264,38 @@ async def newest_message_id(
     if up_to_public_id is not None:
         query = query.where(col(Message.public_id) == up_to_public_id)
     return int((await session.exec(query)).one() or 0)
+
+
+async def total_unread(session: AsyncSession, staff_user_id: int) -> int:
+    """Participants' messages unread to this person in the RECENT_CHATS most recently
+    active chats that are open, counted up to UNREAD_CAP + 1: the number in the tab
+    title and beside "Chats" on every page, so it must stay cheap.
+
+    A new text moves its chat to the front, so what just arrived is always counted; a
+    text left unread while hundreds of other chats were busier drops out of this count
+    (the list's own badge still shows it). Closed chats need no answer any more.
+    """
+    recent = (
+        select(Chat.id)
+        .where(col(Chat.status) == ChatStatus.active)
+        .order_by(col(Chat.last_activity_at).desc())
+        .limit(RECENT_CHATS)
+        .subquery()
+    )
+    mark = and_(
+        col(ChatReadMark.chat_id) == Message.chat_id,
+        col(ChatReadMark.staff_user_id) == staff_user_id,
+    )
+    unread = (
+        select(Message.id)
+        .select_from(recent)
+        .join(Message, col(Message.chat_id) == recent.c.id)
+        .outerjoin(ChatReadMark, mark)
+        .where(
+            col(Message.author_kind) == AuthorKind.participant,
+            col(Message.id) > func.coalesce(ChatReadMark.last_message_id, 0),
+        )
+        .limit(UNREAD_CAP + 1)
+        .subquery()
+    )
+    return int((await session.exec(select(func.count()).select_from(unread))).one())

@@ -163,7 +163,7 @@ async def allocate(
     then the least loaded. Any participant with at least one free number gets one; the
     database's unique index settles races between concurrent creations.
     """
-    await _lock_people(session, real_numbers)
+    await lock_people(session, real_numbers)
     for _ in range(ALLOCATION_ATTEMPTS):
         chosen = await _choose(session, real_numbers, set(prefer))
         if await _hold_numbers(session, chosen):
@@ -250,7 +250,7 @@ async def _busy_routes(session: AsyncSession, real_numbers: list[str]) -> set[tu
     return {(real, proxy) for real, proxy in (await session.exec(query)).all()}
 
 
-async def _lock_people(session: AsyncSession, real_numbers: list[str]) -> None:
+async def lock_people(session: AsyncSession, real_numbers: list[str]) -> None:
     """Serialise allocation per person until the transaction ends.
 
     Without it, concurrent chats for one person all read the same free numbers, all

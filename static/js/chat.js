@@ -156,6 +156,8 @@ function setup(page) {
     status.className = "badge badge-closed";
     status.textContent = "Closed";
     document.getElementById("chat-actions")?.remove();
+    document.getElementById("reopen-actions")?.removeAttribute("hidden");
+    document.querySelector("#chat-terms details.extend")?.remove();
     composer?.remove();
     const note = document.getElementById("closed-note");
     if (data.close_reason) {
@@ -189,6 +191,8 @@ function setup(page) {
       if (event.name === "message.created") schedule(data.id);
       else if (event.name === "delivery.updated") updateDelivery(data);
       else if (event.name === "chat.closed") showClosed(data);
+      // Reopened (here or elsewhere): the page as it is now, composer and all.
+      else if (event.name === "chat.reopened" && page.dataset.status === "closed") location.reload();
       else if (event.name === "message.released" || event.name === "message.rejected") {
         refresh(data.id);
       } else if (event.name === "participant.opted_out") showOptedOut(data.participant_id, true);
@@ -267,6 +271,18 @@ function setup(page) {
   if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
   setupClosePanel(document.querySelector("#chat-actions details.popover"));
 }
+
+// The extend form's date is in the browser's time zone: send its offset beside it.
+document.addEventListener("submit", (event) => {
+  const form = event.target;
+  if (!(form instanceof HTMLFormElement) || !form.matches('[data-role="extend-form"]')) return;
+  const value = form.querySelector('input[type="datetime-local"]')?.value;
+  const chosen = value ? new Date(value) : new Date();
+  const minutes = Number.isNaN(chosen.getTime())
+    ? new Date().getTimezoneOffset()
+    : chosen.getTimezoneOffset();
+  form.querySelector('[data-role="tz-offset"]').value = String(minutes);
+});
 
 const page = document.getElementById("chat-page");
 if (page) setup(page);

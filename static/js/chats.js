@@ -10,12 +10,24 @@ import { connectLive } from "./live.js";
 
 const COALESCE_MS = 120;
 
-/** Run `change`, then scroll so the first row in view stays where it was on screen. */
+// The row under the mouse pointer, if any: a row arriving never moves it, at the top of
+// the page too (someone about to click must not hit the row that slid in).
+let pointed = null;
+document.addEventListener("pointerover", (event) => {
+  pointed = event.target.closest?.("[data-item-id]") ?? null;
+});
+document.addEventListener("pointerleave", () => {
+  pointed = null;
+});
+
+/** Run `change`, then scroll so the row under the pointer (or the first row in view,
+ *  once the page is scrolled) stays where it was on screen. */
 function keepInView(list, change) {
-  const anchor = [...list.children].find((row) => row.getBoundingClientRect().bottom > 0);
+  const held = pointed && list.contains(pointed) ? pointed : null;
+  const anchor = held ?? [...list.children].find((row) => row.getBoundingClientRect().bottom > 0);
   const before = anchor?.getBoundingClientRect().top;
   change();
-  if (window.scrollY > 0 && anchor?.isConnected && before !== undefined) {
+  if ((held || window.scrollY > 0) && anchor?.isConnected && before !== undefined) {
     const shift = anchor.getBoundingClientRect().top - before;
     if (shift) window.scrollBy(0, shift);
   }
@@ -114,7 +126,7 @@ function setupLiveList(root) {
     } else if (event.name === "message.created") {
       const who = data.author_kind === "participant" && data.author ? data.author : null;
       schedule(event.chat_id, { bump: true, message: who ? `New message from ${who}` : null });
-    } else if (event.name === "chat.closed") {
+    } else if (event.name === "chat.closed" || event.name === "chat.reopened") {
       schedule(event.chat_id, { bump: false });
     } else if (event.name === "chat.read" && String(data.staff_user_id) === staffId) {
       // Read in another tab of this person's: the badge goes here too.

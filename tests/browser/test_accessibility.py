@@ -112,6 +112,8 @@ NOT_PAGES: dict[str, str] = {
     "dashboard.sandbox.get_phones": "the sandbox page's phones, checked there",
     "dashboard.unrouted.get_unrouted_row": "one row for the unrouted list, checked there",
     "dashboard.unrouted.get_unrouted_count": "the navigation's count (JSON)",
+    "dashboard.renewal.get_unread": "the tab title's and navigation's unread count (JSON)",
+    "dashboard.renewal.get_terms": "the chat page's details, checked there",
     "dashboard.audit.get_audit_csv": "the audit log as CSV",
 }
 NOT_PAGE_AREAS = {

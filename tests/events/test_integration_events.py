@@ -48,6 +48,8 @@ def test_the_types_integrators_can_subscribe_to() -> None:
     assert events.INTEGRATION_TYPES == (
         "chat.created",
         "chat.closed",
+        "chat.reopened",
+        "chat.extended",
         "message.received",
         "message.unrouted",
         "message.held",
@@ -68,6 +70,10 @@ def test_chat_events_carry_the_chat_as_the_api_shows_it() -> None:
     rider, driver = created["chat"]["participants"]
     assert rider["number"] == "+44770•••••01" and rider["proxy_number"] == "+447700900901"
     assert (rider["name"], driver["name"]) == ("Rider", "Participant 2")
+    for kind in (events.ChatReopened, events.ChatExtended):
+        again = data_of(kind(chat, people(chat)))
+        assert again["chat"]["id"] == chat.public_id
+        assert again["chat"]["participants"][0]["number"] == "+44770•••••01"
     chat.close_reason = "expired"
     closed = data_of(events.ChatClosed(chat, people(chat)))
     assert closed["reason"] == "expired" and closed["chat"]["close_reason"] == "expired"

@@ -173,3 +173,30 @@ async def test_unread_counts_stop_at_the_cap(runtime: Runtime) -> None:
         await inbox.mark_read(session, view.chat, reader, written[-4].id or 0)
     async with runtime.db.read() as session:
         assert await inbox.unread_counts(session, reader, [view.chat.id]) == {view.chat.id: 3}
+
+
+async def test_total_unread_counts_the_most_recently_active_open_chats(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, third = await chats(runtime, 3)
+    reader = await staff(runtime)
+
+    async def total() -> int:
+        async with runtime.db.read() as session:
+            return await inbox.total_unread(session, reader)
+
+    await say(runtime, first, "one")
+    await say(runtime, second, "two")
+    await say(runtime, second, "three", who=1)
+    assert await total() == 3
+    async with runtime.db.transaction() as session:
+        assert second.chat.id is not None
+        newest = await inbox.newest_message_id(session, second.chat.id)
+        await inbox.mark_read(session, second.chat, reader, newest)
+    assert await total() == 1
+    # Only the busiest chats count: the newest activity is always among them.
+    monkeypatch.setattr(inbox, "RECENT_CHATS", 1)
+    await say(runtime, third, "four")
+    assert await total() == 1
+    await say(runtime, first, "five")
+    assert await total() == 2  # "one" and "five", in the chat now most recent

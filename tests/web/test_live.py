@@ -146,10 +146,33 @@ async def test_null_since_starts_at_hello(app: Quart, client: QuartClient) -> No
     [
         (
             "chats",
-            {"a-created", "a-message", "b-closed", "b-read", "number", "unrouted", "triaged"},
+            {
+                "a-created",
+                "a-message",
+                "b-closed",
+                "b-read",
+                "b-said",
+                "b-staff",
+                "number",
+                "unrouted",
+                "triaged",
+            },
         ),
-        # A chat's page hears that chat, and the unrouted inbox its navigation counts.
-        ("chat:ch_a", {"a-created", "a-message", "a-delivery", "unrouted", "triaged"}),
+        # A chat's page hears that chat, the unrouted inbox its navigation counts, and
+        # what changes other chats' unread counts (a read, a close), never the rest.
+        (
+            "chat:ch_a",
+            {
+                "a-created",
+                "a-message",
+                "a-delivery",
+                "b-closed",
+                "b-read",
+                "b-said",
+                "unrouted",
+                "triaged",
+            },
+        ),
         (
             "all",
             {
@@ -158,6 +181,8 @@ async def test_null_since_starts_at_hello(app: Quart, client: QuartClient) -> No
                 "a-delivery",
                 "b-closed",
                 "b-read",
+                "b-said",
+                "b-staff",
                 "number",
                 "unrouted",
                 "triaged",
@@ -175,6 +200,10 @@ async def test_topics_filter_replay_and_live(
             await emit(app, events.DeliveryUpdated.name, "ch_a"): "a-delivery",
             await emit(app, events.ChatClosed.name, "ch_b"): "b-closed",
             await emit(app, events.ChatRead.name, "ch_b"): "b-read",
+            await emit(
+                app, events.MessageCreated.name, "ch_b", author_kind="participant"
+            ): "b-said",
+            await emit(app, events.MessageCreated.name, "ch_b", author_kind="staff"): "b-staff",
             await emit(app, events.NumberChanged.name, None): "number",
             await emit(app, events.MessageCreated.name, None): "unrouted",
             await emit(app, events.UnroutedUpdated.name, None): "triaged",

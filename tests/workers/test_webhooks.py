@@ -32,6 +32,7 @@ from smsproxy.proxy.chats import NewParticipant, Templates, close_chat
 from smsproxy.proxy.holds import reject_held, release_held
 from smsproxy.proxy.membership import add_participant, remove_participant
 from smsproxy.proxy.queries import get_chat
+from smsproxy.proxy.renewal import Extension, extend_chat, reopen_chat
 from smsproxy.proxy.sandbox import text_from_handset
 from smsproxy.runtime import Runtime
 from tests.conftest import make_settings
@@ -86,10 +87,14 @@ async def live_chat_history(rt: Runtime) -> str:
     async with rt.db.transaction() as session:
         await remove_participant(session, chat_id, carol.public_id, actor="tests")
     async with rt.db.transaction() as session:
+        await extend_chat(session, chat_id, Extension(ttl_seconds=3600), actor="tests")
+    async with rt.db.transaction() as session:
         chat = (await get_chat(session, chat_id)).chat
         await close_chat(
             session, chat, reason="api", actor="tests", goodbye=False, templates=Templates()
         )
+    async with rt.db.transaction() as session:
+        await reopen_chat(session, chat_id, actor="tests")
     return chat_id
 
 
@@ -116,6 +121,11 @@ async def test_a_whole_chat_arrives_as_signed_events(runtime: Runtime, receiver:
     assert created["chat"]["id"] == chat_id and len(created["chat"]["participants"]) == 2
     [closed] = by_type["chat.closed"]
     assert closed["reason"] == "api" and closed["chat"]["status"] == "closed"
+    [extended], [reopened] = by_type["chat.extended"], by_type["chat.reopened"]
+    assert extended["chat"]["ttl_seconds"] == 3600 and extended["chat"]["status"] == "active"
+    assert reopened["chat"]["status"] == "active" and reopened["chat"]["closed_at"] is None
+    # Who was removed before the close stays out; the others are back on their routes.
+    assert [p["active"] for p in reopened["chat"]["participants"]] == [True, True, False]
     [said] = [m for m in by_type["message.received"] if m["text"] == "On my way"]
     assert said["chat_id"] == chat_id
     assert said["participant"]["name"] == "Rider"

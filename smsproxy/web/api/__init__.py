@@ -12,6 +12,7 @@ from . import (  # noqa: F401  (each registers its routes)
     numbers,
     optouts,
     participants,
+    renewal,
     reveal,
     unrouted,
     webhook_deliveries,

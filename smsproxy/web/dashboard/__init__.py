@@ -17,6 +17,7 @@ from . import (
     new_chat,
     numbers,
     optouts,
+    renewal,
     reveal,
     sandbox,
     staff,
@@ -27,6 +28,7 @@ from .base import blueprint
 for _area in (
     chats,
     new_chat,
+    renewal,
     chat,
     holds,
     reveal,

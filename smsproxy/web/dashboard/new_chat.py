@@ -138,12 +138,17 @@ async def get_new_chat() -> Any:
 
 
 def _expiry(form: NewChatForm) -> datetime | None:
-    """The absolute expiry in UTC. The browser sends its offset beside the local time
-    it shows; without JavaScript the field is read as UTC (and the hint says so)."""
-    if not form.expires_at.strip():
+    return local_expiry(form.expires_at, form.tz_offset)
+
+
+def local_expiry(raw: str, tz_offset: str) -> datetime | None:
+    """An absolute expiry typed in a datetime-local field, in UTC. The browser sends
+    its offset beside the local time it shows; without JavaScript the field is read as
+    UTC (and the hint says so)."""
+    if not raw.strip():
         return None
     try:
-        local = datetime.fromisoformat(form.expires_at.strip())
+        local = datetime.fromisoformat(raw.strip())
     except ValueError:
         raise InvalidForm(
             "Enter a date and time such as 2030-01-31 18:00", field="expires_at"
@@ -151,7 +156,7 @@ def _expiry(form: NewChatForm) -> datetime | None:
     if local.tzinfo is not None:
         return local.astimezone(UTC)
     try:
-        offset = int(form.tz_offset) if form.tz_offset else 0
+        offset = int(tz_offset) if tz_offset else 0
     except ValueError:
         offset = 0
     if abs(offset) > 24 * 60:

@@ -6,10 +6,13 @@ Protocol, JSON text frames on `/live` (staff login and a same-site Origin requir
     server: {"type": "hello", "last_id": N}
         On connect. N is the newest event id: where a page rendered now stands.
     client: {"type": "subscribe", "topic": T, "since": S}
-        T is "chats" (the chat list: chat.created, chat.closed, message.created,
-        chat.read, unrouted.updated, number.changed), "chat:<public id>" (that chat's
-        events) or "all". Every topic also hears the unrouted inbox's events (chat-less
-        message.created, unrouted.updated), which the navigation counts on every page.
+        T is "chats" (the chat list: chat.created, chat.closed, chat.reopened,
+        message.created, chat.read, unrouted.updated, number.changed), "chat:<public
+        id>" (that chat's events) or "all". Every topic also hears the unrouted inbox's
+        events (chat-less message.created, unrouted.updated), which the navigation
+        counts on every page, and a chat's topic hears what changes the unread count of
+        other chats (participants' message.created, chat.read, chat.closed,
+        chat.reopened).
         S is the id of the last event the page handled, or null for "from here" (the
         hello's N, or the last event this connection sent). Sending it again switches
         topic; every subscribe starts a new stream from its own S.

@@ -14,7 +14,7 @@ from ...db import Database
 from ...events import events_since, last_event_id
 from ..guards import load_staff
 from .hub import CLOSE_RESTART, LiveHub
-from .protocol import BadFrame, Subscribe, Topic, parse_frame
+from .protocol import UNREAD_NAMES, BadFrame, Subscribe, Topic, parse_frame
 
 REPLAY_LIMIT = 500  # matching events a replay sends before asking the page to reload
 SCAN_LIMIT = 5000  # log rows a replay reads looking for matches
@@ -193,7 +193,9 @@ class LiveConnection:
             head = await last_event_id(session)
             after, scanned = self._last_sent, 0
             while after < head:
-                page = await events_since(session, after, self._topic.chat_id, PAGE_SIZE)
+                page = await events_since(
+                    session, after, self._topic.chat_id, PAGE_SIZE, also=UNREAD_NAMES
+                )
                 found.extend(event for event in page if self._topic.matches(event))
                 scanned += len(page)
                 if len(page) < PAGE_SIZE:

@@ -16,7 +16,7 @@ from typing import Protocol
 from ...db import Database
 from ...events import Broker, Event, StaffSessionsEnded
 from ...events.ordered import OrderedFeed
-from .protocol import LIST_EVENTS, Topic, is_inbox_event
+from .protocol import LIST_EVENTS, Topic, is_inbox_event, is_unread_event
 
 PING_SECONDS = 20.0
 CLOSE_RESTART = 1012
@@ -110,10 +110,11 @@ class LiveHub:
         ):
             if topic is not None:
                 found.extend(self._by_topic.get(topic, ()))
-        if is_inbox_event(event):
-            # Every chat page's navigation counts the unrouted inbox.
+        if is_inbox_event(event) or (event.chat_id is not None and is_unread_event(event)):
+            # Every chat page's navigation counts the unrouted inbox, and its tab title
+            # the unread texts of every chat. A chat's own events are found above.
             for topic, listeners in self._by_topic.items():
-                if topic.chat_id is not None:
+                if topic.chat_id is not None and topic.chat_id != event.chat_id:
                     found.extend(listeners)
         return found
 

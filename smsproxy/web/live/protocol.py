@@ -11,6 +11,7 @@ from ...events import (
     ChatClosed,
     ChatCreated,
     ChatRead,
+    ChatReopened,
     Event,
     MessageCreated,
     NumberChanged,
@@ -21,6 +22,7 @@ LIST_EVENTS = frozenset(
     {
         ChatCreated.name,
         ChatClosed.name,
+        ChatReopened.name,
         MessageCreated.name,
         ChatRead.name,
         UnroutedUpdated.name,
@@ -30,6 +32,11 @@ LIST_EVENTS = frozenset(
 # The unrouted inbox, whose count the navigation shows on every page: every topic hears
 # its events (unrouted SMS arriving, and staff dealing with them).
 INBOX_EVENTS = frozenset({MessageCreated.name, UnroutedUpdated.name})
+# The unread count of open chats, which the tab title and the navigation show on every
+# page: a chat's page hears these of other chats too (participants' texts, reads, chats
+# closing or reopening), and nothing else of theirs.
+UNREAD_EVENTS = frozenset({ChatRead.name, ChatClosed.name, ChatReopened.name})
+UNREAD_NAMES = UNREAD_EVENTS | {MessageCreated.name}
 CHAT_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
@@ -46,12 +53,18 @@ class Topic:
         if self.name == "all":
             return True
         if self.chat_id is not None:
-            return event.chat_id == self.chat_id or is_inbox_event(event)
+            return event.chat_id == self.chat_id or is_inbox_event(event) or is_unread_event(event)
         return event.name in LIST_EVENTS
 
 
 def is_inbox_event(event: Event) -> bool:
     return event.chat_id is None and event.name in INBOX_EVENTS
+
+
+def is_unread_event(event: Event) -> bool:
+    if event.name == MessageCreated.name:
+        return event.chat_id is not None and event.data.get("author_kind") == "participant"
+    return event.name in UNREAD_EVENTS
 
 
 @dataclass(frozen=True)
