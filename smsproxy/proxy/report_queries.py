@@ -1,0 +1,327 @@
+"""The counting behind the reports: one GROUP BY per chart, on indexed time columns.
+
+A row's bucket is its whole seconds since the period's start, divided by the bucket's
+width: integer arithmetic on Unix seconds, identical on SQLite (strftime('%s'), which
+reads the stored UTC text) and PostgreSQL (EXTRACT(EPOCH) of a timestamptz), so a row
+at exactly 10:00:00 falls in the 10:00 bucket on both. The period's start and width
+are written into the statement as integer literals (never text from a request), so
+that PostgreSQL sees the same expression in SELECT and GROUP BY.
+
+Percentiles are nearest-rank (the value at rank ceil(p·n)), picked by window functions
+that both databases have, so a bucket's thousands of delays never leave the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Integer, and_, case, cast, extract, func, literal_column, or_
+from sqlalchemy import select as sa_select
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..models import (
+    AuditEvent,
+    AuthorKind,
+    Chat,
+    ChatStatus,
+    Delivery,
+    DeliveryKind,
+    DeliveryStatus,
+    Message,
+    Participant,
+    ProxyNumber,
+    Screening,
+)
+from ..outbox.failures import ERROR_TEXT
+
+FAILED = (DeliveryStatus.failed, DeliveryStatus.rejected, DeliveryStatus.expired)
+HELD_STATES = (Screening.held, Screening.released, Screening.rejected)
+OPT_ACTIONS = ("participant.opt_out", "participant.opt_in")
+
+
+@dataclass(frozen=True)
+class Window:
+    start: datetime
+    end: datetime
+    width: int  # seconds
+    count: int  # buckets
+
+
+def _postgres(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _int(value: int) -> Any:
+    return literal_column(str(int(value)), Integer)
+
+
+def _seconds(session: AsyncSession, column: Any) -> Any:
+    """Unix seconds of a time column (whole seconds on SQLite, exact on PostgreSQL):
+    either way its floor is the second the time falls in."""
+    if _postgres(session):
+        return extract("epoch", column)
+    # The stored text is "YYYY-MM-DD HH:MM:SS.ffffff": SQLite's own parsing would round
+    # 13:59:59.9999 up to 14:00, so the fraction is cut off first.
+    return cast(func.strftime("%s", func.substr(column, 1, 19)), Integer)
+
+
+def bucket(session: AsyncSession, column: Any, window: Window) -> Any:
+    """The bucket number (0 for the first) of a time at or after the window's start."""
+    since = _seconds(session, column) - _int(int(window.start.timestamp()))
+    if _postgres(session):
+        return cast(func.floor(since / _int(window.width)), Integer)
+    return since // _int(window.width)
+
+
+def _within(column: Any, window: Window) -> Any:
+    return and_(column >= window.start, column < window.end)
+
+
+def _spread(rows: Sequence[Any], count: int) -> list[int]:
+    values = [0] * count
+    for index, value in rows:
+        if index is not None and 0 <= int(index) < count:
+            values[int(index)] += int(value or 0)
+    return values
+
+
+async def inbound_counts(session: AsyncSession, window: Window) -> list[int]:
+    """Texts that reached a proxy number (routed or not), per bucket."""
+    slot = bucket(session, col(Message.created_at), window)
+    query = (
+        select(slot, func.count())
+        .where(
+            _within(col(Message.created_at), window),
+            col(Message.author_kind).in_([AuthorKind.participant, AuthorKind.unrouted]),
+        )
+        .group_by(slot)
+    )
+    return _spread((await session.exec(query)).all(), window.count)
+
+
+@dataclass(frozen=True)
+class Outbound:
+    sent: int = 0  # accepted by the carrier (whatever happened next)
+    delivered: int = 0
+
+
+async def outbound_counts(session: AsyncSession, window: Window) -> list[Outbound]:
+    """SMS queued in each bucket: how many the carrier accepted, and delivered."""
+    slot = bucket(session, col(Delivery.created_at), window)
+    delivered = col(Delivery.status) == DeliveryStatus.delivered
+    went = or_(col(Delivery.sent_at).is_not(None), delivered)
+    query = (
+        select(
+            slot,
+            func.sum(case((went, 1), else_=0)),
+            func.sum(case((delivered, 1), else_=0)),
+        )
+        .where(_within(col(Delivery.created_at), window))
+        .group_by(slot)
+    )
+    found = [Outbound() for _ in range(window.count)]
+    for index, sent, done in (await session.exec(query)).all():
+        if 0 <= int(index) < window.count:
+            found[int(index)] = Outbound(int(sent or 0), int(done or 0))
+    return found
+
+
+@dataclass(frozen=True)
+class Reason:
+    label: str
+    counts: list[int]
+
+
+def reason_label(status: str, code: str | None, sample: str | None) -> str:
+    """A failure reason in a few words: the state, the carrier's code and its meaning."""
+    state = str(status).capitalize()
+    if code:
+        meaning = ERROR_TEXT.get(code)
+        return f"{state}, error {code}" + (f": {meaning}" if meaning else "")
+    said = (sample or "no reason given").split(" (last attempt")[0]
+    return f"{state}: {said[:80]}"
+
+
+async def failure_counts(session: AsyncSession, window: Window) -> list[Reason]:
+    """SMS that failed, were rejected or expired, per reason (state and error code)."""
+    slot = bucket(session, col(Delivery.created_at), window)
+    status, code = col(Delivery.status), col(Delivery.error_code)
+    query = (
+        sa_select(slot, status, code, func.count(), func.min(Delivery.error))
+        .where(_within(col(Delivery.created_at), window), status.in_(FAILED))
+        .group_by(slot, status, code)
+    )
+    counts: dict[tuple[str, str | None], list[int]] = {}
+    samples: dict[tuple[str, str | None], str] = {}
+    rows = (await session.exec(query)).all()  # type: ignore[call-overload]
+    for index, state, error_code, count, sample in rows:
+        key = (str(state), error_code)
+        counts.setdefault(key, [0] * window.count)
+        if sample and (key not in samples or sample < samples[key]):
+            samples[key] = sample
+        if 0 <= int(index) < window.count:
+            counts[key][int(index)] += int(count)
+    return [
+        Reason(reason_label(state, error_code, samples.get((state, error_code))), values)
+        for (state, error_code), values in counts.items()
+    ]
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    count: int = 0
+    p50: float | None = None
+    p95: float | None = None
+
+
+def _delay(session: AsyncSession, later: Any, earlier: Any) -> Any:
+    if _postgres(session):
+        return extract("epoch", later - earlier)
+    return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+
+
+def _rank(count: Any, percent: int) -> Any:
+    """ceil(count * percent / 100) in integer arithmetic, the same on both databases."""
+    return (count * _int(percent) + _int(99)) // _int(100)
+
+
+async def delay_percentiles(
+    session: AsyncSession, window: Window, *, delivered: bool, whole: bool = False
+) -> list[Percentiles]:
+    """p50 and p95 of the seconds from a text's arrival to its forwarded SMS being
+    accepted by the carrier (or, with `delivered`, to the delivery receipt), per bucket
+    of the SMS's queueing; with `whole`, one value for the whole window."""
+    done = col(Delivery.updated_at) if delivered else col(Delivery.sent_at)
+    slot = _int(0) if whole else bucket(session, col(Delivery.created_at), window)
+    delay = _delay(session, done, col(Message.created_at))
+    conditions = [
+        _within(col(Delivery.created_at), window),
+        col(Delivery.kind) == DeliveryKind.forward,
+        done.is_not(None),
+    ]
+    if delivered:
+        conditions.append(col(Delivery.status) == DeliveryStatus.delivered)
+    ranked = (
+        select(
+            slot.label("slot"),
+            delay.label("delay"),
+            func.row_number().over(partition_by=slot, order_by=delay).label("position"),
+            func.count().over(partition_by=slot).label("size"),
+        )
+        .join(Message, col(Message.id) == col(Delivery.message_id))
+        .where(*conditions)
+        .subquery()
+    )
+    p50, p95 = _rank(ranked.c.size, 50), _rank(ranked.c.size, 95)
+    query = select(ranked.c.slot, ranked.c.size, ranked.c.position, ranked.c.delay).where(
+        or_(ranked.c.position == p50, ranked.c.position == p95)
+    )
+    found: dict[int, dict[str, Any]] = {}
+    for index, size, position, seconds in (await session.exec(query)).all():
+        entry = found.setdefault(int(index), {"count": int(size)})
+        value = round(max(float(seconds), 0.0), 2)
+        if position == -(-int(size) * 50 // 100):
+            entry["p50"] = value
+        if position == -(-int(size) * 95 // 100):
+            entry["p95"] = value
+    slots = 1 if whole else window.count
+    return [
+        Percentiles(**found[index]) if index in found else Percentiles() for index in range(slots)
+    ]
+
+
+async def overall_delay(session: AsyncSession, window: Window) -> Percentiles | None:
+    [whole] = await delay_percentiles(session, window, delivered=False, whole=True)
+    return whole if whole.count else None
+
+
+async def numbers_in_use(session: AsyncSession, window: Window) -> list[int]:
+    """Distinct proxy numbers with a participant in a chat open during each bucket.
+
+    Grouped by number and by the first and last bucket of the chat's span, so the
+    rows are as many as numbers times distinct spans, never one per participant."""
+    last = window.count - 1
+    joined = col(Participant.created_at)
+    closed = col(Chat.closed_at)
+    first_slot = case((joined < window.start, 0), else_=bucket(session, joined, window))
+    last_slot = case(
+        (or_(closed.is_(None), closed >= window.end), _int(last)),
+        else_=bucket(session, closed, window),
+    )
+    first_label, last_label = first_slot.label("first"), last_slot.label("last")
+    spans = (
+        select(col(Participant.proxy_number), first_label, last_label)
+        .join(Chat, col(Chat.id) == col(Participant.chat_id))
+        .where(
+            joined < window.end,
+            or_(col(Chat.status) == ChatStatus.active, closed >= window.start),
+        )
+        .subquery()
+    )
+    query = select(spans.c.proxy_number, spans.c.first, spans.c.last).group_by(
+        spans.c.proxy_number, spans.c.first, spans.c.last
+    )
+    busy: list[set[str]] = [set() for _ in range(window.count)]
+    for number, first, final in (await session.exec(query)).all():
+        for index in range(max(int(first), 0), min(int(final), last) + 1):
+            busy[index].add(number)
+    return [len(numbers) for numbers in busy]
+
+
+async def pool_sizes(session: AsyncSession, window: Window, starts: list[int]) -> list[int]:
+    """Numbers in the pool at the end of each bucket (those added by then and not
+    removed since: a removed number leaves no row to count)."""
+    added = col(ProxyNumber.created_at)
+    slot = case((added < window.start, -1), else_=bucket(session, added, window))
+    query = select(slot, func.count()).where(added < window.end).group_by(slot)
+    before = 0
+    per_bucket = [0] * window.count
+    for index, count in (await session.exec(query)).all():
+        if int(index) < 0:
+            before += int(count)
+        elif int(index) < window.count:
+            per_bucket[int(index)] += int(count)
+    sizes, running = [], before
+    for added_here in per_bucket:
+        running += added_here
+        sizes.append(running)
+    return sizes
+
+
+async def opt_out_counts(session: AsyncSession, window: Window) -> tuple[list[int], list[int]]:
+    """Numbers that opted out (STOP, or their carrier said so) and back in (START),
+    per bucket, from the audit log: an opt-out row is gone once its number opts in."""
+    slot = bucket(session, col(AuditEvent.at), window)
+    query = (
+        select(slot, col(AuditEvent.action), func.count())
+        .where(_within(col(AuditEvent.at), window), col(AuditEvent.action).in_(OPT_ACTIONS))
+        .group_by(slot, col(AuditEvent.action))
+    )
+    rows = (await session.exec(query)).all()
+    outs = _spread(
+        [(index, n) for index, action, n in rows if action == OPT_ACTIONS[0]], window.count
+    )
+    ins = _spread(
+        [(index, n) for index, action, n in rows if action == OPT_ACTIONS[1]], window.count
+    )
+    return outs, ins
+
+
+async def held_counts(session: AsyncSession, window: Window) -> dict[str, list[int]]:
+    """Texts held by the contact policy, per bucket of their arrival, by what became of
+    them: still held, released or rejected."""
+    slot = bucket(session, col(Message.created_at), window)
+    query = (
+        select(slot, col(Message.screening), func.count())
+        .where(_within(col(Message.created_at), window), col(Message.screening).in_(HELD_STATES))
+        .group_by(slot, col(Message.screening))
+    )
+    rows = (await session.exec(query)).all()
+    return {
+        state: _spread([(index, n) for index, found, n in rows if found == state], window.count)
+        for state in HELD_STATES
+    }
