@@ -288,3 +288,12 @@ async def build_report(session: AsyncSession, period: Period) -> Report:
         await held(session, period),
     ]
     return Report(period, period.starts(), charts)
+
+
+async def build_chart(session: AsyncSession, period: Period, key: str) -> Chart:
+    """One chart of the report (for its CSV)."""
+    if key in ("traffic", "delivery"):
+        traffic_chart, delivery_chart = await traffic(session, period)
+        return traffic_chart if key == "traffic" else delivery_chart
+    one = {"failures": failures, "delay": delays, "pool": pool, "optouts": optouts, "held": held}
+    return await one[key](session, period)

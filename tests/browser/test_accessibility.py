@@ -88,6 +88,10 @@ PAGES: dict[str, list[Visit]] = {
     ],
     "dashboard.optouts.get_opt_outs": [Visit("opt-outs", "/opt-outs")],
     "dashboard.audit.get_audit": [Visit("audit", "/audit")],
+    "dashboard.reports.get_reports": [
+        Visit("reports", "/reports"),
+        Visit("reports-custom", "/reports?period=custom&from=2026-01-01&to=2026-01-03&bucket=hour"),
+    ],
     "dashboard.integrations.get_integrations": [
         Visit("integrations", "/integrations"),
         Visit("integrations-created", before="add_endpoint"),
@@ -113,6 +117,7 @@ NOT_PAGES: dict[str, str] = {
     "dashboard.unrouted.get_unrouted_row": "one row for the unrouted list, checked there",
     "dashboard.unrouted.get_unrouted_count": "the navigation's count (JSON)",
     "dashboard.audit.get_audit_csv": "the audit log as CSV",
+    "dashboard.reports.get_report_csv": "one chart of the Reports page as CSV",
 }
 NOT_PAGE_AREAS = {
     "api.": "the JSON API",
