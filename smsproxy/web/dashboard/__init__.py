@@ -11,6 +11,7 @@ from . import (
     audit,
     chat,
     chats,
+    exports,
     holds,
     integrations,
     keys,
@@ -26,6 +27,7 @@ from . import (
 from .base import blueprint
 
 for _area in (
+    exports,
     chats,
     new_chat,
     chat,
