@@ -142,6 +142,8 @@ def values_for(rule: Rule, world: World) -> list[dict[str, str]]:
         return [{"message_id": world.unrouted_id}]
     if names == {"endpoint_id"}:
         return [{"endpoint_id": world.endpoint_id}]
+    if names == {"chat_id", "format"}:
+        return [{"chat_id": world.chat_id, "format": f} for f in ("csv", "json")]
     if names == {"chart"}:
         return [{"chart": chart} for chart in CHARTS]
     raise AssertionError(f"{rule.rule}: add values for {sorted(names)} to values_for")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html as html_module
 import io
 import json
 import re
@@ -103,4 +104,4 @@ async def test_bad_periods_are_refused_with_the_reason(staff_client: Client) -> 
 
     response = await staff_client.get("/reports/nothing.csv?period=24h")
     assert response.status_code == 404
-    assert "No chart called 'nothing'" in await text(response)
+    assert "No chart called 'nothing'" in html_module.unescape(await text(response))
