@@ -325,3 +325,21 @@ async def held_counts(session: AsyncSession, window: Window) -> dict[str, list[i
         state: _spread([(index, n) for index, found, n in rows if found == state], window.count)
         for state in HELD_STATES
     }
+
+
+@dataclass(frozen=True)
+class PoolNow:
+    numbers: int
+    enabled: int
+    carrying: int  # with at least one active chat (proxy.load's counters)
+
+
+async def pool_now(session: AsyncSession) -> PoolNow:
+    """The pool at this moment, from the counters allocation reads."""
+    query = select(
+        func.count(),
+        func.sum(case((col(ProxyNumber.enabled), 1), else_=0)),
+        func.sum(case((col(ProxyNumber.active_chats) > 0, 1), else_=0)),
+    )
+    numbers, enabled, carrying = (await session.exec(query)).one()
+    return PoolNow(int(numbers or 0), int(enabled or 0), int(carrying or 0))

@@ -236,9 +236,11 @@ async def pool(session: AsyncSession, period: Period) -> Chart:
         Series("Pool size", [float(v) for v in sizes]),
     ]
     busiest = max(in_use, default=0)
+    now = await q.pool_now(session)
     summary = (
-        f"At most {_n(busiest, 'number')} of the pool carried chats at once; "
-        f"the pool has {_n(sizes[-1] if sizes else 0, 'number')} now."
+        f"At most {_n(busiest, 'number')} carried chats in one {period.bucket}. Now "
+        f"{now.carrying} of the pool's {_n(now.numbers, 'number')} ({now.enabled} enabled) "
+        "carry active chats."
     )
     notes = [
         "A number is in use in an hour or day when a chat with a participant on it was "

@@ -118,6 +118,8 @@ NOT_PAGES: dict[str, str] = {
     "dashboard.unrouted.get_unrouted_count": "the navigation's count (JSON)",
     "dashboard.audit.get_audit_csv": "the audit log as CSV",
     "dashboard.reports.get_report_csv": "one chart of the Reports page as CSV",
+    "dashboard.exports.get_transcript": "a chat's transcript as a CSV or JSON file",
+    "dashboard.exports.get_chats_csv": "the chat list as CSV",
 }
 NOT_PAGE_AREAS = {
     "api.": "the JSON API",

@@ -261,9 +261,14 @@ async def test_forwarding_delay_percentiles_per_bucket(runtime: Runtime) -> None
 
 async def test_pool_utilisation_follows_chats_open_in_each_bucket(runtime: Runtime) -> None:
     async with runtime.db.transaction() as session:
-        session.add(ProxyNumber(number=GB1, country="GB", created_at=START - timedelta(days=9)))
+        # The counters proxy.load keeps: GB1 carries the open chat now; GB3 is disabled.
+        session.add(
+            ProxyNumber(
+                number=GB1, country="GB", created_at=START - timedelta(days=9), active_chats=1
+            )
+        )
         session.add(ProxyNumber(number=GB2, country="GB", created_at=START - timedelta(days=9)))
-        session.add(ProxyNumber(number=GB3, country="GB", created_at=at(3)))  # added at 16:00
+        session.add(ProxyNumber(number=GB3, country="GB", created_at=at(3), enabled=False))
         spans = [
             # (opened, closed or None, proxy numbers of its participants)
             (START - timedelta(days=1), at(2, 10), [GB1, GB1]),  # until 15:00:10
@@ -300,6 +305,10 @@ async def test_pool_utilisation_follows_chats_open_in_each_bucket(runtime: Runti
     assert in_use.values[23] == 2
     assert size.values[:5] == [2, 2, 2, 3, 3]
     assert size.values[23] == 3
+    assert chart.summary == (
+        "At most 2 numbers carried chats in one hour. "
+        "Now 1 of the pool's 3 numbers (2 enabled) carry active chats."
+    )
 
 
 async def test_opt_outs_and_held_messages(runtime: Runtime) -> None:
