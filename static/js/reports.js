@@ -32,6 +32,14 @@ function format(unit) {
   return (_plot, value) => (value == null ? "–" : `${value}${suffix}`);
 }
 
+// Daily buckets are ticked by whole days (no "12pm" between them), as dates.
+const DAYS = [1, 2, 7, 14, 30, 61, 91, 182, 365].map((days) => days * 86400);
+
+function xAxis(axis) {
+  if (report.bucket !== "day") return axis;
+  return { ...axis, incrs: DAYS, values: "{MMM} {D}" };
+}
+
 function options(chart, width, colours) {
   const axis = {
     stroke: colours.muted,
@@ -45,7 +53,7 @@ function options(chart, width, colours) {
     tzDate: (seconds) => uPlot.tzDate(new Date(seconds * 1000), "Etc/UTC"),
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: yRange(chart.unit) } },
-    axes: [axis, { ...axis, size: 48 }],
+    axes: [xAxis(axis), { ...axis, size: 48 }],
     series: [
       { label: report.bucket === "day" ? "Day (UTC)" : "Hour (UTC)" },
       ...chart.series.map((series, index) => ({
