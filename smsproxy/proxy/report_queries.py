@@ -26,14 +26,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from ..models import (
     AuditEvent,
     AuthorKind,
-    Chat,
-    ChatStatus,
     Delivery,
     DeliveryKind,
     DeliveryStatus,
     Message,
-    Participant,
-    ProxyNumber,
     Screening,
 )
 from ..outbox.failures import ERROR_TEXT
@@ -55,7 +51,7 @@ def _postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _int(value: int) -> Any:
+def integer(value: int) -> Any:
     return literal_column(str(int(value)), Integer)
 
 
@@ -71,10 +67,10 @@ def _seconds(session: AsyncSession, column: Any) -> Any:
 
 def bucket(session: AsyncSession, column: Any, window: Window) -> Any:
     """The bucket number (0 for the first) of a time at or after the window's start."""
-    since = _seconds(session, column) - _int(int(window.start.timestamp()))
+    since = _seconds(session, column) - integer(int(window.start.timestamp()))
     if _postgres(session):
-        return cast(func.floor(since / _int(window.width)), Integer)
-    return since // _int(window.width)
+        return cast(func.floor(since / integer(window.width)), Integer)
+    return since // integer(window.width)
 
 
 def _within(column: Any, window: Window) -> Any:
@@ -186,7 +182,7 @@ def _delay(session: AsyncSession, later: Any, earlier: Any) -> Any:
 
 def _rank(count: Any, percent: int) -> Any:
     """ceil(count * percent / 100) in integer arithmetic, the same on both databases."""
-    return (count * _int(percent) + _int(99)) // _int(100)
+    return (count * integer(percent) + integer(99)) // integer(100)
 
 
 async def delay_percentiles(
@@ -196,7 +192,7 @@ async def delay_percentiles(
     accepted by the carrier (or, with `delivered`, to the delivery receipt), per bucket
     of the SMS's queueing; with `whole`, one value for the whole window."""
     done = col(Delivery.updated_at) if delivered else col(Delivery.sent_at)
-    slot = _int(0) if whole else bucket(session, col(Delivery.created_at), window)
+    slot = integer(0) if whole else bucket(session, col(Delivery.created_at), window)
     delay = _delay(session, done, col(Message.created_at))
     conditions = [
         _within(col(Delivery.created_at), window),
@@ -239,59 +235,6 @@ async def overall_delay(session: AsyncSession, window: Window) -> Percentiles | 
     return whole if whole.count else None
 
 
-async def numbers_in_use(session: AsyncSession, window: Window) -> list[int]:
-    """Distinct proxy numbers with a participant in a chat open during each bucket.
-
-    Grouped by number and by the first and last bucket of the chat's span, so the
-    rows are as many as numbers times distinct spans, never one per participant."""
-    last = window.count - 1
-    joined = col(Participant.created_at)
-    closed = col(Chat.closed_at)
-    first_slot = case((joined < window.start, 0), else_=bucket(session, joined, window))
-    last_slot = case(
-        (or_(closed.is_(None), closed >= window.end), _int(last)),
-        else_=bucket(session, closed, window),
-    )
-    first_label, last_label = first_slot.label("first"), last_slot.label("last")
-    spans = (
-        select(col(Participant.proxy_number), first_label, last_label)
-        .join(Chat, col(Chat.id) == col(Participant.chat_id))
-        .where(
-            joined < window.end,
-            or_(col(Chat.status) == ChatStatus.active, closed >= window.start),
-        )
-        .subquery()
-    )
-    query = select(spans.c.proxy_number, spans.c.first, spans.c.last).group_by(
-        spans.c.proxy_number, spans.c.first, spans.c.last
-    )
-    busy: list[set[str]] = [set() for _ in range(window.count)]
-    for number, first, final in (await session.exec(query)).all():
-        for index in range(max(int(first), 0), min(int(final), last) + 1):
-            busy[index].add(number)
-    return [len(numbers) for numbers in busy]
-
-
-async def pool_sizes(session: AsyncSession, window: Window, starts: list[int]) -> list[int]:
-    """Numbers in the pool at the end of each bucket (those added by then and not
-    removed since: a removed number leaves no row to count)."""
-    added = col(ProxyNumber.created_at)
-    slot = case((added < window.start, -1), else_=bucket(session, added, window))
-    query = select(slot, func.count()).where(added < window.end).group_by(slot)
-    before = 0
-    per_bucket = [0] * window.count
-    for index, count in (await session.exec(query)).all():
-        if int(index) < 0:
-            before += int(count)
-        elif int(index) < window.count:
-            per_bucket[int(index)] += int(count)
-    sizes, running = [], before
-    for added_here in per_bucket:
-        running += added_here
-        sizes.append(running)
-    return sizes
-
-
 async def opt_out_counts(session: AsyncSession, window: Window) -> tuple[list[int], list[int]]:
     """Numbers that opted out (STOP, or their carrier said so) and back in (START),
     per bucket, from the audit log: an opt-out row is gone once its number opts in."""
@@ -325,21 +268,3 @@ async def held_counts(session: AsyncSession, window: Window) -> dict[str, list[i
         state: _spread([(index, n) for index, found, n in rows if found == state], window.count)
         for state in HELD_STATES
     }
-
-
-@dataclass(frozen=True)
-class PoolNow:
-    numbers: int
-    enabled: int
-    carrying: int  # with at least one active chat (proxy.load's counters)
-
-
-async def pool_now(session: AsyncSession) -> PoolNow:
-    """The pool at this moment, from the counters allocation reads."""
-    query = select(
-        func.count(),
-        func.sum(case((col(ProxyNumber.enabled), 1), else_=0)),
-        func.sum(case((col(ProxyNumber.active_chats) > 0, 1), else_=0)),
-    )
-    numbers, enabled, carrying = (await session.exec(query)).one()
-    return PoolNow(int(numbers or 0), int(enabled or 0), int(carrying or 0))

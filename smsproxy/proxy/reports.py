@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..errors import InvalidInput
+from . import report_pool
 from . import report_queries as q
 
 BUCKETS = {"hour": 3600, "day": 86400}
@@ -229,14 +230,14 @@ async def delays(session: AsyncSession, period: Period) -> Chart:
 
 async def pool(session: AsyncSession, period: Period) -> Chart:
     window = period.query()
-    in_use = await q.numbers_in_use(session, window)
-    sizes = await q.pool_sizes(session, window, period.starts())
+    in_use = await report_pool.numbers_in_use(session, window)
+    sizes = await report_pool.pool_sizes(session, window, period.starts())
     series = [
         Series("Numbers in use", [float(v) for v in in_use]),
         Series("Pool size", [float(v) for v in sizes]),
     ]
     busiest = max(in_use, default=0)
-    now = await q.pool_now(session)
+    now = await report_pool.pool_now(session)
     summary = (
         f"At most {_n(busiest, 'number')} carried chats in one {period.bucket}. Now "
         f"{now.carrying} of the pool's {_n(now.numbers, 'number')} ({now.enabled} enabled) "
