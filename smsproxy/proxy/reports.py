@@ -7,6 +7,7 @@ the database (GROUP BY a bucket number computed from an indexed time column, see
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -205,16 +206,20 @@ async def failures(session: AsyncSession, period: Period) -> Chart:
 
 async def delays(session: AsyncSession, period: Period) -> Chart:
     window = period.query()
-    accepted = await q.delay_percentiles(session, window, delivered=False)
-    delivered = await q.delay_percentiles(session, window, delivered=True)
+    accepted_counts = await q.delay_histograms(session, window, delivered=False)
+    accepted = [q.percentiles(counts) for counts in accepted_counts]
+    delivered = [
+        q.percentiles(counts)
+        for counts in await q.delay_histograms(session, window, delivered=True)
+    ]
     series = [
         Series("Accepted, p50 (s)", [p.p50 for p in accepted]),
         Series("Accepted, p95 (s)", [p.p95 for p in accepted]),
         Series("Delivered, p50 (s)", [p.p50 for p in delivered]),
         Series("Delivered, p95 (s)", [p.p95 for p in delivered]),
     ]
-    overall = await q.overall_delay(session, window)
-    if overall is None:
+    overall = q.percentiles(sum(accepted_counts, Counter[int]()))
+    if not overall.count:
         summary = "No text was forwarded in the period."
     else:
         summary = (
