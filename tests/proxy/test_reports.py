@@ -364,3 +364,18 @@ async def test_daily_buckets_of_a_custom_period(runtime: Runtime) -> None:
     async with runtime.db.read() as session:
         chart, _ = await reports.traffic(session, period)
     assert chart.series[0].values == [2, 1, 0]
+
+
+async def test_rare_failure_reasons_are_charted_together(runtime: Runtime) -> None:
+    async with runtime.db.transaction() as session:
+        # Seven codes, failing 7, 6, … 1 times.
+        for code in range(1, 8):
+            for _ in range(8 - code):
+                session.add(delivery(DeliveryStatus.failed, at(1), code=str(code)))
+    period = reports.period_for("24h", now=NOW)
+    async with runtime.db.read() as session:
+        chart = await reports.failures(session, period)
+    labels = [series.label.split(":")[0] for series in chart.series]
+    assert labels == [f"Failed, error {code}" for code in range(1, 6)] + ["Other reasons"]
+    assert [series.total for series in chart.series] == [7, 6, 5, 4, 3, 3]
+    assert chart.series[-1].values[1] == 3
