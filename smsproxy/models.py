@@ -101,7 +101,11 @@ class ProxyNumber(SQLModel, table=True):
 
 class Chat(SQLModel, table=True):
     # The retention sweep's query: closed long enough ago, bodies not yet erased.
-    __table_args__ = (Index("ix_chat_retention", "bodies_erased_at", "closed_at"),)
+    __table_args__ = (
+        Index("ix_chat_retention", "bodies_erased_at", "closed_at"),
+        # Reports: the chats open during a period (active, or closed after its start).
+        Index("ix_chat_closed_at", "closed_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     public_id: str = Field(
@@ -231,6 +235,9 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_due", "status", "next_attempt_at"),
         # Counting the automatic replies of the last hour (AUTO_REPLIES_PER_HOUR).
         Index("ix_delivery_kind_created", "kind", "created_at"),
+        # Reports: every delivery queued in a period, whatever its kind, counted by state
+        # from the index alone.
+        Index("ix_delivery_created", "created_at", "status", "sent_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

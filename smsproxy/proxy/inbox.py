@@ -89,9 +89,10 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _matches(search: ChatFilter) -> list[Any]:
+def matching(search: ChatFilter) -> list[Any]:
     """Conditions on Chat for a filter: a typed number matches exactly (real or proxy),
-    anything else matches part of a reference or a participant's name."""
+    anything else matches part of a reference or a participant's name. The list, its
+    live rows and its CSV export all filter through here."""
     conditions: list[Any] = []
     if search.status is not None:
         conditions.append(col(Chat.status) == search.status)
@@ -129,7 +130,7 @@ async def search_chats(
     """Latest activity first; returns a page and the cursor of the next one."""
     query = (
         select(Chat)
-        .where(*_matches(search))
+        .where(*matching(search))
         .order_by(col(Chat.last_activity_at).desc(), col(Chat.id).desc())
         .limit(limit + 1)
     )
@@ -147,7 +148,7 @@ async def chat_row(
     session: AsyncSession, public_id: str, search: ChatFilter, *, staff_user_id: int
 ) -> ChatRow | None:
     """The list row of one chat, or None when the chat does not match the filter."""
-    query = select(Chat).where(col(Chat.public_id) == public_id, *_matches(search))
+    query = select(Chat).where(col(Chat.public_id) == public_id, *matching(search))
     chat = (await session.exec(query)).first()
     if chat is None:
         return None

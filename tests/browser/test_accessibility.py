@@ -88,6 +88,10 @@ PAGES: dict[str, list[Visit]] = {
     ],
     "dashboard.optouts.get_opt_outs": [Visit("opt-outs", "/opt-outs")],
     "dashboard.audit.get_audit": [Visit("audit", "/audit")],
+    "dashboard.reports.get_reports": [
+        Visit("reports", "/reports"),
+        Visit("reports-custom", "/reports?period=custom&from=2026-01-01&to=2026-01-03&bucket=hour"),
+    ],
     "dashboard.integrations.get_integrations": [
         Visit("integrations", "/integrations"),
         Visit("integrations-created", before="add_endpoint"),
@@ -115,6 +119,9 @@ NOT_PAGES: dict[str, str] = {
     "dashboard.renewal.get_unread": "the tab title's and navigation's unread count (JSON)",
     "dashboard.renewal.get_terms": "the chat page's details, checked there",
     "dashboard.audit.get_audit_csv": "the audit log as CSV",
+    "dashboard.reports.get_report_csv": "one chart of the Reports page as CSV",
+    "dashboard.exports.get_transcript": "a chat's transcript as a CSV or JSON file",
+    "dashboard.exports.get_chats_csv": "the chat list as CSV",
 }
 NOT_PAGE_AREAS = {
     "api.": "the JSON API",

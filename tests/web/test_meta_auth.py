@@ -143,12 +143,12 @@ async def test_every_api_route_is_rate_limited(app: Quart) -> None:
 careless = Blueprint("careless", __name__)
 
 
-@careless.get("/reports")
+@careless.get("/careless-reports")
 async def get_reports() -> str:
     return "everyone's numbers"
 
 
-@careless.post("/reports/<int:report_id>/delete")
+@careless.post("/careless-reports/<int:report_id>/delete")
 async def post_report_delete(report_id: int) -> tuple[str, int]:
     return "deleted", 303
 
@@ -185,8 +185,8 @@ async def careless_app(settings: Settings) -> Any:
 
 async def test_the_check_catches_unguarded_routes(careless_app: Quart) -> None:
     problems = "\n".join(await unprotected(careless_app))
-    assert "GET /reports: answered 200" in problems
-    assert "POST /reports/<int:report_id>/delete: answered 303" in problems
+    assert "GET /careless-reports: answered 200" in problems
+    assert "POST /careless-reports/<int:report_id>/delete: answered 303" in problems
     assert "/looks-guarded: the view has no login guard" in problems
     assert "/careless-live: accepted a socket without a login" in problems
     assert "/chats" not in problems  # the real pages pass

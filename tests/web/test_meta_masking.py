@@ -21,6 +21,7 @@ from werkzeug.routing import Rule
 from smsproxy.app import create_app
 from smsproxy.config import Settings
 from smsproxy.models import EventRecord, Message
+from smsproxy.proxy.reports import CHARTS
 from smsproxy.runtime import Runtime
 from smsproxy.web.guards import staff_required
 from tests.conftest import csrf_post, logged_in_client, make_settings
@@ -141,6 +142,10 @@ def values_for(rule: Rule, world: World) -> list[dict[str, str]]:
         return [{"message_id": world.unrouted_id}]
     if names == {"endpoint_id"}:
         return [{"endpoint_id": world.endpoint_id}]
+    if names == {"chat_id", "format"}:
+        return [{"chat_id": world.chat_id, "format": f} for f in ("csv", "json")]
+    if names == {"chart"}:
+        return [{"chart": chart} for chart in CHARTS]
     raise AssertionError(f"{rule.rule}: add values for {sorted(names)} to values_for")
 
 

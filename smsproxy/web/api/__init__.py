@@ -14,6 +14,7 @@ from . import (  # noqa: F401  (each registers its routes)
     participants,
     renewal,
     reveal,
+    transcripts,
     unrouted,
     webhook_deliveries,
     webhooks,

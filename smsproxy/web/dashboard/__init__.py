@@ -11,6 +11,7 @@ from . import (
     audit,
     chat,
     chats,
+    exports,
     holds,
     integrations,
     keys,
@@ -18,6 +19,7 @@ from . import (
     numbers,
     optouts,
     renewal,
+    reports,
     reveal,
     sandbox,
     staff,
@@ -26,6 +28,7 @@ from . import (
 from .base import blueprint
 
 for _area in (
+    exports,
     chats,
     new_chat,
     renewal,
@@ -35,6 +38,7 @@ for _area in (
     numbers,
     unrouted,
     optouts,
+    reports,
     sandbox,
     keys,
     integrations,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
@@ -15,15 +13,13 @@ from ...models import AuditEvent
 from ...proxy import audit
 from .. import services
 from ..guards import admin_required
+from ..spreadsheets import csv_line
 from .base import FormErrors, InvalidForm, actor_of, query_value, signed_in
 
 blueprint = Blueprint("audit", __name__)
 
 FILTERS = ("action", "actor", "target", "since", "until")
 CSV_COLUMNS = ("id", "at", "actor", "action", "target", "detail")
-# A cell a spreadsheet would run as a formula (a username typed at the login form
-# could be "=HYPERLINK(...)"): written with a leading apostrophe, as OWASP advises.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def typed_filters() -> dict[str, str]:
@@ -89,16 +85,6 @@ async def get_audit() -> Any:
         csv_url=url_for(".get_audit_csv", **filters),
     )
     return html, status, {"Cache-Control": "no-store"}
-
-
-def csv_cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_STARTS) else value
-
-
-def csv_line(values: list[str]) -> str:
-    out = io.StringIO()
-    csv.writer(out).writerow([csv_cell(v) for v in values])
-    return out.getvalue()
 
 
 @blueprint.get("/audit.csv")
