@@ -116,6 +116,12 @@ function setupLiveList(root) {
       schedule(event.chat_id, { bump: true, message: who ? `New message from ${who}` : null });
     } else if (event.name === "chat.closed") {
       schedule(event.chat_id, { bump: false });
+    } else if (event.name === "chat.assigned") {
+      // The server says whether the row belongs here now ("Mine", "Unassigned").
+      const who = data.assignee ? `assigned to ${data.assignee}` : "unassigned";
+      schedule(event.chat_id, { bump: false, message: `A chat was ${who}` });
+    } else if (event.name === "chat.labelled") {
+      schedule(event.chat_id, { bump: false });
     } else if (event.name === "chat.read" && String(data.staff_user_id) === staffId) {
       // Read in another tab of this person's: the badge goes here too.
       if (find(event.chat_id)) schedule(event.chat_id, { bump: false });

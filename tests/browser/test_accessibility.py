@@ -108,6 +108,7 @@ NOT_PAGES: dict[str, str] = {
     "dashboard.chat.get_older_messages": "bubbles for the chat page, checked there",
     "dashboard.chat.get_message": "one bubble for the chat page, checked there",
     "dashboard.chats.get_chat_row": "one row for the chat list, checked there",
+    "dashboard.chat.get_triage": "the chat page's assignee and labels panel, checked there",
     "dashboard.numbers.get_numbers_table": "the Numbers page's pool, checked there",
     "dashboard.sandbox.get_phones": "the sandbox page's phones, checked there",
     "dashboard.unrouted.get_unrouted_row": "one row for the unrouted list, checked there",

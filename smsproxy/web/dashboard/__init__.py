@@ -20,6 +20,7 @@ from . import (
     reveal,
     sandbox,
     staff,
+    triage,
     unrouted,
 )
 from .base import blueprint
@@ -28,6 +29,7 @@ for _area in (
     chats,
     new_chat,
     chat,
+    triage,
     holds,
     reveal,
     numbers,

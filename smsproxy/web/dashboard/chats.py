@@ -4,27 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, make_response, render_template, request
+from quart import Blueprint, make_response, render_template, request, url_for
 from sqlmodel import select
 from werkzeug.exceptions import BadRequest
 
-from ...models import Chat, ChatStatus, ProxyNumber
-from ...proxy.inbox import ChatFilter, chat_row, search_chats
+from ...errors import ProxyError
+from ...models import Chat, ProxyNumber
+from ...proxy.chat_filter import ChatFilter, parse_chat_filter
+from ...proxy.inbox import chat_row, search_chats
 from .. import services, settings
 from ..guards import Staff, staff_required
 from .base import event_position, fragment, query_value, signed_in
 
 blueprint = Blueprint("chats", __name__)
 
-STATUSES = {"active": ChatStatus.active, "closed": ChatStatus.closed, "all": None}
+
+def chat_filter() -> ChatFilter:
+    """The list's filter from the query string (see proxy.chat_filter); a bad value is a
+    400 that says which."""
+    try:
+        return parse_chat_filter(request.args, settings().default_region)
+    except ProxyError as error:
+        raise BadRequest(error.message) from None
 
 
-def chat_filter() -> tuple[str, ChatFilter]:
-    status = query_value("status", "active", 10) or "active"
-    if status not in STATUSES:
-        raise BadRequest("status must be active, closed or all")
-    text = query_value("q").strip()
-    return status, ChatFilter(STATUSES[status], text, settings().default_region)
+def list_url(search: ChatFilter, **extra: str | None) -> str:
+    values: dict[str, Any] = {**search.query(), **extra}
+    return url_for("dashboard.chats.get_chats", **values)
 
 
 DENSITIES = ("comfortable", "compact")
@@ -60,7 +66,7 @@ async def get_chats() -> Any:
 
 
 async def _render_chats(staff: Staff, chosen: str) -> str:
-    status, search = chat_filter()
+    search = chat_filter()
     cursor = query_value("cursor", limit=300) or None
     async with services().db.read() as session:
         position = await event_position(session)
@@ -77,8 +83,10 @@ async def _render_chats(staff: Staff, chosen: str) -> str:
     return await render_template(
         "chats/list.html",
         rows=rows,
-        status=status,
+        search=search,
+        status=search.status_name,
         q=search.text,
+        list_url=list_url(search, cursor=cursor),
         cursor=cursor,
         next_cursor=next_cursor,
         setup=setup,
@@ -93,10 +101,10 @@ async def get_chat_row(chat_id: str) -> Any:
     """One row of the list, for the live script; 204 when the chat no longer matches
     the page's filter."""
     staff = await signed_in()
-    _, search = chat_filter()
+    search = chat_filter()
     async with services().db.read() as session:
         row = await chat_row(session, chat_id, search, staff_user_id=staff.id)
     if row is None:
         return "", 204
-    html = await render_template("chats/_row.html", row=row)
+    html = await render_template("chats/_row.html", row=row, list_url=list_url(search))
     return fragment(html)

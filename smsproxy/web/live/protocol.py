@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...events import (
+    ChatAssigned,
     ChatClosed,
     ChatCreated,
+    ChatLabelled,
     ChatRead,
     Event,
     MessageCreated,
@@ -23,6 +25,8 @@ LIST_EVENTS = frozenset(
         ChatClosed.name,
         MessageCreated.name,
         ChatRead.name,
+        ChatAssigned.name,
+        ChatLabelled.name,
         UnroutedUpdated.name,
         NumberChanged.name,
     }
