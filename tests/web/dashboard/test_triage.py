@@ -106,3 +106,29 @@ async def test_the_live_row_shows_the_assignee_and_leaves_mine_when_given_away(
     assert (await staff_client.get(f"/chats/{chat_id}/row?view=mine")).status_code == 204
     panel = await text(await staff_client.get(f"/chats/{chat_id}/triage"))
     assert '<span class="assignee-chip">colleague</span>' in panel
+
+
+async def test_labels_are_added_shown_and_removed(
+    staff_client: Client, app_runtime: Runtime, chat: ChatView
+) -> None:
+    chat_id = chat.chat.public_id
+    response = await csrf_post(staff_client, f"/chats/{chat_id}/labels", {"label": " Refund "})
+    assert response.status_code == 303
+    page = await text(await staff_client.get(f"/chats/{chat_id}"))
+    assert "Label added." in page
+    assert '<li class="label-chip">refund' in page
+    row = row_html(await text(await staff_client.get("/chats")), chat_id)
+    assert '<span class="label-chip">refund</span>' in row
+    await csrf_post(staff_client, f"/chats/{chat_id}/labels", {"label": "refund", "remove": "1"})
+    page = await text(await staff_client.get(f"/chats/{chat_id}"))
+    assert "Label removed." in page and "No labels." in page
+    entries = await rows_of(app_runtime, AuditEvent, col(AuditEvent.action).like("chat.%label"))
+    assert [e.action for e in entries] == ["chat.label", "chat.unlabel"]
+
+
+async def test_a_bad_label_says_what_is_wrong(staff_client: Client, chat: ChatView) -> None:
+    chat_id = chat.chat.public_id
+    await csrf_post(staff_client, f"/chats/{chat_id}/labels", {"label": "x" * 40})
+    page = await text(await staff_client.get(f"/chats/{chat_id}"))
+    assert "A label is at most 32 characters" in page
+    assert "No labels." in page
