@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from quart import Blueprint, make_response, render_template, request, url_for
@@ -10,6 +11,7 @@ from werkzeug.exceptions import BadRequest
 
 from ...errors import ProxyError
 from ...models import Chat, ProxyNumber
+from ...proxy.chat_counts import filter_counts
 from ...proxy.chat_filter import ChatFilter, parse_chat_filter
 from ...proxy.inbox import chat_row, search_chats
 from .. import services, settings
@@ -28,9 +30,13 @@ def chat_filter() -> ChatFilter:
         raise BadRequest(error.message) from None
 
 
-def list_url(search: ChatFilter, **extra: str | None) -> str:
-    values: dict[str, Any] = {**search.query(), **extra}
-    return url_for("dashboard.chats.get_chats", **values)
+def list_url(search: ChatFilter, **changes: str | None) -> str:
+    """The list with `search`, some of its parameters changed (empty or None: dropped)."""
+    values: dict[str, Any] = {**search.query(), **changes}
+    if values.get("view") == "all":
+        del values["view"]
+    kept = {name: value for name, value in values.items() if value}
+    return url_for("dashboard.chats.get_chats", **kept)
 
 
 DENSITIES = ("comfortable", "compact")
@@ -73,6 +79,7 @@ async def _render_chats(staff: Staff, chosen: str) -> str:
         rows, next_cursor = await search_chats(
             session, search, staff_user_id=staff.id, cursor=cursor
         )
+        counts = await filter_counts(session, search, staff.id)
         setup = None
         if not rows and not cursor:
             setup = {
@@ -87,6 +94,8 @@ async def _render_chats(staff: Staff, chosen: str) -> str:
         status=search.status_name,
         q=search.text,
         list_url=list_url(search, cursor=cursor),
+        link=partial(list_url, search),
+        counts=counts,
         cursor=cursor,
         next_cursor=next_cursor,
         setup=setup,

@@ -12,6 +12,7 @@ from smsproxy.models import AuditEvent, Chat
 from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.conftest import add_staff, csrf_post
+from tests.helpers import start_chat
 from tests.web.dashboard.pages import rows_of, text
 
 
@@ -132,3 +133,36 @@ async def test_a_bad_label_says_what_is_wrong(staff_client: Client, chat: ChatVi
     page = await text(await staff_client.get(f"/chats/{chat_id}"))
     assert "A label is at most 32 characters" in page
     assert "No labels." in page
+
+
+async def test_filters_are_query_parameters_with_counts(
+    staff_client: Client, app_runtime: Runtime, chat: ChatView
+) -> None:
+    other = await start_chat(app_runtime, ("+447700900003", "Alex"), ("+447700900004", "Jo"))
+    chat_id = chat.chat.public_id
+    await csrf_post(staff_client, f"/chats/{chat_id}/labels", {"label": "refund"})
+    html = await text(await staff_client.get("/chats"))
+    assert '<option value="refund">refund (1)</option>' in html
+    assert re.search(r'>Unassigned<span class="count">2</span>', html)
+    assert re.search(r'>Active<span class="count">2</span>', html)
+    filtered = await text(await staff_client.get("/chats?label=refund&sort=created"))
+    assert chat_id in filtered and other.chat.public_id not in filtered
+    assert '<option value="refund" selected>refund (1)</option>' in filtered
+    assert '<option value="created" selected>' in filtered
+    # Links keep the filter: the status tabs, and the row URL the live script uses.
+    assert 'href="/chats?status=closed&amp;label=refund&amp;sort=created"' in filtered
+    assert "/row?status=active&amp;label=refund&amp;sort=created" in filtered
+    assert "No chat matches these filters" in await text(
+        await staff_client.get("/chats?label=refund&view=mine")
+    )
+
+
+async def test_a_bad_filter_value_is_a_400_that_says_which(staff_client: Client) -> None:
+    for query, message in [
+        ("view=theirs", "view must be all, mine, unassigned, unread or awaiting"),
+        ("from=31/12/2026", "from must be a date such as 2026-12-31"),
+        ("sort=random", "sort must be activity, waiting or created"),
+    ]:
+        response = await staff_client.get(f"/chats?{query}")
+        assert response.status_code == 400
+        assert message in await text(response)
