@@ -14,6 +14,7 @@ from . import (
     holds,
     integrations,
     keys,
+    list_actions,
     new_chat,
     numbers,
     optouts,
@@ -26,6 +27,7 @@ from . import (
 from .base import blueprint
 
 for _area in (
+    list_actions,
     chats,
     new_chat,
     chat,

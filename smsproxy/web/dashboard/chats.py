@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
 from quart import Blueprint, make_response, render_template, request, url_for
 from sqlmodel import select
@@ -11,9 +12,11 @@ from werkzeug.exceptions import BadRequest
 
 from ...errors import ProxyError
 from ...models import Chat, ProxyNumber
+from ...proxy.assignment import assignable_staff
 from ...proxy.chat_counts import filter_counts
 from ...proxy.chat_filter import ChatFilter, parse_chat_filter
 from ...proxy.inbox import chat_row, search_chats
+from ...proxy.saved_views import views_of
 from .. import services, settings
 from ..guards import Staff, staff_required
 from .base import event_position, fragment, query_value, signed_in
@@ -80,6 +83,8 @@ async def _render_chats(staff: Staff, chosen: str) -> str:
             session, search, staff_user_id=staff.id, cursor=cursor
         )
         counts = await filter_counts(session, search, staff.id)
+        saved = await views_of(session, staff.id)
+        staff_list = await assignable_staff(session)
         setup = None
         if not rows and not cursor:
             setup = {
@@ -96,6 +101,9 @@ async def _render_chats(staff: Staff, chosen: str) -> str:
         list_url=list_url(search, cursor=cursor),
         link=partial(list_url, search),
         counts=counts,
+        saved_views=saved,
+        staff_list=staff_list,
+        current_query=urlencode(search.query()),
         cursor=cursor,
         next_cursor=next_cursor,
         setup=setup,
