@@ -13,9 +13,9 @@ from sqlmodel import col
 from smsproxy.db import utcnow
 from smsproxy.errors import InvalidInput
 from smsproxy.models import Chat, ChatStatus, Delivery, DeliveryStatus, Role, StaffUser
-from smsproxy.proxy import inbox
+from smsproxy.proxy import chat_counts, inbox
 from smsproxy.proxy.assignment import assign_chat
-from smsproxy.proxy.chat_counts import filter_counts
+from smsproxy.proxy.chat_counts import Count, filter_counts
 from smsproxy.proxy.chat_filter import ChatFilter, parse_chat_filter
 from smsproxy.proxy.labels import add_label
 from smsproxy.proxy.messages import send_staff_message
@@ -185,14 +185,34 @@ async def test_unread_mine_unassigned_label_number_dates_and_failed(runtime: Run
     async with runtime.db.read() as session:
         counts = await filter_counts(session, ChatFilter(label="vip"), me.id)
     # Each option counts with the rest of the filter (here, the label), not its own facet.
-    assert counts.views == {"all": 2, "mine": 0, "unassigned": 1, "unread": 1, "awaiting": 1}
-    assert counts.statuses == {"active": 2, "closed": 0, "all": 2}
-    assert counts.labels == [("vip", 2)]
-    assert counts.assignees == [("bob", 1)]
-    assert counts.failed == 1
+    assert values(counts.views) == {
+        "all": 2,
+        "mine": 0,
+        "unassigned": 1,
+        "unread": 1,
+        "awaiting": 1,
+    }
+    assert values(counts.statuses) == {"active": 2, "closed": 0, "all": 2}
+    assert values(counts.labels) == {"vip": 2}
+    assert values(counts.assignees) == {"alice": 0, "bob": 1}
+    assert counts.failed.value == 1
     per_number = Counter(n for i in (1, 2) for n in {p.proxy_number for p in views[i].participants})
-    assert counts.numbers == sorted(per_number.items())
+    assert values(counts.numbers) == {P1: per_number[P1], P2: per_number[P2]}
     async with runtime.db.read() as session:
         everything = await filter_counts(session, ChatFilter(), me.id)
-    assert everything.assignees == [("alice", 1), ("bob", 1)]
-    assert everything.views["all"] == 4 and everything.views["mine"] == 1
+    assert values(everything.assignees) == {"alice": 1, "bob": 1}
+    assert everything.views["all"].value == 4 and everything.views["mine"].value == 1
+
+
+def values(counts: dict[str, Count] | list[tuple[str, Count]]) -> dict[str, int]:
+    pairs = counts.items() if isinstance(counts, dict) else counts
+    return {name: count.value for name, count in pairs}
+
+
+async def test_counts_stop_at_the_cap(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    await make_chats(runtime, 3)
+    monkeypatch.setattr(chat_counts, "COUNT_CAP", 2)
+    async with runtime.db.read() as session:
+        counts = await filter_counts(session, ChatFilter(), 1)
+    assert counts.views["all"].value == 3 and str(counts.views["all"]) == "2+"
+    assert str(counts.views["mine"]) == "0"

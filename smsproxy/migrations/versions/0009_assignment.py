@@ -32,18 +32,22 @@ UPDATE chat SET awaiting_since = (
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("chat", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("assignee_id", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("awaiting_since", smsproxy.db.UTCDateTime(timezone=True), nullable=True)
+    # A plain ADD COLUMN on both databases: no copy of the chat table, which SQLite
+    # could not drop while other tables' foreign keys point at it. SQLite accepts a
+    # REFERENCES clause on a column added with a NULL default, but not a constraint
+    # added afterwards, which is how Alembic adds one.
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE chat ADD COLUMN assignee_id INTEGER REFERENCES staffuser (id)")
+    else:
+        op.add_column("chat", sa.Column("assignee_id", sa.Integer(), nullable=True))
+        op.create_foreign_key(
+            "fk_chat_assignee_id_staffuser", "chat", "staffuser", ["assignee_id"], ["id"]
         )
-        batch_op.create_foreign_key(
-            "fk_chat_assignee_id_staffuser", "staffuser", ["assignee_id"], ["id"]
-        )
-        batch_op.create_index(
-            "ix_chat_assignee_activity", ["assignee_id", "last_activity_at"], unique=False
-        )
-        batch_op.create_index(batch_op.f("ix_chat_awaiting_since"), ["awaiting_since"])
+    op.add_column(
+        "chat", sa.Column("awaiting_since", smsproxy.db.UTCDateTime(timezone=True), nullable=True)
+    )
+    op.create_index("ix_chat_assignee_activity", "chat", ["assignee_id", "last_activity_at"])
+    op.create_index(op.f("ix_chat_awaiting_since"), "chat", ["awaiting_since"])
     op.execute(BACKFILL_AWAITING)
 
     op.create_table(
@@ -74,9 +78,10 @@ def downgrade() -> None:
     op.drop_table("savedview")
     op.drop_index("ix_chatlabel_label", table_name="chatlabel")
     op.drop_table("chatlabel")
-    with op.batch_alter_table("chat", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_chat_awaiting_since"))
-        batch_op.drop_index("ix_chat_assignee_activity")
-        batch_op.drop_constraint("fk_chat_assignee_id_staffuser", type_="foreignkey")
-        batch_op.drop_column("awaiting_since")
-        batch_op.drop_column("assignee_id")
+    op.drop_index(op.f("ix_chat_awaiting_since"), table_name="chat")
+    op.drop_index("ix_chat_assignee_activity", table_name="chat")
+    if op.get_bind().dialect.name != "sqlite":
+        op.drop_constraint("fk_chat_assignee_id_staffuser", "chat", type_="foreignkey")
+    # SQLite 3.35+ drops a column that no index or constraint names but its own REFERENCES.
+    op.drop_column("chat", "awaiting_since")
+    op.drop_column("chat", "assignee_id")
