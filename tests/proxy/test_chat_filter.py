@@ -209,10 +209,10 @@ def values(counts: dict[str, Count] | list[tuple[str, Count]]) -> dict[str, int]
     return {name: count.value for name, count in pairs}
 
 
-async def test_counts_stop_at_the_cap(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_counts_stop_at_the_cap(runtime: Runtime) -> None:
     await make_chats(runtime, 3)
-    monkeypatch.setattr(chat_counts, "COUNT_CAP", 2)
     async with runtime.db.read() as session:
-        counts = await filter_counts(session, ChatFilter(), 1)
-    assert counts.views["all"].value == 3 and str(counts.views["all"]) == "2+"
-    assert str(counts.views["mine"]) == "0"
+        capped = await chat_counts.count_chats(session, [], cap=2)
+        exact = await chat_counts.count_chats(session, [], cap=3)
+    assert (capped.value, str(capped)) == (3, "2+")
+    assert (exact.value, str(exact)) == (3, "3")
