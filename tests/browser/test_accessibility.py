@@ -70,6 +70,7 @@ PAGES: dict[str, list[Visit]] = {
         Visit("chats", "/chats?density=comfortable"),
         Visit("chats-compact", "/chats?density=compact"),
         Visit("chats-no-match", "/chats?q=nothing-like-this&density=comfortable"),
+        Visit("chats-filtered", "/chats?view=mine&sort=waiting&failed=1&density=comfortable"),
     ],
     "dashboard.chat.get_chat_page": [Visit("chat", "/chats/{chat}")],
     "dashboard.new_chat.get_new_chat": [Visit("new-chat", "/chats/new")],
