@@ -13,16 +13,16 @@ from ...errors import ProxyError
 from ...proxy.bulk import BulkChange, apply_to_chats
 from ...proxy.saved_views import delete_view, save_view
 from .. import services, settings
-from ..auth import safe_next
 from ..guards import staff_required
 from .base import actor_of, signed_in
+from .triage import is_list_or_chat_path
 
 blueprint = Blueprint("list_actions", __name__)
 
 
 def back_to_list(form: Any) -> str:
     raw = form.get("next", "")
-    if raw.startswith("/chats") and safe_next(raw) == raw:
+    if is_list_or_chat_path(raw):
         return str(raw)
     return url_for("dashboard.chats.get_chats")
 

@@ -23,10 +23,21 @@ from .base import actor_of, signed_in
 blueprint = Blueprint("triage", __name__)
 
 
+def is_list_or_chat_path(raw: str) -> bool:
+    """A path of the chat list or a chat page on this site, with nothing to resolve."""
+    path = raw.split("?", 1)[0]
+    return (
+        (path == "/chats" or path.startswith("/chats/"))
+        and safe_next(raw) == raw
+        and ".." not in path.split("/")
+        and "." not in path.split("/")
+    )
+
+
 def back_to(form: Any, chat_id: str) -> str:
     """Where the form came from (a list page, the chat page); the chat page otherwise."""
     raw = form.get("next", "")
-    if raw.startswith("/chats") and safe_next(raw) == raw:
+    if is_list_or_chat_path(raw):
         return str(raw)
     return url_for("dashboard.chat.get_chat_page", chat_id=chat_id)
 

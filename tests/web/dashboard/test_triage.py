@@ -88,7 +88,13 @@ async def test_an_unknown_assignee_is_refused_with_a_message(
 
 async def test_next_must_be_a_chat_list_page(staff_client: Client, chat: ChatView) -> None:
     chat_id = chat.chat.public_id
-    for foreign in ("https://evil.example/chats", "//evil.example/chats", "/logout"):
+    for foreign in (
+        "https://evil.example/chats",
+        "//evil.example/chats",
+        "/logout",
+        "/chats/../logout",
+        "/chatsX",
+    ):
         response = await csrf_post(
             staff_client, f"/chats/{chat_id}/assignee", {"take": "1", "next": foreign}
         )
