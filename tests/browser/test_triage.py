@@ -63,7 +63,7 @@ def row(page: Page, view: ChatView):  # type: ignore[no-untyped-def]
 
 
 async def test_take_a_chat_and_another_browser_sees_it_live(
-    page: Page, other_page: Page, module_server: LiveServer
+    page: Page, other_page: Page, module_server: LiveServer, screenshots: Path
 ) -> None:
     view = await chat_of(module_server, "Tara", "Uma", 1)
     await other_page.goto("/chats?view=mine")
@@ -77,6 +77,7 @@ async def test_take_a_chat_and_another_browser_sees_it_live(
     await panel.get_by_role("button", name="Take").click()
     await expect(page.get_by_text("You took the chat.")).to_be_visible()
     await expect(panel.locator(".assignee-chip")).to_have_text("browser-admin")
+    await shoot(page, screenshots, "chat-assigned")
 
     # The other browser's "Mine" gets the row without a reload, with its assignee.
     await expect(row(other_page, view)).to_be_visible()
