@@ -100,9 +100,11 @@ class ProxyNumber(SQLModel, table=True):
 
 
 class Chat(SQLModel, table=True):
-    # The retention sweep's query: closed long enough ago, bodies not yet erased.
     __table_args__ = (
+        # The retention sweep's query: closed long enough ago, bodies not yet erased.
         Index("ix_chat_retention", "bodies_erased_at", "closed_at"),
+        # The chat list's "Mine" and "Unassigned" views, latest activity first.
+        Index("ix_chat_assignee_activity", "assignee_id", "last_activity_at"),
         # Reports: the chats open during a period (active, or closed after its start).
         Index("ix_chat_closed_at", "closed_at"),
     )
@@ -126,6 +128,11 @@ class Chat(SQLModel, table=True):
     bodies_erased_at: datetime | None = _time(default=None)
     # The integrator's own JSON object ("metadata" in the API), size-limited by the rules.
     custom_metadata: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    # The staff member looking after it (None: nobody yet), and since when a
+    # participant's text has waited for a staff reply (None: nothing waits). Routing
+    # sets the latter with the activity (proxy.activity); a staff message clears it.
+    assignee_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    awaiting_since: datetime | None = _time(default=None, index=True)
 
 
 class Participant(SQLModel, table=True):
@@ -363,6 +370,27 @@ class ChatReadMark(SQLModel, table=True):
     chat_id: int = Field(foreign_key="chat.id", primary_key=True)
     last_message_id: int = 0
     read_at: datetime = _time(default_factory=utcnow)
+
+
+class ChatLabel(SQLModel, table=True):
+    """A free label on a chat ("refund", "vip"), normalised by proxy.labels."""
+
+    __table_args__ = (Index("ix_chatlabel_label", "label", "chat_id"),)
+
+    chat_id: int = Field(foreign_key="chat.id", primary_key=True)
+    label: str = Field(primary_key=True, max_length=32)
+
+
+class SavedView(SQLModel, table=True):
+    """A chat-list filter a staff member saved under a name (its query string)."""
+
+    __table_args__ = (UniqueConstraint("staff_user_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    staff_user_id: int = Field(foreign_key="staffuser.id", index=True)
+    name: str = Field(max_length=64)
+    query: str = Field(max_length=1000)
+    created_at: datetime = _time(default_factory=utcnow)
 
 
 class ApiKey(SQLModel, table=True):

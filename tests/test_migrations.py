@@ -46,3 +46,44 @@ def test_active_keys_sharing_a_name_are_renamed_before_names_become_unique(
     with sqlite3.connect(tmp_path / "old.db") as connection:
         names = connection.execute("SELECT id, name FROM apikey ORDER BY id").fetchall()
     assert names == [(1, "billing"), (2, "billing (2)"), (3, "billing"), (4, "crm")]
+
+
+def test_chats_already_waiting_for_staff_are_found_by_the_upgrade(tmp_path: Path) -> None:
+    """0009_assignment: a chat waits since the first participant text after its last
+    staff message; answered chats and chats without texts do not wait."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0008_ambiguous_sends")
+    texts = {
+        "ch_answered": [("participant", "01"), ("staff", "02")],
+        "ch_waiting": [
+            ("staff", "03"),
+            ("participant", "04"),
+            ("system", "05"),
+            ("participant", "06"),
+        ],
+        "ch_silent": [],
+    }
+    with sqlite3.connect(tmp_path / "old.db") as connection:
+        for chat_id, (public_id, messages) in enumerate(texts.items(), start=1):
+            connection.execute(
+                "INSERT INTO chat (id, public_id, status, created_at, last_activity_at) "
+                "VALUES (?, ?, 'active', '2026-01-01 00:00:00.000000', "
+                "'2026-01-01 00:00:00.000000')",
+                (chat_id, public_id),
+            )
+            for kind, minute in messages:
+                connection.execute(
+                    "INSERT INTO message (public_id, chat_id, author_kind, body, created_at) "
+                    "VALUES (?, ?, ?, 'x', ?)",
+                    (f"msg_{minute}", chat_id, kind, f"2026-01-01 00:{minute}:00.000000"),
+                )
+    upgrade(url)
+    with sqlite3.connect(tmp_path / "old.db") as connection:
+        rows = connection.execute(
+            "SELECT public_id, awaiting_since FROM chat ORDER BY id"
+        ).fetchall()
+    assert rows == [
+        ("ch_answered", None),
+        ("ch_waiting", "2026-01-01 00:04:00.000000"),
+        ("ch_silent", None),
+    ]

@@ -83,13 +83,14 @@ class ChatClosed(CatalogEvent):
     integration: ClassVar[str | None] = "chat.closed"
     chat: Chat
     participants: Sequence[Participant]
+    assignee: str | None = None  # the username of chat.assignee_id
 
     @property
     def chat_id(self) -> str | None:
         return self.chat.public_id
 
     def payload(self) -> dict[str, Any]:
-        return live_chat(self.chat, self.participants)
+        return live_chat(self.chat, self.participants, self.assignee)
 
     def integration_payload(self) -> dict[str, Any]:
         resource = chat_resource(self.chat, self.participants)
@@ -419,6 +420,37 @@ class ChatRead(CatalogEvent):
 
 
 @dataclass(frozen=True)
+class ChatAssigned(CatalogEvent):
+    """A chat was taken, given to a colleague or left to nobody (`assignee` None)."""
+
+    name: ClassVar[str] = "chat.assigned"
+    chat: Chat
+    participants: Sequence[Participant]
+    assignee: str | None  # the username of chat.assignee_id
+    by: str  # "staff:<username>" or "api_key:<prefix>"
+
+    @property
+    def chat_id(self) -> str | None:
+        return self.chat.public_id
+
+    def payload(self) -> dict[str, Any]:
+        return {**live_chat(self.chat, self.participants, self.assignee), "by": self.by}
+
+
+@dataclass(frozen=True)
+class ChatLabelled(CatalogEvent):
+    """A chat's labels changed: `labels` is the whole new set, sorted."""
+
+    name: ClassVar[str] = "chat.labelled"
+    chat_id: str | None
+    labels: Sequence[str]
+    by: str
+
+    def payload(self) -> dict[str, Any]:
+        return {"labels": list(self.labels), "by": self.by}
+
+
+@dataclass(frozen=True)
 class UnroutedUpdated(CatalogEvent):
     """Staff dealt with an unrouted SMS (handled, dismissed) or opened it again. Not an
     event of any chat: a chat started from it has its own chat.created."""
@@ -503,6 +535,8 @@ DomainEvent = (
     | ParticipantOptedIn
     | DeliveryUpdated
     | ChatRead
+    | ChatAssigned
+    | ChatLabelled
     | UnroutedUpdated
     | ParticipantAdded
     | ParticipantRemoved
@@ -523,6 +557,8 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ParticipantOptedIn,
     DeliveryUpdated,
     ChatRead,
+    ChatAssigned,
+    ChatLabelled,
     UnroutedUpdated,
     ParticipantAdded,
     ParticipantRemoved,

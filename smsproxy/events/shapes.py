@@ -52,12 +52,17 @@ def chat_resource(chat: Chat, participants: Sequence[Participant]) -> dict[str, 
     }
 
 
-def live_chat(chat: Chat, participants: Sequence[Participant]) -> dict[str, Any]:
+def live_chat(
+    chat: Chat, participants: Sequence[Participant], assignee: str | None = None
+) -> dict[str, Any]:
+    """A chat as live pages get it; `assignee` is the username of `chat.assignee_id`."""
     return {
         "id": chat.public_id,
         "status": chat.status,
         "reference": chat.reference,
         "close_reason": chat.close_reason,
+        "assignee_id": chat.assignee_id,
+        "assignee": assignee if chat.assignee_id is not None else None,
         "participants": [
             {
                 "id": p.public_id,

@@ -1,5 +1,6 @@
-"""A chat's activity (last_activity_at, and the idle expiry it moves), written once per
-transaction rather than once per SMS.
+"""A chat's activity (last_activity_at, the idle expiry it moves, and since when a
+participant's text waits for staff), written once per transaction rather than once per
+SMS.
 
 Every routed SMS touches its chat. In a group commit, a burst of SMS to one chat would
 update the chat's row once each, and on PostgreSQL hold that row's lock from the first
@@ -13,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -24,13 +25,17 @@ _TOUCHED_KEY = "smsproxy.touched_chats"
 
 
 def touch_at_commit(session: AsyncSession, chat: Chat, now: datetime) -> None:
-    """Record activity in `chat` as `chats.touch` does, written just before commit."""
+    """Record a participant's text in `chat`: activity as `chats.touch` records it, and
+    the chat waits for a staff reply from `now` unless it already waited. Written just
+    before commit."""
     idle_expires_at = chat.idle_expires_at
     if chat.idle_ttl_seconds:
         idle_expires_at = now + timedelta(seconds=chat.idle_ttl_seconds)
     # The loaded object shows the activity at once, without the ORM flushing it.
     set_committed_value(chat, "last_activity_at", now)
     set_committed_value(chat, "idle_expires_at", idle_expires_at)
+    if chat.awaiting_since is None:
+        set_committed_value(chat, "awaiting_since", now)
     touched: dict[int, dict[str, Any]] = session.info.setdefault(_TOUCHED_KEY, {})
     assert chat.id is not None
     touched[chat.id] = {"b_id": chat.id, "b_at": now, "b_idle": idle_expires_at}
@@ -42,7 +47,11 @@ _TABLE = Chat.__table__  # type: ignore[attr-defined]
 _UPDATE = (
     _TABLE.update()
     .where(_TABLE.c.id == bindparam("b_id"), _TABLE.c.last_activity_at < bindparam("b_at"))
-    .values(last_activity_at=bindparam("b_at"), idle_expires_at=bindparam("b_idle"))
+    .values(
+        last_activity_at=bindparam("b_at"),
+        idle_expires_at=bindparam("b_idle"),
+        awaiting_since=func.coalesce(_TABLE.c.awaiting_since, bindparam("b_at")),
+    )
 )
 
 

@@ -21,6 +21,7 @@ from ..errors import Conflict, InvalidChat, InvalidNumber
 from ..models import AuthorKind, Chat, ChatStatus, DeliveryKind, Message, Participant
 from ..phone import mask, parse_number
 from . import audit
+from .assignment import username_of
 from .edits import check_metadata
 from .fanout import fan_out
 from .load import close_routes, open_routes
@@ -226,7 +227,8 @@ async def close_chat(
         await _send_to_each(
             session, view, DeliveryKind.goodbye, templates.goodbye, templates.contact_policy
         )
-    events.emit(session, events.ChatClosed(chat, participants))
+    assignee = await username_of(session, chat.assignee_id)
+    events.emit(session, events.ChatClosed(chat, participants, assignee))
     return True
 
 

@@ -16,7 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..models import AuthorKind, Chat, Delivery, Message, Participant
 from ..phone import mask
-from .inbox import ChatFilter, matching
+from .chat_filter import ChatFilter, conditions
 from .queries import ChatView
 from .transcripts import TranscriptEntry, entries_for, staff_names
 
@@ -123,22 +123,23 @@ async def transcript_rows(session: AsyncSession, view: ChatView) -> AsyncIterato
             yield transcript_row(entry, people, names)
 
 
-async def count_chats(session: AsyncSession, search: ChatFilter) -> int:
-    query = select(func.count()).select_from(Chat).where(*matching(search))
+async def count_chats(session: AsyncSession, search: ChatFilter, staff_user_id: int) -> int:
+    query = select(func.count()).select_from(Chat).where(*conditions(search, staff_user_id))
     return int((await session.exec(query)).one())
 
 
 async def chat_rows(
-    session: AsyncSession, search: ChatFilter, batch: int = BATCH
+    session: AsyncSession, search: ChatFilter, staff_user_id: int, batch: int = BATCH
 ) -> AsyncIterator[list[str]]:
-    """Every chat the filter matches, in the list's order (latest activity first), as
+    """Every chat the filter matches (as `staff_user_id` sees it: "Mine" is theirs),
+    latest activity first, as
     CSV rows (CHAT_COLUMNS): keyset pages, each with its participants in one query."""
     # Masking parses the number (most of an export's time): people who are in many
     # chats, as drivers are, are parsed once per export.
     masked = lru_cache(maxsize=MASK_CACHE)(mask)
     after: tuple[datetime, int] | None = None
     while True:
-        query = select(Chat).where(*matching(search))
+        query = select(Chat).where(*conditions(search, staff_user_id))
         if after is not None:
             when, last_id = after
             query = query.where(

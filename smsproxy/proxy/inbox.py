@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +20,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from .. import events
 from ..db import insert_for, utcnow
-from ..errors import InvalidChat, InvalidNumber
+from ..errors import InvalidChat
 from ..models import AuthorKind, Chat, ChatReadMark, ChatStatus, Message, Participant
-from ..phone import parse_number
+from .assignment import usernames
+from .chat_filter import ChatFilter, conditions
+from .labels import labels_of
 from .queries import ChatView
+
+__all__ = ["ChatFilter", "ChatRow", "chat_row", "mark_read", "search_chats", "unread_counts"]
 
 PAGE_SIZE = 25
 UNREAD_CAP = 99  # a row shows "99+" past this
@@ -37,17 +41,12 @@ class ChatRow:
     view: ChatView
     last_message: Message | None
     unread: int
+    assignee: str | None = None  # a username
+    labels: list[str] = field(default_factory=list)
 
     @property
     def unread_label(self) -> str:
         return f"{UNREAD_CAP}+" if self.unread > UNREAD_CAP else str(self.unread)
-
-
-@dataclass(frozen=True)
-class ChatFilter:
-    status: ChatStatus | None = None
-    text: str = ""  # as typed: a reference, a name, a chat id or a phone number
-    default_region: str | None = None
 
 
 def encode_cursor(*parts: object) -> str:
@@ -66,57 +65,47 @@ def decode_cursor(cursor: str, count: int) -> list[str]:
     return parts
 
 
-def _activity_cursor(chat: Chat) -> str:
+def _cursor_of(chat: Chat, sort: str) -> str:
+    if sort == "created":
+        return encode_cursor(chat.id)
+    if sort == "waiting":
+        assert chat.awaiting_since is not None
+        return encode_cursor(chat.awaiting_since.isoformat(), chat.id)
     return encode_cursor(chat.last_activity_at.isoformat(), chat.id)
 
 
-def _after_activity_cursor(cursor: str) -> Any:
+def _order(sort: str) -> list[Any]:
+    if sort == "created":
+        return [col(Chat.id).desc()]
+    if sort == "waiting":
+        return [col(Chat.awaiting_since).asc(), col(Chat.id).asc()]
+    return [col(Chat.last_activity_at).desc(), col(Chat.id).desc()]
+
+
+def _after(cursor: str, sort: str) -> Any:
+    """The rows after the one `cursor` names, in the order of `sort`."""
+    if sort == "created":
+        (id_raw,) = decode_cursor(cursor, 1)
+        return col(Chat.id) < _int(id_raw)
     when_raw, id_raw = decode_cursor(cursor, 2)
     try:
-        when, chat_id = datetime.fromisoformat(when_raw), int(id_raw)
+        when = datetime.fromisoformat(when_raw)
     except ValueError:
         raise InvalidChat("That page link is not valid any more", field="cursor") from None
     if when.tzinfo is None:
         raise InvalidChat("That page link is not valid any more", field="cursor")
-    return or_(
-        col(Chat.last_activity_at) < when,
-        and_(col(Chat.last_activity_at) == when, col(Chat.id) < chat_id),
-    )
+    chat_id = _int(id_raw)
+    if sort == "waiting":
+        column = col(Chat.awaiting_since)
+        return or_(column > when, and_(column == when, col(Chat.id) > chat_id))
+    column = col(Chat.last_activity_at)
+    return or_(column < when, and_(column == when, col(Chat.id) < chat_id))
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def matching(search: ChatFilter) -> list[Any]:
-    """Conditions on Chat for a filter: a typed number matches exactly (real or proxy),
-    anything else matches part of a reference or a participant's name. The list, its
-    live rows and its CSV export all filter through here."""
-    conditions: list[Any] = []
-    if search.status is not None:
-        conditions.append(col(Chat.status) == search.status)
-    text = search.text.strip()
-    if not text:
-        return conditions
-    pattern = _like(text)
-    people = select(Participant.chat_id).where(col(Participant.name).ilike(pattern, escape="\\"))
-    either = [
-        col(Chat.reference).ilike(pattern, escape="\\"),
-        col(Chat.public_id) == text,
-        col(Chat.id).in_(people),
-    ]
-    try:
-        number = parse_number(text, search.default_region)
-    except InvalidNumber:
-        number = None
-    if number is not None:
-        by_number = select(Participant.chat_id).where(
-            or_(col(Participant.real_number) == number, col(Participant.proxy_number) == number)
-        )
-        either.append(col(Chat.id).in_(by_number))
-    conditions.append(or_(*either))
-    return conditions
+def _int(raw: str) -> int:
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidChat("That page link is not valid any more", field="cursor")
+    return int(raw)
 
 
 async def search_chats(
@@ -127,20 +116,20 @@ async def search_chats(
     cursor: str | None = None,
     limit: int = PAGE_SIZE,
 ) -> tuple[list[ChatRow], str | None]:
-    """Latest activity first; returns a page and the cursor of the next one."""
+    """A page of the chats `search` matches, in its order, and the next page's cursor."""
     query = (
         select(Chat)
-        .where(*matching(search))
-        .order_by(col(Chat.last_activity_at).desc(), col(Chat.id).desc())
+        .where(*conditions(search, staff_user_id))
+        .order_by(*_order(search.sort))
         .limit(limit + 1)
     )
     if cursor:
-        query = query.where(_after_activity_cursor(cursor))
+        query = query.where(_after(cursor, search.sort))
     chats = list((await session.exec(query)).all())
     next_cursor = None
     if len(chats) > limit:
         chats = chats[:limit]
-        next_cursor = _activity_cursor(chats[-1])
+        next_cursor = _cursor_of(chats[-1], search.sort)
     return await _rows(session, chats, staff_user_id), next_cursor
 
 
@@ -148,7 +137,7 @@ async def chat_row(
     session: AsyncSession, public_id: str, search: ChatFilter, *, staff_user_id: int
 ) -> ChatRow | None:
     """The list row of one chat, or None when the chat does not match the filter."""
-    query = select(Chat).where(col(Chat.public_id) == public_id, *matching(search))
+    query = select(Chat).where(col(Chat.public_id) == public_id, *conditions(search, staff_user_id))
     chat = (await session.exec(query)).first()
     if chat is None:
         return None
@@ -169,8 +158,16 @@ async def _rows(session: AsyncSession, chats: list[Chat], staff_user_id: int) ->
         people[participant.chat_id].append(participant)
     latest = await last_messages(session, ids)
     unread = await unread_counts(session, staff_user_id, ids)
+    names = await usernames(session, {c.assignee_id for c in chats if c.assignee_id is not None})
+    labels = await labels_of(session, ids)
     return [
-        ChatRow(ChatView(chat, people[chat.id]), latest.get(chat.id), unread.get(chat.id, 0))
+        ChatRow(
+            ChatView(chat, people[chat.id]),
+            latest.get(chat.id),
+            unread.get(chat.id, 0),
+            names.get(chat.assignee_id) if chat.assignee_id is not None else None,
+            labels.get(chat.id, []),
+        )
         for chat in chats
         if chat.id is not None
     ]

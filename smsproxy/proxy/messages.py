@@ -96,6 +96,7 @@ async def send_staff_message(
     session.add(message)
     await session.flush()
     touch(chat, now)
+    chat.awaiting_since = None  # answered: the chat no longer waits for staff
     session.add(chat)
     audit.record(
         session,

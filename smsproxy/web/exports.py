@@ -50,14 +50,14 @@ def transcript_download(
     return Response(body, mimetype=FORMATS[format], headers=attachment(name))
 
 
-def chats_download(search: ChatFilter) -> Response:
-    """Every chat the filter matches, in the list's order, as CSV."""
+def chat_list_download(search: ChatFilter, staff_user_id: int) -> Response:
+    """Every chat the filter matches (as that staff member sees it), as CSV."""
     db = services().db
 
     async def body() -> AsyncIterator[str]:
         yield csv_line(exports.CHAT_COLUMNS)
         async with db.read() as session:
-            async for row in exports.chat_rows(session, search):
+            async for row in exports.chat_rows(session, search, staff_user_id):
                 yield csv_line(row)
 
     stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

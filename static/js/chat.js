@@ -167,6 +167,30 @@ function setup(page) {
     note.hidden = false;
   }
 
+  async function refreshTriage() {
+    // Assignee and labels as the server renders them now; what is being typed stays.
+    let response;
+    try {
+      response = await fetch(page.dataset.triageUrl, {
+        credentials: "same-origin",
+        headers: { Accept: "text/html" },
+      });
+    } catch {
+      return;
+    }
+    if (!response.ok || response.redirected) return;
+    const fresh = elementFrom(await response.text());
+    const current = document.getElementById("chat-triage");
+    if (!fresh || !current) return;
+    const typing = current.querySelector("#label-input");
+    const focused = document.activeElement?.id;
+    fresh.querySelector("#label-input").value = typing?.value ?? "";
+    current.replaceWith(fresh);
+    if (focused && fresh.querySelector(`#${CSS.escape(focused)}`)) {
+      document.getElementById(focused)?.focus();
+    }
+  }
+
   let readTimer = null;
   function reportRead() {
     if (!unseen || document.visibilityState !== "visible") return;
@@ -193,6 +217,7 @@ function setup(page) {
       else if (event.name === "chat.closed") showClosed(data);
       // Reopened (here or elsewhere): the page as it is now, composer and all.
       else if (event.name === "chat.reopened" && page.dataset.status === "closed") location.reload();
+      else if (event.name === "chat.assigned" || event.name === "chat.labelled") refreshTriage();
       else if (event.name === "message.released" || event.name === "message.rejected") {
         refresh(data.id);
       } else if (event.name === "participant.opted_out") showOptedOut(data.participant_id, true);

@@ -85,6 +85,11 @@ function setupLiveList(root) {
     if (!row) return;
     keepInView(list, () => {
       const current = find(id);
+      // A row ticked for a bulk action stays ticked when it is refreshed.
+      if (current?.querySelector('input[name="chat"]')?.checked) {
+        const box = row.querySelector('input[name="chat"]');
+        if (box) box.checked = true;
+      }
       if (bump && mayInsert) {
         current?.remove();
         list.prepend(row);
@@ -127,6 +132,12 @@ function setupLiveList(root) {
       const who = data.author_kind === "participant" && data.author ? data.author : null;
       schedule(event.chat_id, { bump: true, message: who ? `New message from ${who}` : null });
     } else if (event.name === "chat.closed" || event.name === "chat.reopened") {
+      schedule(event.chat_id, { bump: false });
+    } else if (event.name === "chat.assigned") {
+      // The server says whether the row belongs here now ("Mine", "Unassigned").
+      const who = data.assignee ? `assigned to ${data.assignee}` : "unassigned";
+      schedule(event.chat_id, { bump: false, message: `A chat was ${who}` });
+    } else if (event.name === "chat.labelled") {
       schedule(event.chat_id, { bump: false });
     } else if (event.name === "chat.read" && String(data.staff_user_id) === staffId) {
       // Read in another tab of this person's: the badge goes here too.
@@ -252,5 +263,27 @@ function setupNewChat(form) {
   form.addEventListener("submit", updateOffset);
 }
 
+// Bulk actions: "Select all shown" ticks every row's box (without scripts the server
+// reads it as "every chat the page showed"); unticking a row unticks it again.
+function setupBulk(form) {
+  const all = form.querySelector('[data-role="select-all"]');
+  const count = form.querySelector('[data-role="selected-count"]');
+  const boxes = () => [...document.querySelectorAll('input[name="chat"][form="bulk"]')];
+  const update = () => {
+    const ticked = boxes().filter((box) => box.checked).length;
+    count.textContent = ticked ? `${ticked} selected` : "";
+    all.checked = ticked > 0 && ticked === boxes().length;
+    all.indeterminate = ticked > 0 && !all.checked;
+  };
+  all.addEventListener("change", () => {
+    for (const box of boxes()) box.checked = all.checked;
+    update();
+  });
+  document.addEventListener("change", (event) => {
+    if (event.target.matches?.('input[name="chat"][form="bulk"]')) update();
+  });
+}
+
 for (const root of document.querySelectorAll("[data-live-list]")) setupLiveList(root);
+for (const form of document.querySelectorAll("form#bulk")) setupBulk(form);
 for (const form of document.querySelectorAll("[data-new-chat]")) setupNewChat(form);

@@ -75,6 +75,8 @@ async def measure(path: Path, repeat: int) -> None:
         auth = {"headers": api}
         chats = _sample_chats(path, repeat + 1)
         v1 = "/api/v1/chats"
+        waiting = "/chats?view=awaiting&sort=waiting"
+        month = "status=all&from=2026-02-01&to=2026-02-28"
 
         async def get(path: str, **kwargs: Any) -> int:
             response = await client.get(path, **kwargs)
@@ -94,6 +96,13 @@ async def measure(path: Path, repeat: int) -> None:
             ("POST /api/v1/chats (create)", create),
             ("GET /chats (chat list page)", lambda _: get("/chats")),
             ("GET /chats?status=active", lambda _: get("/chats?status=active")),
+            ("GET /chats?view=mine", lambda _: get("/chats?view=mine")),
+            ("GET /chats?view=unread", lambda _: get("/chats?view=unread")),
+            ("GET /chats?view=awaiting&sort=waiting", lambda _: get(f"{waiting}")),
+            ("GET /chats?label=vip", lambda _: get("/chats?label=vip")),
+            ("GET /chats?failed=1", lambda _: get("/chats?failed=1")),
+            ("GET /chats?number=<proxy>", lambda _: get("/chats?number=%2B447700900900")),
+            ("GET /chats?from=&to= (a month)", lambda _: get(f"/chats?{month}")),
             ("GET /chats/<id> (chat page)", lambda n: get(f"/chats/{chats[n]}")),
             ("GET /api/v1/chats", lambda _: get("/api/v1/chats", headers=api)),
             ("GET /api/v1/chats?status=active", lambda _: get(f"{v1}?status=active", **auth)),

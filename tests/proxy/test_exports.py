@@ -63,15 +63,15 @@ async def test_chats_come_in_the_lists_order_across_batches(runtime: Runtime) ->
                 )
             )
     async with runtime.db.read() as session:
-        everything = [row[2] async for row in exports.chat_rows(session, ChatFilter(), batch=2)]
+        everything = [row[2] async for row in exports.chat_rows(session, ChatFilter(), 0, batch=2)]
         active = [
             row[2]
-            async for row in exports.chat_rows(session, ChatFilter(ChatStatus.active), batch=2)
+            async for row in exports.chat_rows(session, ChatFilter(ChatStatus.active), 0, batch=2)
         ]
         searched = [
-            row[2] async for row in exports.chat_rows(session, ChatFilter(text="booking-3"))
+            row[2] async for row in exports.chat_rows(session, ChatFilter(text="booking-3"), 0)
         ]
-        counted = await exports.count_chats(session, ChatFilter(ChatStatus.active))
+        counted = await exports.count_chats(session, ChatFilter(ChatStatus.active), 0)
     assert everything == [f"booking-{n}" for n in (4, 3, 2, 1, 0)]
     assert active == [f"booking-{n}" for n in (4, 3, 1, 0)]
     assert searched == ["booking-3"]

@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (each registers its routes)
     renewal,
     reveal,
     transcripts,
+    triage,
     unrouted,
     webhook_deliveries,
     webhooks,

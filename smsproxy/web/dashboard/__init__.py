@@ -15,6 +15,7 @@ from . import (
     holds,
     integrations,
     keys,
+    list_actions,
     new_chat,
     numbers,
     optouts,
@@ -23,16 +24,19 @@ from . import (
     reveal,
     sandbox,
     staff,
+    triage,
     unrouted,
 )
 from .base import blueprint
 
 for _area in (
     exports,
+    list_actions,
     chats,
     new_chat,
     renewal,
     chat,
+    triage,
     holds,
     reveal,
     numbers,

@@ -5,11 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, flash, redirect, render_template, request, url_for
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ...errors import ProxyError
-from ...models import ChatStatus, Participant
+from ...models import Chat, ChatStatus, Participant
 from ...proxy import inbox, transcripts
+from ...proxy.assignment import assignable_staff, username_of
 from ...proxy.chats import close_chat as close_chat_rule
+from ...proxy.labels import labels_of
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
 from ...proxy.queries import ChatView, get_chat
 from .. import services
@@ -54,6 +57,7 @@ async def render_chat(
         newest = max((e.message.id or 0 for e in entries), default=0)
         if before is None and view.chat.id is not None:
             await inbox.mark_read(session, view.chat, staff.id, newest)
+        triage = await triage_context(session, view.chat)
     html = await render_template(
         "chats/chat.html",
         view=view,
@@ -69,8 +73,30 @@ async def render_chat(
         last_event_id=position,
         is_active=view.chat.status == ChatStatus.active,
         revealed=revealed or {},
+        **triage,
     )
     return html, status
+
+
+async def triage_context(session: AsyncSession, chat: Chat) -> dict[str, Any]:
+    """What chats/_triage.html needs: the assignee's name, who may be chosen, labels."""
+    assert chat.id is not None
+    return {
+        "assignee": await username_of(session, chat.assignee_id),
+        "staff_list": await assignable_staff(session),
+        "labels": (await labels_of(session, [chat.id])).get(chat.id, []),
+    }
+
+
+@blueprint.get("/chats/<chat_id>/triage")
+@staff_required
+async def get_triage(chat_id: str) -> Any:
+    """The assignee and labels panel, for the live script to refresh."""
+    async with services().db.read() as session:
+        view = await get_chat(session, chat_id)
+        triage = await triage_context(session, view.chat)
+    html = await render_template("chats/_triage.html", chat=view.chat, **triage)
+    return fragment(html)
 
 
 def before_arg() -> str | None:

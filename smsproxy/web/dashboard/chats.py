@@ -2,29 +2,44 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
+from urllib.parse import urlencode
 
-from quart import Blueprint, make_response, render_template, request
+from quart import Blueprint, make_response, render_template, request, url_for
 from sqlmodel import select
 from werkzeug.exceptions import BadRequest
 
-from ...models import Chat, ChatStatus, ProxyNumber
-from ...proxy.inbox import ChatFilter, chat_row, search_chats
+from ...errors import ProxyError
+from ...models import Chat, ProxyNumber
+from ...proxy.assignment import assignable_staff
+from ...proxy.chat_counts import filter_counts
+from ...proxy.chat_filter import ChatFilter, parse_chat_filter
+from ...proxy.inbox import chat_row, search_chats
+from ...proxy.saved_views import views_of
 from .. import services, settings
 from ..guards import Staff, staff_required
 from .base import event_position, fragment, query_value, signed_in
 
 blueprint = Blueprint("chats", __name__)
 
-STATUSES = {"active": ChatStatus.active, "closed": ChatStatus.closed, "all": None}
+
+def chat_filter() -> ChatFilter:
+    """The list's filter from the query string (see proxy.chat_filter); a bad value is a
+    400 that says which."""
+    try:
+        return parse_chat_filter(request.args, settings().default_region)
+    except ProxyError as error:
+        raise BadRequest(error.message) from None
 
 
-def chat_filter() -> tuple[str, ChatFilter]:
-    status = query_value("status", "active", 10) or "active"
-    if status not in STATUSES:
-        raise BadRequest("status must be active, closed or all")
-    text = query_value("q").strip()
-    return status, ChatFilter(STATUSES[status], text, settings().default_region)
+def list_url(search: ChatFilter, **changes: str | None) -> str:
+    """The list with `search`, some of its parameters changed (empty or None: dropped)."""
+    values: dict[str, Any] = {**search.query(), **changes}
+    if values.get("view") == "all":
+        del values["view"]
+    kept = {name: value for name, value in values.items() if value}
+    return url_for("dashboard.chats.get_chats", **kept)
 
 
 DENSITIES = ("comfortable", "compact")
@@ -60,13 +75,16 @@ async def get_chats() -> Any:
 
 
 async def _render_chats(staff: Staff, chosen: str) -> str:
-    status, search = chat_filter()
+    search = chat_filter()
     cursor = query_value("cursor", limit=300) or None
     async with services().db.read() as session:
         position = await event_position(session)
         rows, next_cursor = await search_chats(
             session, search, staff_user_id=staff.id, cursor=cursor
         )
+        counts = await filter_counts(session, search, staff.id)
+        saved = await views_of(session, staff.id)
+        staff_list = await assignable_staff(session)
         setup = None
         if not rows and not cursor:
             setup = {
@@ -77,8 +95,15 @@ async def _render_chats(staff: Staff, chosen: str) -> str:
     return await render_template(
         "chats/list.html",
         rows=rows,
-        status=status,
+        search=search,
+        status=search.status_name,
         q=search.text,
+        list_url=list_url(search, cursor=cursor),
+        link=partial(list_url, search),
+        counts=counts,
+        saved_views=saved,
+        staff_list=staff_list,
+        current_query=urlencode(search.query()),
         cursor=cursor,
         next_cursor=next_cursor,
         setup=setup,
@@ -93,10 +118,10 @@ async def get_chat_row(chat_id: str) -> Any:
     """One row of the list, for the live script; 204 when the chat no longer matches
     the page's filter."""
     staff = await signed_in()
-    _, search = chat_filter()
+    search = chat_filter()
     async with services().db.read() as session:
         row = await chat_row(session, chat_id, search, staff_user_id=staff.id)
     if row is None:
         return "", 204
-    html = await render_template("chats/_row.html", row=row)
+    html = await render_template("chats/_row.html", row=row, list_url=list_url(search))
     return fragment(html)

@@ -11,7 +11,7 @@ from ...proxy import audit, queries
 from ...proxy.exports import count_chats
 from .. import services
 from ..api.transcripts import entry_json
-from ..exports import FORMATS, chats_download, transcript_download
+from ..exports import FORMATS, chat_list_download, transcript_download
 from ..guards import staff_required
 from .base import actor_of, signed_in
 from .chats import chat_filter
@@ -42,14 +42,15 @@ async def get_transcript(chat_id: str, format: str) -> Any:
 async def get_chats_csv() -> Any:
     """The chats the list shows with the same query string, every page of them."""
     staff = await signed_in()
-    status, search = chat_filter()
+    search = chat_filter()
+    assert staff.id is not None
     async with services().db.transaction() as session:
-        count = await count_chats(session, search)
+        count = await count_chats(session, search, staff.id)
         # The count and the filter's shape, never the search text (it may be a number).
         audit.record(
             session,
             actor=actor_of(staff),
             action="chats.export",
-            detail={"count": count, "status": status, "searched": bool(search.text)},
+            detail={"count": count, "status": search.status_name, "searched": bool(search.text)},
         )
-    return chats_download(search)
+    return chat_list_download(search, staff.id)

@@ -8,8 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...events import (
+    ChatAssigned,
     ChatClosed,
     ChatCreated,
+    ChatLabelled,
     ChatRead,
     ChatReopened,
     Event,
@@ -25,6 +27,8 @@ LIST_EVENTS = frozenset(
         ChatReopened.name,
         MessageCreated.name,
         ChatRead.name,
+        ChatAssigned.name,
+        ChatLabelled.name,
         UnroutedUpdated.name,
         NumberChanged.name,
     }
