@@ -1,5 +1,5 @@
 // The chat page's forms: the composer (sent without a page load, with what the text
-// costs in SMS) and the close-chat panel.
+// costs in SMS), the private note form and the close-chat panel.
 
 import { csrfFetch } from "./app.js";
 import { describeCost } from "./sms.js";
@@ -104,6 +104,48 @@ export function setupComposer(form, { schedule, toBottom, latestUrl }) {
     } finally {
       button.disabled = false;
       body.focus();
+    }
+  });
+}
+
+// The private note form: kept without a page load; the note shows at once here, and
+// in other open pages through note.created.
+export function setupNoteForm(form, { loadNote, toBottom, latestUrl }) {
+  const note = form.querySelector("textarea");
+  const button = form.querySelector('button[type="submit"]');
+  note.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && (event.ctrlKey || event.metaKey)) {
+      event.preventDefault();
+      form.requestSubmit();
+    }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    if (button.disabled) return;
+    button.disabled = true;
+    showFieldError(note, null);
+    try {
+      const response = await csrfFetch(form.action, {
+        method: "POST",
+        body: new URLSearchParams(new FormData(form)),
+      });
+      const answer = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        showFieldError(note, answer.error?.fields?.note ?? answer.error?.message ?? "The note was not kept. Try again.");
+        return;
+      }
+      if (latestUrl) {
+        location.assign(latestUrl);
+        return;
+      }
+      note.value = "";
+      toBottom();
+      await loadNote(answer.note_id);
+    } catch {
+      showFieldError(note, "Could not reach the server: the note was not kept.");
+    } finally {
+      button.disabled = false;
+      note.focus();
     }
   });
 }

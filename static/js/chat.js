@@ -6,7 +6,7 @@
 // (?before=, data-latest-url set) shows that stretch only: new messages go to the latest.
 
 import { csrfFetch, elementFrom } from "./app.js";
-import { setupClosePanel, setupComposer } from "./chat-forms.js";
+import { setupClosePanel, setupComposer, setupNoteForm } from "./chat-forms.js";
 import { markDays } from "./days.js";
 import { deliveryNote, errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
@@ -41,6 +41,7 @@ function setup(page) {
     jump.hidden = true;
   };
   const bubble = (id) => scroller.querySelector(`.bubble[data-message-id="${CSS.escape(id)}"]`);
+  const noteCard = (id) => scroller.querySelector(`.note-card[data-note-id="${CSS.escape(id)}"]`);
   const olderRemain = () => scroller.querySelector('[data-role="load-older"]') !== null;
 
   function place(element) {
@@ -80,6 +81,28 @@ function setup(page) {
     else jump.hidden = false;
     unseen = id;
     reportRead();
+  }
+
+  async function loadNote(id) {
+    // A private note (note.created, or this page's own note form): shown where its time
+    // puts it, once, like a message.
+    if (latestUrl || noteCard(id)) return;
+    let response;
+    try {
+      const url = page.dataset.noteUrl.replace("__ID__", encodeURIComponent(id));
+      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+    } catch {
+      return;
+    }
+    if (!response.ok || response.redirected || noteCard(id)) return;
+    const fresh = elementFrom(await response.text());
+    if (!fresh) return;
+    const follow = atBottom();
+    place(fresh);
+    markDays(scroller);
+    if (emptyNote) emptyNote.hidden = true;
+    if (follow) toBottom();
+    else jump.hidden = false;
   }
 
   async function refresh(id) {
@@ -189,6 +212,7 @@ function setup(page) {
       if (event.name === "message.created") schedule(data.id);
       else if (event.name === "delivery.updated") updateDelivery(data);
       else if (event.name === "chat.closed") showClosed(data);
+      else if (event.name === "note.created") loadNote(data.id);
       else if (event.name === "message.released" || event.name === "message.rejected") {
         refresh(data.id);
       } else if (event.name === "participant.opted_out") showOptedOut(data.participant_id, true);
@@ -234,8 +258,8 @@ function setup(page) {
     const older = elementFrom(await response.text());
     const keep = firstVisibleBubble();
     const keepTop = keep?.getBoundingClientRect().top;
-    const fresh = [...older.querySelector('[data-role="bubbles"]').children].filter(
-      (element) => !bubble(element.dataset.messageId),
+    const fresh = [...older.querySelector('[data-role="bubbles"]').children].filter((element) =>
+      element.dataset.noteId ? !noteCard(element.dataset.noteId) : !bubble(element.dataset.messageId),
     );
     history.prepend(...fresh);
     markDays(scroller);
@@ -266,6 +290,8 @@ function setup(page) {
 
   if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
   setupClosePanel(document.querySelector("#chat-actions details.popover"));
+  const noteForm = document.getElementById("note-form");
+  if (noteForm) setupNoteForm(noteForm, { loadNote, toBottom, latestUrl });
 }
 
 const page = document.getElementById("chat-page");

@@ -24,6 +24,7 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from smsproxy.integrations.endpoints import EndpointSpec, create_endpoint
 from smsproxy.models import UnroutedState
 from smsproxy.proxy import users
+from smsproxy.proxy.notes import add_note
 from smsproxy.proxy.sandbox import text_from_handset
 from smsproxy.proxy.unrouted_inbox import set_state
 from tests.browser.conftest import (
@@ -107,6 +108,7 @@ NOT_PAGES: dict[str, str] = {
     "live.connect_live": "the live WebSocket",
     "dashboard.chat.get_older_messages": "bubbles for the chat page, checked there",
     "dashboard.chat.get_message": "one bubble for the chat page, checked there",
+    "dashboard.notes.get_note": "one note card for the chat page, checked there",
     "dashboard.chats.get_chat_row": "one row for the chat list, checked there",
     "dashboard.numbers.get_numbers_table": "the Numbers page's pool, checked there",
     "dashboard.sandbox.get_phones": "the sandbox page's phones, checked there",
@@ -155,6 +157,15 @@ async def _seed(server: LiveServer) -> Seeded:
         (STRANGER, PROXY_UK, "Hello again"),
     ):
         await text_from_handset(rt.db, rt.routing, sender, proxy, text)
+    async with rt.db.transaction() as session:
+        await add_note(
+            session,
+            view.chat.public_id,
+            "Alice asked for the driver's name",
+            author="axe",
+            staff_user_id=None,
+            actor="axe",
+        )
     async with rt.db.transaction() as session:
         await users.create_user(session, INVITED, INVITED_PASSWORD, "agent", one_time=True)
         from smsproxy.proxy.unrouted_inbox import list_unrouted

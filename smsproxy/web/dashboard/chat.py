@@ -1,4 +1,5 @@
-"""One chat: its transcript as bubbles, the participants, a staff message box, closing."""
+"""One chat: its transcript as bubbles (and staff's notes), the participants, a staff
+message box, closing."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from ...models import ChatStatus, Participant
 from ...proxy import inbox, transcripts
 from ...proxy.chats import close_chat as close_chat_rule
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
+from ...proxy.notes import MAX_NOTE_LENGTH
 from ...proxy.queries import ChatView, get_chat
 from .. import services
 from ..guards import staff_required
@@ -49,6 +51,7 @@ async def render_chat(
         view = await get_chat(session, chat_id)
         entries, has_older = await transcripts.recent_transcript(session, view, before=before)
         names = await transcripts.staff_names(session, [e.message for e in entries])
+        items = await transcripts.with_notes(session, view, entries, has_older, before)
         # The highest id shown, not the last bubble's: two messages written at once can
         # take ids in the other order than their times.
         newest = max((e.message.id or 0 for e in entries), default=0)
@@ -59,6 +62,7 @@ async def render_chat(
         view=view,
         chat=view.chat,
         entries=entries,
+        items=items,
         has_older=has_older,
         before=before,
         staff_names=names,
@@ -66,6 +70,7 @@ async def render_chat(
         errors=errors or {},
         typed=typed or {},
         max_body=MAX_BODY_LENGTH,
+        max_note=MAX_NOTE_LENGTH,
         last_event_id=position,
         is_active=view.chat.status == ChatStatus.active,
         revealed=revealed or {},
@@ -98,10 +103,12 @@ async def get_older_messages(chat_id: str) -> Any:
         view = await get_chat(session, chat_id)
         entries, has_older = await transcripts.recent_transcript(session, view, before=before)
         names = await transcripts.staff_names(session, [e.message for e in entries])
+        items = await transcripts.with_notes(session, view, entries, has_older, before)
     html = await render_template(
         "chats/_older.html",
         chat=view.chat,
         entries=entries,
+        items=items,
         has_older=has_older,
         staff_names=names,
         people=_people(view),

@@ -1,0 +1,104 @@
+"""The chat page as a staff workspace, in real Chromium, with two colleagues at once:
+an admin (the seeded one) and an agent, each in a browser profile of their own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from playwright.async_api import Browser, BrowserContext, Page, expect
+
+from smsproxy.models import Role
+from smsproxy.proxy import users
+from smsproxy.proxy.queries import ChatView
+from tests.browser.conftest import MODULE_LOOP, TIMEOUT_MS, shoot
+from tests.helpers import start_chat
+from tests.live_server import LiveServer
+
+pytestmark = [pytest.mark.browser, MODULE_LOOP]
+
+AGENT, AGENT_PASSWORD = "agent-jo", "agent password for browser tests"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def agent_context(
+    module_browser: Browser, module_server: LiveServer
+) -> AsyncIterator[BrowserContext]:
+    """A second colleague: an agent, logged in through the form in a profile of their own."""
+
+    async def add_agent() -> None:
+        async with module_server.runtime.db.transaction() as session:
+            await users.create_user(session, AGENT, AGENT_PASSWORD, Role.agent, actor="tests")
+
+    await module_server.run(add_agent())
+    value = await module_browser.new_context(
+        base_url=module_server.base_url,
+        viewport={"width": 1280, "height": 800},
+        locale="en-GB",
+        timezone_id="Europe/London",
+    )
+    value.set_default_timeout(TIMEOUT_MS)
+    try:
+        page = await value.new_page()
+        await page.goto("/login")
+        await page.get_by_label("Username").fill(AGENT)
+        await page.get_by_label("Password").fill(AGENT_PASSWORD)
+        await page.get_by_role("button", name="Log in").click()
+        await expect(page.get_by_role("heading", name="Chats", exact=True)).to_be_visible()
+        await page.close()
+        yield value
+    finally:
+        await value.close()
+
+
+async def open_page(context: BrowserContext, path: str) -> tuple[Page, list[str]]:
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(path)
+    await expect(page.locator("#live-status")).to_have_text("Live")
+    return page, errors
+
+
+async def new_chat(server: LiveServer, first: str, second: str) -> ChatView:
+    people = ((first, "Rider"), (second, "Driver"))
+    return await server.run(start_chat(server.runtime, *people, intro=True))
+
+
+async def test_a_note_shows_live_in_a_colleagues_page_as_a_note_card(
+    admin_context: BrowserContext,
+    agent_context: BrowserContext,
+    module_server: LiveServer,
+    screenshots: Path,
+) -> None:
+    chat = await new_chat(module_server, "+447700900011", "+447700900012")
+    path = f"/chats/{chat.chat.public_id}"
+    mine, my_errors = await open_page(admin_context, path)
+    theirs, their_errors = await open_page(agent_context, path)
+
+    await mine.get_by_text("Private note — not sent").click()
+    await mine.get_by_label("Private note for staff").fill("Rider asked for a female driver")
+    await mine.get_by_role("button", name="Add note").click()
+
+    for page in (mine, theirs):
+        card = page.locator("#thread .note-card", has_text="Rider asked for a female driver")
+        await expect(card).to_be_visible()
+        await expect(card.locator(".who")).to_have_text("browser-admin")
+        await expect(card).to_contain_text("Private note")
+    await expect(mine.get_by_label("Private note for staff")).to_have_value("")
+    # The note card looks unlike a message: its own (yellow-ish) background.
+    card = theirs.locator("#thread .note-card")
+    message = theirs.locator("#thread .bubble.from-system").first
+    note_colour = await card.evaluate("e => getComputedStyle(e).backgroundColor")
+    message_colour = await message.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert note_colour != message_colour
+    # It was not sent: the only SMS of the chat are its two intros.
+    await expect(theirs.locator("#thread .bubble[data-message-id]")).to_have_count(1)
+    await shoot(theirs, screenshots, "chat-note")
+    await theirs.emulate_media(color_scheme="dark")
+    await shoot(theirs, screenshots, "chat-note-dark")
+    for page in (mine, theirs):
+        await page.close()
+    assert my_errors == [] and their_errors == []
