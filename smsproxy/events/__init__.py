@@ -2,7 +2,7 @@
 published after commit to live subscribers (`broker`, `redis_broker`), and, for those
 integrations hear of, handed to `smsproxy.integrations` in their form (`integration`)."""
 
-from .broker import Broker, Event, MemoryBroker
+from .broker import Broker, Event, MemoryBroker, Signal
 from .catalog import (
     EVENT_NAMES,
     INTEGRATION_TYPES,
@@ -52,6 +52,7 @@ __all__ = [
     "ParticipantOptedOut",
     "ParticipantRemoved",
     "Ping",
+    "Signal",
     "StaffSessionsEnded",
     "UnroutedUpdated",
     "WebhookEndpointsChanged",

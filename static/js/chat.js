@@ -10,6 +10,7 @@ import { setupClosePanel, setupComposer, setupNoteForm } from "./chat-forms.js";
 import { markDays } from "./days.js";
 import { deliveryNote, errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
+import { announceTyping, showTyping } from "./typing.js";
 
 const CLOSE_REASONS = {
   staff: "by staff",
@@ -203,8 +204,10 @@ function setup(page) {
   }
   document.addEventListener("visibilitychange", reportRead);
 
-  connectLive({
+  const typingNote = document.getElementById("typing-note");
+  const live = connectLive({
     topic: `chat:${chatId}`,
+    onTyping: showTyping(typingNote),
     since: Number.isInteger(since) ? since : null,
     onEvent(event) {
       if (event.chat_id !== chatId) return; // the navigation's (unrouted SMS): shell.js
@@ -288,7 +291,11 @@ function setup(page) {
   markDays(scroller);
   toBottom();
 
-  if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
+  if (composer) {
+    const typing = announceTyping(composer.querySelector("textarea"), live);
+    composer.addEventListener("submit", () => typing.stop());
+    setupComposer(composer, { schedule, toBottom, latestUrl });
+  }
   setupClosePanel(document.querySelector("#chat-actions details.popover"));
   const noteForm = document.getElementById("note-form");
   if (noteForm) setupNoteForm(noteForm, { loadNote, toBottom, latestUrl });

@@ -102,3 +102,42 @@ async def test_a_note_shows_live_in_a_colleagues_page_as_a_note_card(
     for page in (mine, theirs):
         await page.close()
     assert my_errors == [] and their_errors == []
+
+
+async def test_a_colleague_sees_who_is_writing_until_they_stop_or_send(
+    admin_context: BrowserContext,
+    agent_context: BrowserContext,
+    module_server: LiveServer,
+    screenshots: Path,
+) -> None:
+    chat = await new_chat(module_server, "+447700900021", "+447700900022")
+    path = f"/chats/{chat.chat.public_id}"
+    watcher, watcher_errors = await open_page(admin_context, path)
+    writer, writer_errors = await open_page(agent_context, path)
+    indicator = watcher.locator("#typing-note")
+    await expect(indicator).to_be_hidden()
+
+    composer = writer.get_by_role("textbox", name="Message")
+    await composer.press_sequentially("Your driver is", delay=40)
+    await expect(indicator).to_have_text(f"{AGENT} is writing…")
+    await expect(indicator).to_be_visible()
+    await shoot(watcher, screenshots, "chat-someone-writing")
+    # The writer never sees their own indicator.
+    await expect(writer.locator("#typing-note")).to_be_hidden()
+    # Idle: it goes a few seconds after the last keystroke.
+    stopped_typing = await writer.evaluate("Date.now()")
+    await expect(indicator).to_be_hidden(timeout=10_000)
+    gone_after = (await writer.evaluate("Date.now()")) - stopped_typing
+    assert 3_000 <= gone_after <= 9_000, gone_after
+
+    # Sending ends it at once.
+    await composer.press_sequentially(" on his way", delay=40)
+    await expect(indicator).to_be_visible()
+    await writer.get_by_role("button", name="Send").click()
+    await expect(indicator).to_be_hidden(timeout=2_500)
+    await expect(
+        watcher.locator("#thread .bubble", has_text="Your driver is on his way")
+    ).to_be_visible()
+    for page in (watcher, writer):
+        await page.close()
+    assert watcher_errors == [] and writer_errors == []
