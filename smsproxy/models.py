@@ -245,6 +245,19 @@ class ChatNote(SQLModel, table=True):
     erased_at: datetime | None = _time(default=None)
 
 
+class CannedReply(SQLModel, table=True):
+    """A snippet staff insert into the composer (admins keep the list)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(
+        default_factory=lambda: new_public_id("cr"), max_length=32, unique=True, index=True
+    )
+    title: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)
+
+
 class Delivery(SQLModel, table=True):
     """One SMS to one handset. This table is the outbox."""
 

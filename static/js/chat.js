@@ -10,6 +10,7 @@ import { setupClosePanel, setupComposer, setupNoteForm } from "./chat-forms.js";
 import { markDays } from "./days.js";
 import { deliveryNote, errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
+import { setupCannedReplies } from "./canned.js";
 import { announceTyping, showTyping } from "./typing.js";
 
 const CLOSE_REASONS = {
@@ -292,7 +293,9 @@ function setup(page) {
   toBottom();
 
   if (composer) {
-    const typing = announceTyping(composer.querySelector("textarea"), live);
+    const field = composer.querySelector("textarea");
+    setupCannedReplies(field, field.dataset.cannedUrl);
+    const typing = announceTyping(field, live);
     composer.addEventListener("submit", () => typing.stop());
     setupComposer(composer, { schedule, toBottom, latestUrl });
   }

@@ -3,6 +3,7 @@ an admin (the seeded one) and an agent, each in a browser profile of their own."
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -60,6 +61,11 @@ async def open_page(context: BrowserContext, path: str) -> tuple[Page, list[str]
     await page.goto(path)
     await expect(page.locator("#live-status")).to_have_text("Live")
     return page, errors
+
+
+def re_text(title: str) -> re.Pattern[str]:
+    """An option's text: its title, then a preview of the reply."""
+    return re.compile("^" + re.escape(title))
 
 
 async def new_chat(server: LiveServer, first: str, second: str) -> ChatView:
@@ -141,3 +147,62 @@ async def test_a_colleague_sees_who_is_writing_until_they_stop_or_send(
     for page in (watcher, writer):
         await page.close()
     assert watcher_errors == [] and writer_errors == []
+
+
+async def add_reply_on_page(page: Page, title: str, body: str) -> None:
+    await page.get_by_label("Title", exact=True).first.fill(title)
+    await page.get_by_label("Text", exact=True).first.fill(body)
+    await page.get_by_role("button", name="Add reply").click()
+    await expect(page.get_by_role("heading", name=title, level=3)).to_be_visible()
+
+
+async def test_an_agent_inserts_an_admins_canned_reply_with_the_keyboard(
+    admin_context: BrowserContext,
+    agent_context: BrowserContext,
+    module_server: LiveServer,
+    screenshots: Path,
+) -> None:
+    admin, admin_errors = await open_page(admin_context, "/canned-replies")
+    await (
+        admin.get_by_role("navigation", name="Main")
+        .get_by_role("link", name="Canned replies")
+        .click()
+    )
+    await expect(admin.get_by_role("heading", name="Canned replies", level=1)).to_be_visible()
+    await add_reply_on_page(admin, "Running late", "Your driver is running about 5 minutes late.")
+    address = "Could you confirm the pick-up address, please?"
+    await add_reply_on_page(admin, "Address confirmation", address)
+    await shoot(admin, screenshots, "canned-replies")
+
+    chat = await new_chat(module_server, "+447700900031", "+447700900032")
+    agent, agent_errors = await open_page(agent_context, f"/chats/{chat.chat.public_id}")
+    composer = agent.get_by_role("textbox", name="Message")
+    listbox = agent.get_by_role("listbox", name="Canned replies")
+    options = listbox.get_by_role("option")
+
+    await composer.press_sequentially("/")
+    await expect(options).to_have_text([re_text("Address confirmation"), re_text("Running late")])
+    await expect(options.nth(0)).to_have_attribute("aria-selected", "true")
+    await composer.press("ArrowDown")
+    await expect(options.nth(1)).to_have_attribute("aria-selected", "true")
+    await expect(composer).to_have_attribute(
+        "aria-activedescendant", await options.nth(1).get_attribute("id") or ""
+    )
+    await composer.press("Escape")
+    await expect(listbox).to_be_hidden()
+    await expect(composer).to_have_value("/")
+
+    await composer.fill("")
+    await composer.press_sequentially("/add", delay=30)
+    await expect(options).to_have_count(1)
+    await expect(options.first).to_contain_text("Address confirmation")
+    await shoot(agent, screenshots, "chat-canned-replies")
+    await composer.press("Enter")
+    await expect(listbox).to_be_hidden()
+    await expect(composer).to_have_value(address)
+    await composer.press("Control+Enter")
+    await expect(agent.locator("#thread .bubble.from-staff", has_text=address)).to_be_visible()
+    await expect(composer).to_have_value("")
+    for page in (admin, agent):
+        await page.close()
+    assert admin_errors == [] and agent_errors == []

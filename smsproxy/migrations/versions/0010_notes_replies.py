@@ -1,4 +1,4 @@
-"""notes and replies: staff's private notes on chats
+"""notes and replies: staff's private notes on chats, and canned replies
 
 Revision ID: 0010_notes_replies
 Revises: 0008_ambiguous_sends
@@ -40,8 +40,24 @@ def upgrade() -> None:
             "ix_chatnote_chat_time", ["chat_id", "created_at", "id"], unique=False
         )
 
+    op.create_table(
+        "cannedreply",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("created_at", smsproxy.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", smsproxy.db.UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("cannedreply", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_cannedreply_public_id"), ["public_id"], unique=True)
+
 
 def downgrade() -> None:
+    with op.batch_alter_table("cannedreply", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cannedreply_public_id"))
+    op.drop_table("cannedreply")
     with op.batch_alter_table("chatnote", schema=None) as batch_op:
         batch_op.drop_index("ix_chatnote_chat_time")
         batch_op.drop_index(batch_op.f("ix_chatnote_public_id"))

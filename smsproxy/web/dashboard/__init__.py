@@ -9,6 +9,7 @@ data they show, so the page's live script resumes from there and misses nothing.
 from . import (
     account,
     audit,
+    canned,
     chat,
     chats,
     holds,
@@ -35,6 +36,7 @@ for _area in (
     numbers,
     unrouted,
     optouts,
+    canned,
     sandbox,
     keys,
     integrations,
