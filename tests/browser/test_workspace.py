@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
 
 from smsproxy.models import Role
 from smsproxy.proxy import users
@@ -21,6 +21,15 @@ from tests.live_server import LiveServer
 pytestmark = [pytest.mark.browser, MODULE_LOOP]
 
 AGENT, AGENT_PASSWORD = "agent-jo", "agent password for browser tests"
+PHONE: ViewportSize = {"width": 390, "height": 844}
+DESKTOP: ViewportSize = {"width": 1280, "height": 800}
+
+
+async def assert_fits_width(page: Page) -> None:
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -103,6 +112,11 @@ async def test_a_note_shows_live_in_a_colleagues_page_as_a_note_card(
     # It was not sent: the only SMS of the chat are its two intros.
     await expect(theirs.locator("#thread .bubble[data-message-id]")).to_have_count(1)
     await shoot(theirs, screenshots, "chat-note")
+    await theirs.set_viewport_size(PHONE)
+    await theirs.get_by_text("Private note — not sent").click()
+    await assert_fits_width(theirs)
+    await shoot(theirs, screenshots, "chat-note-phone")
+    await theirs.set_viewport_size(DESKTOP)
     await theirs.emulate_media(color_scheme="dark")
     await shoot(theirs, screenshots, "chat-note-dark")
     for page in (mine, theirs):
@@ -173,6 +187,10 @@ async def test_an_agent_inserts_an_admins_canned_reply_with_the_keyboard(
     address = "Could you confirm the pick-up address, please?"
     await add_reply_on_page(admin, "Address confirmation", address)
     await shoot(admin, screenshots, "canned-replies")
+    await admin.set_viewport_size(PHONE)
+    await admin.locator(".reply", has_text="Running late").locator("summary").click()
+    await assert_fits_width(admin)
+    await shoot(admin, screenshots, "canned-replies-phone")
 
     chat = await new_chat(module_server, "+447700900031", "+447700900032")
     agent, agent_errors = await open_page(agent_context, f"/chats/{chat.chat.public_id}")
