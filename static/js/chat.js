@@ -10,8 +10,7 @@ import { setupClosePanel, setupComposer, setupNoteForm } from "./chat-forms.js";
 import { markDays } from "./days.js";
 import { deliveryNote, errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
-import { setupCannedReplies } from "./canned.js";
-import { announceTyping, showTyping } from "./typing.js";
+import { showTyping } from "./typing.js";
 
 const CLOSE_REASONS = {
   staff: "by staff",
@@ -46,6 +45,18 @@ function setup(page) {
   const noteCard = (id) => scroller.querySelector(`.note-card[data-note-id="${CSS.escape(id)}"]`);
   const olderRemain = () => scroller.querySelector('[data-role="load-older"]') !== null;
 
+  async function fragment(template, id) {
+    // One bubble or note card from the server, or null (offline, signed out, gone).
+    const url = template.replace("__ID__", encodeURIComponent(id));
+    try {
+      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!response.ok || response.redirected) return null;
+      return elementFrom(await response.text());
+    } catch {
+      return null;
+    }
+  }
+
   function place(element) {
     // In time order: a slow fetch for an older message must not land below a newer one.
     const order = Number(element.dataset.order);
@@ -55,15 +66,7 @@ function setup(page) {
   }
 
   async function load(id) {
-    let response;
-    try {
-      const url = page.dataset.messageUrl.replace("__ID__", encodeURIComponent(id));
-      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    } catch {
-      return;
-    }
-    if (!response.ok || response.redirected) return;
-    const fresh = elementFrom(await response.text());
+    const fresh = await fragment(page.dataset.messageUrl, id);
     if (!fresh) return;
     const existing = bubble(id);
     if (existing) {
@@ -89,16 +92,8 @@ function setup(page) {
     // A private note (note.created, or this page's own note form): shown where its time
     // puts it, once, like a message.
     if (latestUrl || noteCard(id)) return;
-    let response;
-    try {
-      const url = page.dataset.noteUrl.replace("__ID__", encodeURIComponent(id));
-      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    } catch {
-      return;
-    }
-    if (!response.ok || response.redirected || noteCard(id)) return;
-    const fresh = elementFrom(await response.text());
-    if (!fresh) return;
+    const fresh = await fragment(page.dataset.noteUrl, id);
+    if (!fresh || noteCard(id)) return;
     const follow = atBottom();
     place(fresh);
     markDays(scroller);
@@ -110,17 +105,8 @@ function setup(page) {
   async function refresh(id) {
     // A held message was decided: its note and buttons change, and a release brings
     // the SMS it caused. Nothing else in the bubble moves, so it is replaced whole.
-    const existing = bubble(id);
-    if (!existing) return;
-    let response;
-    try {
-      const url = page.dataset.messageUrl.replace("__ID__", encodeURIComponent(id));
-      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    } catch {
-      return;
-    }
-    if (!response.ok || response.redirected) return;
-    const fresh = elementFrom(await response.text());
+    if (!bubble(id)) return;
+    const fresh = await fragment(page.dataset.messageUrl, id);
     if (fresh) bubble(id)?.replaceWith(fresh);
   }
 
@@ -292,13 +278,7 @@ function setup(page) {
   markDays(scroller);
   toBottom();
 
-  if (composer) {
-    const field = composer.querySelector("textarea");
-    setupCannedReplies(field, field.dataset.cannedUrl);
-    const typing = announceTyping(field, live);
-    composer.addEventListener("submit", () => typing.stop());
-    setupComposer(composer, { schedule, toBottom, latestUrl });
-  }
+  if (composer) setupComposer(composer, { schedule, loadNote, toBottom, latestUrl, live });
   setupClosePanel(document.querySelector("#chat-actions details.popover"));
   const noteForm = document.getElementById("note-form");
   if (noteForm) setupNoteForm(noteForm, { loadNote, toBottom, latestUrl });

@@ -214,11 +214,10 @@ async def add_endpoint(page: Page, scheme: str) -> None:
 
 
 async def open_workspace(page: Page, scheme: str) -> None:
-    """The chat page with its note form open and the composer's canned replies listed."""
+    """The chat page's composer in its note mode, its canned replies listed."""
     await page.goto("/chats")
     await page.locator("a.inbox-link").first.click()
-    await page.get_by_text("Private note — not sent").click()
-    await expect(page.get_by_label("Private note for staff")).to_be_visible()
+    await page.locator("#composer").get_by_label("Private note — not sent").check()
     composer = page.get_by_role("textbox", name="Message")
     await composer.fill("")
     await composer.press_sequentially("/")

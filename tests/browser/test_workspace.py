@@ -93,16 +93,21 @@ async def test_a_note_shows_live_in_a_colleagues_page_as_a_note_card(
     mine, my_errors = await open_page(admin_context, path)
     theirs, their_errors = await open_page(agent_context, path)
 
-    await mine.get_by_text("Private note — not sent").click()
-    await mine.get_by_label("Private note for staff").fill("Rider asked for a female driver")
-    await mine.get_by_role("button", name="Add note").click()
+    composer = mine.locator("#composer")
+    await composer.get_by_label("Private note — not sent").check()
+    await expect(composer.get_by_role("button", name="Add note")).to_be_visible()
+    await expect(composer.get_by_label("To")).to_be_hidden()
+    await mine.get_by_role("textbox", name="Message").fill("Rider asked for a female driver")
+    await composer.get_by_role("button", name="Add note").click()
 
     for page in (mine, theirs):
         card = page.locator("#thread .note-card", has_text="Rider asked for a female driver")
         await expect(card).to_be_visible()
         await expect(card.locator(".who")).to_have_text("browser-admin")
         await expect(card).to_contain_text("Private note")
-    await expect(mine.get_by_label("Private note for staff")).to_have_value("")
+    await expect(mine.get_by_role("textbox", name="Message")).to_have_value("")
+    # The composer stays a note composer until "Message" is chosen again.
+    await expect(composer.get_by_label("Private note — not sent")).to_be_checked()
     # The note card looks unlike a message: its own (yellow-ish) background.
     card = theirs.locator("#thread .note-card")
     message = theirs.locator("#thread .bubble.from-system").first
@@ -111,14 +116,14 @@ async def test_a_note_shows_live_in_a_colleagues_page_as_a_note_card(
     assert note_colour != message_colour
     # It was not sent: the only SMS of the chat are its two intros.
     await expect(theirs.locator("#thread .bubble[data-message-id]")).to_have_count(1)
-    await shoot(theirs, screenshots, "chat-note")
+    await shoot(mine, screenshots, "chat-note")
     await theirs.set_viewport_size(PHONE)
-    await theirs.get_by_text("Private note — not sent").click()
+    await theirs.locator("#composer").get_by_label("Private note — not sent").check()
     await assert_fits_width(theirs)
     await shoot(theirs, screenshots, "chat-note-phone")
     await theirs.set_viewport_size(DESKTOP)
-    await theirs.emulate_media(color_scheme="dark")
-    await shoot(theirs, screenshots, "chat-note-dark")
+    await mine.emulate_media(color_scheme="dark")
+    await shoot(mine, screenshots, "chat-note-dark")
     for page in (mine, theirs):
         await page.close()
     assert my_errors == [] and their_errors == []

@@ -12,7 +12,7 @@ from ...models import ChatStatus, Participant
 from ...proxy import inbox, transcripts
 from ...proxy.chats import close_chat as close_chat_rule
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
-from ...proxy.notes import MAX_NOTE_LENGTH
+from ...proxy.notes import MAX_NOTE_LENGTH, add_note
 from ...proxy.queries import ChatView, get_chat
 from .. import services
 from ..guards import staff_required
@@ -140,6 +140,9 @@ async def post_message(chat_id: str) -> Any:
     staff = await signed_in()
     form = await request.form
     body = form.get("body", "")
+    if form.get("mode") == "note":
+        # The composer's other mode: the text is a private note, never sent.
+        return await keep_note(chat_id, body, field="body")
     to = form.get("to", TO_ALL) or TO_ALL
     try:
         async with services().db.transaction() as session:
@@ -166,6 +169,33 @@ async def post_message(chat_id: str) -> Any:
     count = len(sent.deliveries)
     await flash(f"Message sent to {count} participant{'s' if count != 1 else ''}.", "success")
     return redirect(url_for(".get_chat_page", chat_id=chat_id), 303)
+
+
+async def keep_note(chat_id: str, body: str, *, field: str) -> Any:
+    """Keep a note from a form whose text field is `field`: "body" for the composer in
+    its note mode, "note" for the closed chat's note form."""
+    staff = await signed_in()
+    try:
+        async with services().db.transaction() as session:
+            note = await add_note(
+                session,
+                chat_id,
+                body,
+                author=staff.username,
+                staff_user_id=staff.id,
+                actor=actor_of(staff),
+            )
+    except ProxyError as error:
+        if fetch_wants_json():
+            return json_form_error({field: error.message}, error.status)
+        typed = {"body": body, "mode": "note"} if field == "body" else {"note": body}
+        return await render_chat(
+            chat_id, errors={field: error.message}, typed=typed, status=error.status
+        )
+    if fetch_wants_json():
+        return {"note_id": note.public_id}, 201
+    await flash("Note kept. Only staff see it: it was not sent.", "success")
+    return redirect(url_for("dashboard.chat.get_chat_page", chat_id=chat_id), 303)
 
 
 @blueprint.post("/chats/<chat_id>/close")

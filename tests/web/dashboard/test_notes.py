@@ -1,5 +1,6 @@
-"""Private notes on the chat page: the form (with and without scripts), the card among
-the messages, the fragment the live script fetches."""
+"""Private notes on the chat page: the composer's note mode and a closed chat's note
+form (with and without scripts), the card among the messages, the fragment the live
+script fetches."""
 
 from __future__ import annotations
 
@@ -18,7 +19,8 @@ async def test_a_note_from_the_form_shows_as_a_note_card_among_the_messages(
     await reply(app_runtime, chat, RIDER, "Where are you?")
     sms_before = len(await rows_of(app_runtime, Delivery))
     page = f"/chats/{chat.chat.public_id}"
-    response = await csrf_post(staff_client, f"{page}/notes", {"note": "Called the driver"})
+    note = {"mode": "note", "body": "Called the driver", "to": "all"}
+    response = await csrf_post(staff_client, f"{page}/messages", note)
     assert response.status_code == 303 and response.headers["Location"] == page
     await reply(app_runtime, chat, RIDER, "Found him")
 
@@ -28,7 +30,7 @@ async def test_a_note_from_the_form_shows_as_a_note_card_among_the_messages(
     card = bubble(html, "Called the driver")
     assert 'class="bubble note-card"' in card and 'data-kind="note"' in card
     assert '<span class="who">test-admin</span>' in card and "Private note" in card
-    assert "<summary>Private note — not sent</summary>" in html
+    assert 'value="note"> Private note — not sent</label>' in html
     # No SMS for the note: only the rider's two texts were forwarded.
     assert len(await rows_of(app_runtime, Delivery)) == sms_before + 1
     [entry] = await rows_of(app_runtime, AuditEvent, AuditEvent.action == "note.add")
@@ -40,12 +42,16 @@ async def test_an_empty_note_is_refused_and_the_form_says_why(
     staff_client: Client, app_runtime: Runtime, chat: ChatView
 ) -> None:
     page = f"/chats/{chat.chat.public_id}"
-    response = await csrf_post(staff_client, f"{page}/notes", {"note": "  "})
+    response = await csrf_post(staff_client, f"{page}/messages", {"mode": "note", "body": " "})
     html = await text(response)
     assert response.status_code == 422
-    assert field_error(html, "note") == "The note is empty: write something to keep"
-    assert '<details class="note-panel" id="note-panel" open>' in html
-    assert await rows_of(app_runtime, ChatNote) == []
+    assert field_error(html, "body") == "The note is empty: write something to keep"
+    # The composer stays in its note mode, the text as typed.
+    assert '<input type="radio" name="mode" value="note" checked>' in html
+    long = "x" * 1700  # longer than an SMS conversation turn, within a note's limit
+    response = await csrf_post(staff_client, f"{page}/messages", {"mode": "note", "body": long})
+    assert response.status_code == 303
+    assert [n.body for n in await rows_of(app_runtime, ChatNote)] == [long]
 
 
 async def test_the_script_gets_json_and_the_card_as_a_fragment(
@@ -53,7 +59,8 @@ async def test_the_script_gets_json_and_the_card_as_a_fragment(
 ) -> None:
     page = f"/chats/{chat.chat.public_id}"
     headers = {**JSON, **await csrf_headers(agent_client)}
-    response = await agent_client.post(f"{page}/notes", form={"note": "VIP"}, headers=headers)
+    form = {"mode": "note", "body": "VIP"}
+    response = await agent_client.post(f"{page}/messages", form=form, headers=headers)
     assert response.status_code == 201
     note_id = (await response.get_json())["note_id"]
     fragment = await agent_client.get(f"{page}/notes/{note_id}")
@@ -61,9 +68,10 @@ async def test_the_script_gets_json_and_the_card_as_a_fragment(
     assert fragment.headers["Cache-Control"] == "no-store"
     assert card.startswith("<article") and f'data-note-id="{note_id}"' in card
     assert "VIP" in card and "test-agent" in card
-    long = await agent_client.post(f"{page}/notes", form={"note": "x" * 2001}, headers=headers)
+    form = {"mode": "note", "body": "x" * 2001}
+    long = await agent_client.post(f"{page}/messages", form=form, headers=headers)
     assert long.status_code == 422
-    assert "at most 2000" in (await long.get_json())["error"]["fields"]["note"]
+    assert "at most 2000" in (await long.get_json())["error"]["fields"]["body"]
     missing = await agent_client.get(f"{page}/notes/nt_nope")
     assert missing.status_code == 404
 
@@ -78,3 +86,8 @@ async def test_a_closed_chat_still_takes_notes(
     response = await csrf_post(staff_client, f"{page}/notes", {"note": "Refund agreed"})
     assert response.status_code == 303
     assert "Refund agreed" in await text(await staff_client.get(page))
+    response = await csrf_post(staff_client, f"{page}/notes", {"note": ""})
+    html = await text(response)
+    assert response.status_code == 422
+    assert field_error(html, "note") == "The note is empty: write something to keep"
+    assert '<details class="note-panel" id="note-panel" open>' in html
