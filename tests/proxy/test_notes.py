@@ -12,6 +12,7 @@ from sqlmodel import col, select
 
 from smsproxy.db import utcnow
 from smsproxy.errors import Conflict, NotFound
+from smsproxy.events import EVENT_NAMES, INTEGRATION_TYPES, NoteCreated, integration_event
 from smsproxy.models import (
     AuditEvent,
     Chat,
@@ -238,3 +239,12 @@ async def test_the_notes_of_a_chat_oldest_first_and_one_by_its_id(
             await notes.get_note(session, view.chat, "nt_nope")
     assert [n.body for n in listed] == ["one", "two"]
     assert found.body == "one"
+
+
+def test_the_note_event_is_for_staff_pages_only() -> None:
+    note = ChatNote(chat_id=1, author="alice", body=SECRET)
+    event = NoteCreated(note, "ch_1")
+    assert event.integration_type() is None and NoteCreated.integration_types() == ()
+    assert "note.created" in EVENT_NAMES and "note.created" not in INTEGRATION_TYPES
+    assert integration_event(event) is None
+    assert "+447700900555" not in json.dumps(event.payload())
