@@ -4,12 +4,17 @@ script fetches."""
 
 from __future__ import annotations
 
+import re
+from datetime import timedelta
+
 from quart.typing import TestClientProtocol as Client
 
 from smsproxy.models import AuditEvent, ChatNote, Delivery
+from smsproxy.proxy.notes import add_note
 from smsproxy.proxy.queries import ChatView
 from smsproxy.runtime import Runtime
 from tests.conftest import csrf_headers, csrf_post
+from tests.proxy.test_transcripts import body, time_of, write_messages
 from tests.web.dashboard.pages import JSON, RIDER, bubble, field_error, reply, rows_of, text
 
 
@@ -91,3 +96,29 @@ async def test_a_closed_chat_still_takes_notes(
     assert response.status_code == 422
     assert field_error(html, "note") == "The note is empty: write something to keep"
     assert '<details class="note-panel" id="note-panel" open>' in html
+
+
+async def test_each_page_of_history_holds_the_notes_of_its_span(
+    staff_client: Client, app_runtime: Runtime, chat: ChatView
+) -> None:
+    await write_messages(app_runtime, chat, 250)  # the page shows the newest 200
+    for n, words in ((10, "Early note"), (240, "Late note")):
+        async with app_runtime.db.transaction() as session:
+            await add_note(
+                session,
+                chat.chat.public_id,
+                words,
+                author="test-admin",
+                staff_user_id=None,
+                actor="t",
+                now=time_of(n) + timedelta(milliseconds=1),
+            )
+    page = f"/chats/{chat.chat.public_id}"
+    html = await text(await staff_client.get(page))
+    assert "Late note" in html and "Early note" not in html
+    assert html.index(body(240)) < html.index("Late note") < html.index(body(241))
+    oldest_shown = re.search(r'href="[^"]*before=([^"#&]+)', html)
+    assert oldest_shown
+    older = await text(await staff_client.get(f"{page}/messages?before={oldest_shown.group(1)}"))
+    assert "Early note" in older and "Late note" not in older
+    assert older.index(body(10)) < older.index("Early note") < older.index(body(11))
