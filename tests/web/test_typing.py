@@ -110,3 +110,17 @@ async def test_the_signal_crosses_processes_through_redis(database_url: str) -> 
             await writer.send_json(START)
             heard = await receive(reader)
             assert (heard["user"], heard["state"]) == ("writer", "start")
+
+
+async def test_switching_topic_while_writing_stops_the_signal_in_the_old_chat(
+    staff_client: QuartClient, agent_client: QuartClient
+) -> None:
+    async with (
+        live(agent_client, "chat:ch_a") as reader,
+        live(staff_client, "chat:ch_a") as writer,
+    ):
+        await writer.send_json(START)
+        assert (await receive(reader))["state"] == "start"
+        await writer.send_json({"type": "subscribe", "topic": "chat:ch_b", "since": None})
+        stopped = await receive(reader)
+        assert (stopped["chat_id"], stopped["state"]) == ("ch_a", "stop")

@@ -201,6 +201,10 @@ class LiveConnection:
         if isinstance(item, Typing):
             await self._on_typing(item.state)
             return
+        if self._typing:
+            # Off to another topic: the chat it was writing in hears that it stopped.
+            self._typing = False
+            await self._signal_typing("stop")
         self._hub.listen(self, item.topic)
         self._topic = item.topic
         self._last_sent = self._position if item.since is None else item.since
