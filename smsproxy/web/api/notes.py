@@ -6,8 +6,10 @@ them."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+from quart import request
 from quart_rate_limiter import rate_limit
 from quart_schema import validate_request, validate_response
 
@@ -16,6 +18,7 @@ from ...proxy import notes, queries
 from ...proxy.notes import MAX_NOTE_LENGTH
 from .. import services
 from .base import API_LIMITS, actor, api_key_required, blueprint, current_key
+from .idempotency import idempotent
 
 
 class NoteIn(BaseModel):
@@ -64,9 +67,10 @@ async def get_chat_notes(chat_id: str) -> NotePage:
 @api_key_required
 @validate_request(NoteIn)
 @validate_response(NoteOut, 201)
-async def post_chat_note(chat_id: str, data: NoteIn) -> tuple[NoteOut, int]:
+async def post_chat_note(chat_id: str, data: NoteIn) -> tuple[Any, ...]:
     """Keep a private note on a chat for staff: it is never sent as SMS."""
-    async with services().db.transaction() as session:
+
+    async def keep(session: Any) -> tuple[dict[str, Any], int]:
         note = await notes.add_note(
             session,
             chat_id,
@@ -75,4 +79,8 @@ async def post_chat_note(chat_id: str, data: NoteIn) -> tuple[NoteOut, int]:
             staff_user_id=None,
             actor=actor(),
         )
-    return note_out(note), 201
+        return note_out(note).model_dump(mode="json"), 201
+
+    key = request.headers.get("Idempotency-Key")
+    body = {"chat_id": chat_id, "note": data.model_dump(mode="json")}
+    return await idempotent(services().db, current_key(), key, body, keep)

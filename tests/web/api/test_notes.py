@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from smsproxy.models import AuditEvent
+from smsproxy.models import AuditEvent, ChatNote
 from smsproxy.runtime import Runtime
 from tests.helpers import auth
 from tests.web.api.test_messages import new_chat
@@ -46,3 +46,19 @@ async def test_bad_notes_get_a_json_error_that_says_why(app: Quart, api_key: str
     assert unknown.status_code == 404 and "error" in await unknown.get_json()
     anonymous = await client.get(path)
     assert anonymous.status_code == 401 and "error" in await anonymous.get_json()
+
+
+async def test_a_retried_post_with_an_idempotency_key_keeps_one_note(
+    app: Quart, api_key: str, app_runtime: Runtime
+) -> None:
+    chat = await new_chat(app, api_key)
+    client = app.test_client()
+    path = f"/api/v1/chats/{chat['id']}/notes"
+    headers = {**auth(api_key), "Idempotency-Key": "note-1"}
+    first = await client.post(path, json={"body": "Call back at 5"}, headers=headers)
+    again = await client.post(path, json={"body": "Call back at 5"}, headers=headers)
+    assert (first.status_code, again.status_code) == (201, 201)
+    assert await first.get_json() == await again.get_json()
+    assert len(await rows_of(app_runtime, ChatNote)) == 1
+    other = await client.post(path, json={"body": "Something else"}, headers=headers)
+    assert other.status_code == 422 and "error" in await other.get_json()
