@@ -235,6 +235,40 @@ class Message(SQLModel, table=True):
     unrouted_chat: str | None = Field(default=None, max_length=32)
 
 
+class ChatNote(SQLModel, table=True):
+    """A private note staff wrote on a chat: shown to staff among its messages, never
+    sent as SMS, never in integration events. Its text is personal data like a
+    message's, erased with the chat's texts (retention, erasure)."""
+
+    # A chat page reads the notes beside its page of messages, as a range of this index.
+    __table_args__ = (Index("ix_chatnote_chat_time", "chat_id", "created_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(
+        default_factory=lambda: new_public_id("nt"), max_length=32, unique=True, index=True
+    )
+    chat_id: int = Field(foreign_key="chat.id")
+    staff_user_id: int | None = Field(default=None, foreign_key="staffuser.id")
+    # Who wrote it, as the page shows it: a username, or "API key <name>".
+    author: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _time(default_factory=utcnow)
+    erased_at: datetime | None = _time(default=None)
+
+
+class CannedReply(SQLModel, table=True):
+    """A snippet staff insert into the composer (admins keep the list)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    public_id: str = Field(
+        default_factory=lambda: new_public_id("cr"), max_length=32, unique=True, index=True
+    )
+    title: str = Field(max_length=100)
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _time(default_factory=utcnow)
+    updated_at: datetime = _time(default_factory=utcnow)
+
+
 class Delivery(SQLModel, table=True):
     """One SMS to one handset. This table is the outbox."""
 

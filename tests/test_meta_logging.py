@@ -24,7 +24,12 @@ pytest_plugins = ["tests.fakes.vonage_server"]
 
 PROXY = "+447700900901"
 RIDER, DRIVER, STRANGER = "+447700900321", "+447700900654", "+447700900987"
-TEXTS = ("Meet me by the blue door at noon", "Staff note about the booking", "Who is this")
+TEXTS = (
+    "Meet me by the blue door at noon",
+    "Staff note about the booking",
+    "Who is this",
+    f"Private note: the rider also uses {RIDER}",
+)
 WRONG_PASSWORD = "correct horse battery wrong"
 
 
@@ -51,6 +56,9 @@ async def run_the_main_flows(app: Quart, fake: FakeVonage) -> str:
     await csrf_post(staff, "/login", {"username": "alice", "password": WRONG_PASSWORD})
     await csrf_post(staff, "/login", {"username": "alice", "password": STAFF_PASSWORD})
     await csrf_post(staff, f"/chats/{chat_id}/messages", {"body": TEXTS[1]})
+    assert (
+        await csrf_post(staff, f"/chats/{chat_id}/notes", {"note": TEXTS[3]})
+    ).status_code == 303
 
     assert await rt.sender.drain(timeout=10) >= 3  # intros, the forward, the staff message
     for request in fake.wait_for(3):

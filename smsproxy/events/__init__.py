@@ -2,7 +2,7 @@
 published after commit to live subscribers (`broker`, `redis_broker`), and, for those
 integrations hear of, handed to `smsproxy.integrations` in their form (`integration`)."""
 
-from .broker import Broker, Event, MemoryBroker
+from .broker import Broker, Event, MemoryBroker, Signal
 from .catalog import (
     EVENT_NAMES,
     INTEGRATION_TYPES,
@@ -19,6 +19,7 @@ from .catalog import (
     MessageHeld,
     MessageRejected,
     MessageReleased,
+    NoteCreated,
     NumberChanged,
     ParticipantAdded,
     ParticipantOptedIn,
@@ -52,12 +53,14 @@ __all__ = [
     "MessageHeld",
     "MessageRejected",
     "MessageReleased",
+    "NoteCreated",
     "NumberChanged",
     "ParticipantAdded",
     "ParticipantOptedIn",
     "ParticipantOptedOut",
     "ParticipantRemoved",
     "Ping",
+    "Signal",
     "StaffSessionsEnded",
     "UnroutedUpdated",
     "WebhookEndpointsChanged",

@@ -1,11 +1,15 @@
 """Publishing committed events to live subscribers: the wire form of an event, the
 Broker protocol, and the in-process broker (RedisBroker, in `redis_broker`, puts Redis
-pub/sub in front of it across processes)."""
+pub/sub in front of it across processes).
+
+Brokers also carry signals: what live pages tell each other for a moment only
+("someone is writing"). A signal has no id, is never stored and is not replayed: a page
+that was not listening simply never hears it."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -34,11 +38,32 @@ class Event:
         return cls(record.id, record.name, record.chat_public_id, dict(record.payload))
 
 
+@dataclass(frozen=True)
+class Signal:
+    """A transient message between the live pages of one chat, in every process."""
+
+    name: str
+    chat_id: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "chat_id": self.chat_id, "data": self.data}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Signal:
+        return cls(str(raw["name"]), str(raw["chat_id"]), dict(raw["data"]))
+
+
+SignalListener = Callable[[Signal], None]
+
+
 class Broker(Protocol):
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
     async def publish(self, events: list[Event]) -> None: ...
     def subscribe(self) -> AsyncIterator[Event]: ...
+    async def signal(self, signal: Signal) -> None: ...
+    def on_signal(self, listener: SignalListener) -> Callable[[], None]: ...
 
 
 class MemoryBroker:
@@ -47,6 +72,7 @@ class MemoryBroker:
     def __init__(self, queue_size: int = 1000) -> None:
         self._queues: set[asyncio.Queue[Event | None]] = set()
         self._queue_size = queue_size
+        self._signal_listeners: set[SignalListener] = set()
 
     async def start(self) -> None:
         return None
@@ -91,3 +117,15 @@ class MemoryBroker:
     @property
     def subscriber_count(self) -> int:
         return len(self._queues)
+
+    async def signal(self, signal: Signal) -> None:
+        self.deliver_signal(signal)
+
+    def deliver_signal(self, signal: Signal) -> None:
+        for listener in list(self._signal_listeners):
+            listener(signal)
+
+    def on_signal(self, listener: SignalListener) -> Callable[[], None]:
+        """Hear every signal from now on; call the result to stop."""
+        self._signal_listeners.add(listener)
+        return lambda: self._signal_listeners.discard(listener)

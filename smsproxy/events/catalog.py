@@ -32,7 +32,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from ..models import AuthorKind, Chat, Delivery, DeliveryStatus, Message, Participant
+from ..models import (
+    AuthorKind,
+    Chat,
+    ChatNote,
+    Delivery,
+    DeliveryStatus,
+    Message,
+    Participant,
+)
 from ..phone import mask
 from .shapes import chat_resource, live_chat, participant_resource, sender, when
 
@@ -451,6 +459,24 @@ class ChatLabelled(CatalogEvent):
 
 
 @dataclass(frozen=True)
+class NoteCreated(CatalogEvent):
+    """Staff kept a private note on a chat. Staff pages only: no integration type, so
+    integrators never hear of it, and no text, which live pages fetch (the note's own
+    page fragment), so the event log never holds it."""
+
+    name: ClassVar[str] = "note.created"
+    note: ChatNote
+    chat_id: str | None
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "id": self.note.public_id,
+            "author": self.note.author,
+            "created_at": self.note.created_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True)
 class UnroutedUpdated(CatalogEvent):
     """Staff dealt with an unrouted SMS (handled, dismissed) or opened it again. Not an
     event of any chat: a chat started from it has its own chat.created."""
@@ -537,6 +563,7 @@ DomainEvent = (
     | ChatRead
     | ChatAssigned
     | ChatLabelled
+    | NoteCreated
     | UnroutedUpdated
     | ParticipantAdded
     | ParticipantRemoved
@@ -559,6 +586,7 @@ EVENT_TYPES: tuple[type[DomainEvent], ...] = (
     ChatRead,
     ChatAssigned,
     ChatLabelled,
+    NoteCreated,
     UnroutedUpdated,
     ParticipantAdded,
     ParticipantRemoved,

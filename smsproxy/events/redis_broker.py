@@ -4,6 +4,9 @@ Every process publishes its committed events to one Redis channel and runs one l
 that fans what it hears out to its local subscribers (an embedded MemoryBroker), so a
 hundred browsers on a process cost one Redis subscription.
 
+Signals (transient, never stored: "someone is writing") travel the same way on a
+channel of their own, `<channel>:signals`, through the same subscription.
+
 Redis pub/sub forgets what it could not deliver. After the listener reconnects it ends
 every local subscription: subscribers (the live WebSocket) read that as "you may have
 missed something" and catch up from the durable event log, so a Redis restart costs a
@@ -19,7 +22,7 @@ import logging
 import os
 import random
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -27,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from .broker import Event, MemoryBroker
+from .broker import Event, MemoryBroker, Signal, SignalListener
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,7 @@ class RedisBroker:
     ) -> None:
         self.url = url
         self.channel = channel
+        self.signal_channel = channel + ":signals"
         self._retry_min = retry_min_seconds
         self._retry_max = retry_max_seconds
         self._start_timeout = start_timeout_seconds
@@ -133,6 +137,20 @@ class RedisBroker:
             self._publish_failing = False
             log.warning("publishing live events to Redis works again")
 
+    async def signal(self, signal: Signal) -> None:
+        """Tell every process's pages; a signal that cannot reach Redis reaches this
+        process's pages only (it matters for seconds: nothing to catch up later)."""
+        try:
+            if self._publisher is None or not self._subscribed.is_set():
+                raise RuntimeError("no Redis subscription")
+            async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                await self._publisher.publish(self.signal_channel, json.dumps(signal.as_json()))
+        except (RedisError, OSError, RuntimeError, TimeoutError):
+            self._local.deliver_signal(signal)
+
+    def on_signal(self, listener: SignalListener) -> Callable[[], None]:
+        return self._local.on_signal(listener)
+
     def subscribe(self) -> AsyncIterator[Event]:
         """Local subscription; it is registered on the iterator's first step and ends
         when the broker stops or after a Redis reconnect (catch up from the log)."""
@@ -177,7 +195,7 @@ class RedisBroker:
         )
         pubsub: Any = client.pubsub()  # redis-py leaves PubSub.aclose untyped
         try:
-            await pubsub.subscribe(self.channel)
+            await pubsub.subscribe(self.channel, self.signal_channel)
             await self._await_confirmation(pubsub)
             if self.reconnects:
                 log.warning("Redis subscription for live events is back")
@@ -194,11 +212,12 @@ class RedisBroker:
                 await client.aclose()
 
     async def _await_confirmation(self, pubsub: Any) -> None:
+        waiting = {self.channel, self.signal_channel}
         async with asyncio.timeout(PING_SECONDS):
-            while True:
+            while waiting:
                 message = await pubsub.get_message(timeout=PING_SECONDS)
                 if message is not None and message["type"] == "subscribe":
-                    return
+                    waiting.discard(_text(message["channel"]))
 
     async def _relay(self, pubsub: Any) -> None:
         loop = asyncio.get_running_loop()
@@ -211,7 +230,10 @@ class RedisBroker:
                 heard = now
                 pinged = False
                 if message["type"] == "message":
-                    self._deliver(message["data"])
+                    if _text(message["channel"]) == self.signal_channel:
+                        self._deliver_signal(message["data"])
+                    else:
+                        self._deliver(message["data"])
                 continue
             if now - heard < PING_SECONDS:
                 continue
@@ -219,6 +241,14 @@ class RedisBroker:
                 raise ConnectionError("Redis did not answer a ping")
             await pubsub.ping()
             pinged = True
+
+    def _deliver_signal(self, raw: bytes | str) -> None:
+        try:
+            signal = Signal.from_json(json.loads(raw))
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a malformed message on Redis channel %s", self.signal_channel)
+            return
+        self._local.deliver_signal(signal)
 
     def _deliver(self, raw: bytes | str) -> None:
         try:
@@ -228,3 +258,7 @@ class RedisBroker:
             log.warning("ignored a malformed message on Redis channel %s", self.channel)
             return
         self._local.deliver([event])
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -3,11 +3,12 @@ removed or irreversibly replaced, in one transaction.
 
 Its active chats are closed first (without a goodbye: nothing more is sent to it).
 Then: its participant rows lose the number and the name staff gave; what it wrote loses
-its text and sender; SMS to it lose the text and the number; its buffered parts,
-simulated SMS and "ended" notices go; its opt-out survives as a keyed hash only
+its text and sender; SMS to it lose the text and the number; staff's notes on its
+chats lose their text; its buffered parts, simulated SMS and "ended" notices go; its
+opt-out survives as a keyed hash only
 (`optouts.forget`), so erasing someone never subscribes them again. Every spelling of
 the number (E.164, national, international, masked) is then replaced wherever it is
-still written: others' texts, the SMS they caused, event payloads, the audit log.
+still written: others' texts, the SMS they caused, notes, event payloads, the audit log.
 Idempotency replays that mention it are dropped. One audit entry records the erasure
 and its counts, never the number.
 """
@@ -29,6 +30,7 @@ from ..events.log import PENDING_KEY
 from ..models import (
     AuditEvent,
     Chat,
+    ChatNote,
     ChatStatus,
     Delivery,
     EndedNotice,
@@ -43,6 +45,7 @@ from ..models import (
 from ..phone import ERASED_NUMBER, spellings
 from . import audit
 from .chats import Templates, close_chat
+from .notes import erase_notes
 from .optout_hashes import forget
 
 log = logging.getLogger(__name__)
@@ -120,6 +123,8 @@ async def erase_number(
     )
     done.opted_out = await forget(session, number, now)
     done.other_rows = await _drop_traces(session, number)
+    # Staff's notes on the person's chats are about them: they go whole.
+    done.other_rows += await erase_notes(session, list({p.chat_id for p in people}), now)
     forms = spellings(number)
     ids_seen = {p.public_id for p in people} | {m.public_id for m in messages}
     done.other_rows += await _scrub_texts(session, forms)
@@ -171,7 +176,7 @@ def _scrub(text: str, forms: list[str]) -> str:
 async def _scrub_texts(session: AsyncSession, forms: list[str]) -> int:
     """Others' texts (and the SMS they caused, and simulated SMS) that wrote the number."""
     changed = 0
-    models: tuple[Any, ...] = (Message, Delivery, SandboxSms)
+    models: tuple[Any, ...] = (Message, Delivery, SandboxSms, ChatNote)
     for model in models:
         body = col(model.body)
         rows = (

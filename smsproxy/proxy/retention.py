@@ -2,7 +2,8 @@
 
 What people wrote goes; who wrote to whom, when, and what became of each SMS stays.
 Erased are: the messages of chats closed more than N days ago (what participants,
-staff and the system wrote, held and redacted texts alike) and the SMS they caused,
+staff and the system wrote, held and redacted texts alike), the SMS they caused and
+staff's private notes on them,
 unrouted texts older than N days and their replies, the bodies in the event log,
 buffered parts of long SMS, the sandbox's simulated SMS, and the API's idempotency
 replays (which repeat what they answered). Each step is a batch in its own short
@@ -30,6 +31,7 @@ from ..models import (
     Message,
     SandboxSms,
 )
+from .notes import erase_notes
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ async def _erase_closed_chats(db: Database, cutoff: datetime, now: datetime, bat
             .values(body="", erased_at=now)
         )
         await session.exec(update(Delivery).where(col(Delivery.chat_id).in_(ids)).values(body=""))
+        await erase_notes(session, ids, now)
         await erase_event_bodies(session, [chat.public_id for chat in chats])
         for chat in chats:
             chat.bodies_erased_at = now

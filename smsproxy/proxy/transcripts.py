@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TypeVar
 
 from sqlalchemy import and_, or_
@@ -12,7 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from ..errors import NotFound
-from ..models import Delivery, Message, Participant, StaffUser
+from ..models import ChatNote, Delivery, Message, Participant, StaffUser
+from .notes import notes_of
 from .queries import ChatView
 
 TRANSCRIPT_SIZE = 200
@@ -154,3 +156,37 @@ async def staff_names(session: AsyncSession, messages: list[Message]) -> dict[in
         select(StaffUser.id, StaffUser.username).where(col(StaffUser.id).in_(ids))
     )
     return {int(user_id): name for user_id, name in rows.all() if user_id is not None}
+
+
+@dataclass
+class NoteEntry:
+    """A private note among the messages of a transcript (`chats/_note.html`)."""
+
+    note: ChatNote
+
+    @property
+    def created_at(self) -> datetime:
+        return self.note.created_at
+
+
+async def with_notes(
+    session: AsyncSession,
+    view: ChatView,
+    entries: list[TranscriptEntry],
+    has_older: bool,
+    before: str | None,
+) -> list[TranscriptEntry | NoteEntry]:
+    """A page of messages with the notes written in its span, in time order: from its
+    oldest message (from the start, on the first page) to the message it stops before
+    (to now, on the latest), so each note is on exactly one page."""
+    since = entries[0].message.created_at if entries and has_older else None
+    until = (await _message_of(session, view, before)).created_at if before else None
+    found = await notes_of(session, view.chat, since=since, until=until)
+    merged: list[TranscriptEntry | NoteEntry] = [*entries, *(NoteEntry(n) for n in found)]
+    # Stable: a note written in the same instant as a message comes after it.
+    merged.sort(key=_time_of)
+    return merged
+
+
+def _time_of(item: TranscriptEntry | NoteEntry) -> datetime:
+    return item.created_at if isinstance(item, NoteEntry) else item.message.created_at

@@ -6,10 +6,11 @@
 // (?before=, data-latest-url set) shows that stretch only: new messages go to the latest.
 
 import { csrfFetch, elementFrom } from "./app.js";
-import { setupClosePanel, setupComposer } from "./chat-forms.js";
+import { setupClosePanel, setupComposer, setupNoteForm } from "./chat-forms.js";
 import { markDays } from "./days.js";
 import { deliveryNote, errorOf, moveRecipient } from "./deliveries.js";
 import { connectLive } from "./live.js";
+import { showTyping } from "./typing.js";
 
 const CLOSE_REASONS = {
   staff: "by staff",
@@ -41,7 +42,20 @@ function setup(page) {
     jump.hidden = true;
   };
   const bubble = (id) => scroller.querySelector(`.bubble[data-message-id="${CSS.escape(id)}"]`);
+  const noteCard = (id) => scroller.querySelector(`.note-card[data-note-id="${CSS.escape(id)}"]`);
   const olderRemain = () => scroller.querySelector('[data-role="load-older"]') !== null;
+
+  async function fragment(template, id) {
+    // One bubble or note card from the server, or null (offline, signed out, gone).
+    const url = template.replace("__ID__", encodeURIComponent(id));
+    try {
+      const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
+      if (!response.ok || response.redirected) return null;
+      return elementFrom(await response.text());
+    } catch {
+      return null;
+    }
+  }
 
   function place(element) {
     // In time order: a slow fetch for an older message must not land below a newer one.
@@ -52,15 +66,7 @@ function setup(page) {
   }
 
   async function load(id) {
-    let response;
-    try {
-      const url = page.dataset.messageUrl.replace("__ID__", encodeURIComponent(id));
-      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    } catch {
-      return;
-    }
-    if (!response.ok || response.redirected) return;
-    const fresh = elementFrom(await response.text());
+    const fresh = await fragment(page.dataset.messageUrl, id);
     if (!fresh) return;
     const existing = bubble(id);
     if (existing) {
@@ -82,20 +88,25 @@ function setup(page) {
     reportRead();
   }
 
+  async function loadNote(id) {
+    // A private note (note.created, or this page's own note form): shown where its time
+    // puts it, once, like a message.
+    if (latestUrl || noteCard(id)) return;
+    const fresh = await fragment(page.dataset.noteUrl, id);
+    if (!fresh || noteCard(id)) return;
+    const follow = atBottom();
+    place(fresh);
+    markDays(scroller);
+    if (emptyNote) emptyNote.hidden = true;
+    if (follow) toBottom();
+    else jump.hidden = false;
+  }
+
   async function refresh(id) {
     // A held message was decided: its note and buttons change, and a release brings
     // the SMS it caused. Nothing else in the bubble moves, so it is replaced whole.
-    const existing = bubble(id);
-    if (!existing) return;
-    let response;
-    try {
-      const url = page.dataset.messageUrl.replace("__ID__", encodeURIComponent(id));
-      response = await fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } });
-    } catch {
-      return;
-    }
-    if (!response.ok || response.redirected) return;
-    const fresh = elementFrom(await response.text());
+    if (!bubble(id)) return;
+    const fresh = await fragment(page.dataset.messageUrl, id);
     if (fresh) bubble(id)?.replaceWith(fresh);
   }
 
@@ -206,8 +217,10 @@ function setup(page) {
   }
   document.addEventListener("visibilitychange", reportRead);
 
-  connectLive({
+  const typingNote = document.getElementById("typing-note");
+  const live = connectLive({
     topic: `chat:${chatId}`,
+    onTyping: showTyping(typingNote),
     since: Number.isInteger(since) ? since : null,
     onEvent(event) {
       if (event.chat_id !== chatId) return; // the navigation's (unrouted SMS): shell.js
@@ -218,6 +231,7 @@ function setup(page) {
       // Reopened (here or elsewhere): the page as it is now, composer and all.
       else if (event.name === "chat.reopened" && page.dataset.status === "closed") location.reload();
       else if (event.name === "chat.assigned" || event.name === "chat.labelled") refreshTriage();
+      else if (event.name === "note.created") loadNote(data.id);
       else if (event.name === "message.released" || event.name === "message.rejected") {
         refresh(data.id);
       } else if (event.name === "participant.opted_out") showOptedOut(data.participant_id, true);
@@ -263,8 +277,8 @@ function setup(page) {
     const older = elementFrom(await response.text());
     const keep = firstVisibleBubble();
     const keepTop = keep?.getBoundingClientRect().top;
-    const fresh = [...older.querySelector('[data-role="bubbles"]').children].filter(
-      (element) => !bubble(element.dataset.messageId),
+    const fresh = [...older.querySelector('[data-role="bubbles"]').children].filter((element) =>
+      element.dataset.noteId ? !noteCard(element.dataset.noteId) : !bubble(element.dataset.messageId),
     );
     history.prepend(...fresh);
     markDays(scroller);
@@ -293,8 +307,10 @@ function setup(page) {
   markDays(scroller);
   toBottom();
 
-  if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
+  if (composer) setupComposer(composer, { schedule, loadNote, toBottom, latestUrl, live });
   setupClosePanel(document.querySelector("#chat-actions details.popover"));
+  const noteForm = document.getElementById("note-form");
+  if (noteForm) setupNoteForm(noteForm, { loadNote, toBottom, latestUrl });
 }
 
 // The extend form's date is in the browser's time zone: send its offset beside it.

@@ -6,7 +6,9 @@
 //     since: 42,                       // last event id the page was rendered with, or null
 //     onEvent: (event) => { ... },     // {id, name, chat_id, data}, once each, in order
 //     onReset: () => location.reload() // too much was missed: the default reloads
+//     onTyping: (frame) => { ... },    // a colleague on this chat is writing (or stopped)
 //   });
+//   live.send({ type: "typing", state: "start" });  // false when not connected
 //   live.close();
 //
 // Reconnects by itself (0.5 s doubling to 10 s, with jitter) and asks for everything after
@@ -87,7 +89,7 @@ function liveUrl() {
   return `${scheme}//${location.host}/live`;
 }
 
-export function connectLive({ topic, since = null, onEvent, onReset } = {}) {
+export function connectLive({ topic, since = null, onEvent, onReset, onTyping } = {}) {
   let lastId = Number.isInteger(since) ? since : null;
   let socket = null;
   let helloAt = 0;
@@ -127,6 +129,9 @@ export function connectLive({ topic, since = null, onEvent, onReset } = {}) {
       case "reset":
         if (Number.isInteger(frame.last_id)) lastId = frame.last_id;
         reset();
+        break;
+      case "typing":
+        onTyping?.(frame);
         break;
       case "error":
         console.warn("live:", frame.message);
@@ -211,6 +216,12 @@ export function connectLive({ topic, since = null, onEvent, onReset } = {}) {
   return {
     get lastId() {
       return lastId;
+    },
+    /** Send a frame now if the page is live (subscribed); returns whether it was sent. */
+    send(frame) {
+      if (!socket || !helloAt || socket.readyState !== WebSocket.OPEN) return false;
+      socket.send(JSON.stringify(frame));
+      return true;
     },
     close() {
       closed = true;

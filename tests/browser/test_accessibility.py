@@ -24,6 +24,8 @@ from playwright.async_api import Browser, BrowserContext, Page, expect
 from smsproxy.integrations.endpoints import EndpointSpec, create_endpoint
 from smsproxy.models import UnroutedState
 from smsproxy.proxy import users
+from smsproxy.proxy.canned import add_reply
+from smsproxy.proxy.notes import add_note
 from smsproxy.proxy.sandbox import text_from_handset
 from smsproxy.proxy.unrouted_inbox import set_state
 from tests.browser.conftest import (
@@ -72,7 +74,10 @@ PAGES: dict[str, list[Visit]] = {
         Visit("chats-no-match", "/chats?q=nothing-like-this&density=comfortable"),
         Visit("chats-filtered", "/chats?view=mine&sort=waiting&failed=1&density=comfortable"),
     ],
-    "dashboard.chat.get_chat_page": [Visit("chat", "/chats/{chat}")],
+    "dashboard.chat.get_chat_page": [
+        Visit("chat", "/chats/{chat}"),
+        Visit("chat-workspace", before="open_workspace"),
+    ],
     "dashboard.new_chat.get_new_chat": [Visit("new-chat", "/chats/new")],
     "dashboard.numbers.get_numbers": [Visit("numbers", "/numbers")],
     "dashboard.unrouted.get_unrouted": [
@@ -88,6 +93,7 @@ PAGES: dict[str, list[Visit]] = {
         Visit("first-login", "/account/password", who="invited"),
     ],
     "dashboard.optouts.get_opt_outs": [Visit("opt-outs", "/opt-outs")],
+    "dashboard.canned.get_canned_replies": [Visit("canned-replies", "/canned-replies")],
     "dashboard.audit.get_audit": [Visit("audit", "/audit")],
     "dashboard.reports.get_reports": [
         Visit("reports", "/reports"),
@@ -112,6 +118,8 @@ NOT_PAGES: dict[str, str] = {
     "live.connect_live": "the live WebSocket",
     "dashboard.chat.get_older_messages": "bubbles for the chat page, checked there",
     "dashboard.chat.get_message": "one bubble for the chat page, checked there",
+    "dashboard.notes.get_note": "one note card for the chat page, checked there",
+    "dashboard.canned.get_reply_options": "the composer's canned replies (JSON)",
     "dashboard.chats.get_chat_row": "one row for the chat list, checked there",
     "dashboard.chat.get_triage": "the chat page's assignee and labels panel, checked there",
     "dashboard.numbers.get_numbers_table": "the Numbers page's pool, checked there",
@@ -167,6 +175,16 @@ async def _seed(server: LiveServer) -> Seeded:
     ):
         await text_from_handset(rt.db, rt.routing, sender, proxy, text)
     async with rt.db.transaction() as session:
+        await add_note(
+            session,
+            view.chat.public_id,
+            "Alice asked for the driver's name",
+            author="axe",
+            staff_user_id=None,
+            actor="axe",
+        )
+        await add_reply(session, "Address confirmation", "Is the address right?", actor="axe")
+    async with rt.db.transaction() as session:
         await users.create_user(session, INVITED, INVITED_PASSWORD, "agent", one_time=True)
         from smsproxy.proxy.unrouted_inbox import list_unrouted
 
@@ -206,7 +224,19 @@ async def add_endpoint(page: Page, scheme: str) -> None:
     await expect(page.locator("#new-secret")).to_be_visible()
 
 
+async def open_workspace(page: Page, scheme: str) -> None:
+    """The chat page's composer in its note mode, its canned replies listed."""
+    await page.goto("/chats")
+    await page.locator("a.inbox-link").first.click()
+    await page.locator("#composer").get_by_label("Private note — not sent").check()
+    composer = page.get_by_role("textbox", name="Message")
+    await composer.fill("")
+    await composer.press_sequentially("/")
+    await expect(page.get_by_role("listbox", name="Canned replies")).to_be_visible()
+
+
 STEPS: dict[str, Callable[[Page, str], Awaitable[None]]] = {
+    "open_workspace": open_workspace,
     "create_key": create_key,
     "add_staff": add_staff,
     "add_endpoint": add_endpoint,

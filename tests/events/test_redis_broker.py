@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from redis.asyncio import Redis
 
-from smsproxy.events import Event
+from smsproxy.events import Event, Signal
 from smsproxy.events.redis_broker import RedisBroker
 from tests.conftest import REDIS_URL, need_service
 
@@ -248,3 +248,44 @@ async def test_stop_ends_local_subscriptions(make_broker: Callable[..., RedisBro
     async with asyncio.timeout(5):
         await collector.ended.wait()
     assert not broker.subscribed
+
+
+async def test_signals_reach_every_process_once_and_stay_apart_from_events(
+    make_broker: Callable[..., RedisBroker],
+) -> None:
+    one, two = make_broker(), make_broker()
+    await one.start()
+    await two.start()
+    heard: dict[str, list[Signal]] = {"one": [], "two": []}
+    one.on_signal(heard["one"].append)
+    stop_two = two.on_signal(heard["two"].append)
+    events_heard = Collector(two)
+    await events_heard.start()
+
+    typing = Signal("typing", "ch_1", {"user_id": 1, "user": "alice", "state": "start"})
+    await one.signal(typing)
+    async with asyncio.timeout(5):
+        while not (heard["one"] and heard["two"]):
+            await asyncio.sleep(0.01)
+    await one.publish([event(1)])
+    assert await events_heard.wait_for(1) == [event(1)]  # events stay events
+    assert heard == {"one": [typing], "two": [typing]}  # once each, the publisher too
+    stop_two()
+    await one.signal(typing)
+    async with asyncio.timeout(5):
+        while len(heard["one"]) < 2:
+            await asyncio.sleep(0.01)
+    assert len(heard["two"]) == 1  # no longer listening
+    await events_heard.stop()
+
+
+async def test_a_signal_without_redis_reaches_this_process() -> None:
+    broker = RedisBroker(
+        "redis://127.0.0.1:1/0", channel="smsproxy:test:down", start_timeout_seconds=0.1
+    )
+    await broker.start()
+    heard: list[Signal] = []
+    broker.on_signal(heard.append)
+    await broker.signal(Signal("typing", "ch_1", {"state": "stop"}))
+    assert heard == [Signal("typing", "ch_1", {"state": "stop"})]
+    await broker.stop()

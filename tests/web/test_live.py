@@ -303,11 +303,12 @@ async def test_idle_socket_gets_pings(client: QuartClient, hub: LiveHub) -> None
     ("frame", "message"),
     [
         ("not json", "frame is not valid JSON"),
-        ("[1, 2]", 'the only frame a client sends is {"type": "subscribe", ...}'),
+        ("[1, 2]", 'a client sends {"type": "subscribe", ...} or {"type": "typing", ...}'),
         (
             '{"type": "publish"}',
-            'the only frame a client sends is {"type": "subscribe", ...}',
+            'a client sends {"type": "subscribe", ...} or {"type": "typing", ...}',
         ),
+        ('{"type": "typing", "state": "maybe"}', 'a typing frame\'s state is "start" or "stop"'),
         ('{"type": "subscribe", "topic": "chat:"}', 'topic must be "chats", "all" or'),
         ('{"type": "subscribe", "topic": "chat:a b"}', 'topic must be "chats", "all" or'),
         ('{"type": "subscribe", "topic": "everything"}', 'topic must be "chats", "all" or'),

@@ -51,6 +51,7 @@ class World:
     message_ids: list[str] = field(default_factory=list)
     endpoint_id: str = ""
     unrouted_id: str = ""
+    note_id: str = ""
 
 
 def vonage_settings(database_url: str) -> Settings:
@@ -115,6 +116,11 @@ async def build_world(app: Quart, admin: Client, key: str) -> tuple[World, list[
     )
     await keep(await csrf_post(admin, f"/chats/{chat_id}/messages", {"body": "Staff here"}))
     await keep(await csrf_post(admin, f"/chats/{chat_id}/messages", {"body": ""}))  # an error page
+    note = await keep(
+        await client.post(
+            f"/api/v1/chats/{chat_id}/notes", json={"body": "Rider is a regular"}, headers=auth(key)
+        )
+    )
     message = {"body": "From the API", "to": "all"}
     await keep(
         await client.post(f"/api/v1/chats/{chat_id}/messages", json=message, headers=auth(key))
@@ -124,6 +130,7 @@ async def build_world(app: Quart, admin: Client, key: str) -> tuple[World, list[
         messages = (await session.exec(select(Message))).all()
     world = World(chat_id, closed_id)
     world.endpoint_id = (await endpoint.get_json())["id"]
+    world.note_id = (await note.get_json())["id"]
     world.message_ids = [m.public_id for m in messages if m.chat_id is not None]
     world.unrouted_id = next(m.public_id for m in messages if m.chat_id is None)
     return world, answers
@@ -138,6 +145,8 @@ def values_for(rule: Rule, world: World) -> list[dict[str, str]]:
         return [{"chat_id": world.chat_id}, {"chat_id": world.closed_chat_id}]
     if names == {"chat_id", "message_id"}:
         return [{"chat_id": world.chat_id, "message_id": m} for m in world.message_ids[:6]]
+    if names == {"chat_id", "note_id"}:
+        return [{"chat_id": world.chat_id, "note_id": world.note_id}]
     if names == {"message_id"} and rule.rule.startswith("/unrouted/"):
         return [{"message_id": world.unrouted_id}]
     if names == {"endpoint_id"}:

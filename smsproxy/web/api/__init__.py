@@ -9,6 +9,7 @@ from . import (  # noqa: F401  (each registers its routes)
     chats,
     holds,
     messages,
+    notes,
     numbers,
     optouts,
     participants,

@@ -1,4 +1,5 @@
-"""One chat: its transcript as bubbles, the participants, a staff message box, closing."""
+"""One chat: its transcript as bubbles (and staff's notes), the participants, a staff
+message box, closing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from ...proxy.assignment import assignable_staff, username_of
 from ...proxy.chats import close_chat as close_chat_rule
 from ...proxy.labels import labels_of
 from ...proxy.messages import MAX_BODY_LENGTH, TO_ALL, send_staff_message
+from ...proxy.notes import MAX_NOTE_LENGTH, add_note
 from ...proxy.queries import ChatView, get_chat
 from .. import services
 from ..guards import staff_required
@@ -52,6 +54,7 @@ async def render_chat(
         view = await get_chat(session, chat_id)
         entries, has_older = await transcripts.recent_transcript(session, view, before=before)
         names = await transcripts.staff_names(session, [e.message for e in entries])
+        items = await transcripts.with_notes(session, view, entries, has_older, before)
         # The highest id shown, not the last bubble's: two messages written at once can
         # take ids in the other order than their times.
         newest = max((e.message.id or 0 for e in entries), default=0)
@@ -63,6 +66,7 @@ async def render_chat(
         view=view,
         chat=view.chat,
         entries=entries,
+        items=items,
         has_older=has_older,
         before=before,
         staff_names=names,
@@ -70,6 +74,7 @@ async def render_chat(
         errors=errors or {},
         typed=typed or {},
         max_body=MAX_BODY_LENGTH,
+        max_note=MAX_NOTE_LENGTH,
         last_event_id=position,
         is_active=view.chat.status == ChatStatus.active,
         revealed=revealed or {},
@@ -124,10 +129,12 @@ async def get_older_messages(chat_id: str) -> Any:
         view = await get_chat(session, chat_id)
         entries, has_older = await transcripts.recent_transcript(session, view, before=before)
         names = await transcripts.staff_names(session, [e.message for e in entries])
+        items = await transcripts.with_notes(session, view, entries, has_older, before)
     html = await render_template(
         "chats/_older.html",
         chat=view.chat,
         entries=entries,
+        items=items,
         has_older=has_older,
         staff_names=names,
         people=_people(view),
@@ -159,6 +166,9 @@ async def post_message(chat_id: str) -> Any:
     staff = await signed_in()
     form = await request.form
     body = form.get("body", "")
+    if form.get("mode") == "note":
+        # The composer's other mode: the text is a private note, never sent.
+        return await keep_note(chat_id, body, field="body")
     to = form.get("to", TO_ALL) or TO_ALL
     try:
         async with services().db.transaction() as session:
@@ -185,6 +195,33 @@ async def post_message(chat_id: str) -> Any:
     count = len(sent.deliveries)
     await flash(f"Message sent to {count} participant{'s' if count != 1 else ''}.", "success")
     return redirect(url_for(".get_chat_page", chat_id=chat_id), 303)
+
+
+async def keep_note(chat_id: str, body: str, *, field: str) -> Any:
+    """Keep a note from a form whose text field is `field`: "body" for the composer in
+    its note mode, "note" for the closed chat's note form."""
+    staff = await signed_in()
+    try:
+        async with services().db.transaction() as session:
+            note = await add_note(
+                session,
+                chat_id,
+                body,
+                author=staff.username,
+                staff_user_id=staff.id,
+                actor=actor_of(staff),
+            )
+    except ProxyError as error:
+        if fetch_wants_json():
+            return json_form_error({field: error.message}, error.status)
+        typed = {"body": body, "mode": "note"} if field == "body" else {"note": body}
+        return await render_chat(
+            chat_id, errors={field: error.message}, typed=typed, status=error.status
+        )
+    if fetch_wants_json():
+        return {"note_id": note.public_id}, 201
+    await flash("Note kept. Only staff see it: it was not sent.", "success")
+    return redirect(url_for("dashboard.chat.get_chat_page", chat_id=chat_id), 303)
 
 
 @blueprint.post("/chats/<chat_id>/close")

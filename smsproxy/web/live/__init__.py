@@ -23,6 +23,15 @@ Protocol, JSON text frames on `/live` (staff login and a same-site Origin requir
     server: {"type": "reset", "last_id": N}
         More than 500 events were missed, or S is newer than anything here: reload the
         page. Live events after N, the newest id, keep coming.
+    client: {"type": "typing", "state": "start" | "stop"}
+        The staff member is writing in the composer of the chat this socket follows
+        ("chat:<id>" topics only), or stopped. Sent at most every 2 s while typing; the
+        server drops faster ones. Never stored.
+    server: {"type": "typing", "chat_id": ..., "user_id": ..., "user": "<username>",
+             "state": "start" | "stop"}
+        A colleague on this chat is writing (or stopped), from any process. Not sent to
+        the colleague's own sockets; no id, not replayed. A page shows it for a few
+        seconds after the last "start" unless a "stop" comes first.
     server: {"type": "ping"}
         After 20 s without any other frame, to keep proxies from closing the socket.
     server: {"type": "error", "message": "..."}
@@ -79,7 +88,7 @@ async def connect_live() -> None:
     svc = services()
     staff = await current_staff()
     assert staff is not None
-    login = Login(staff.id, current_user.auth_id)
+    login = Login(staff.id, current_user.auth_id, staff.username)
     async with svc.db.read() as session:
         position = await last_event_id(session)
     await LiveConnection(live_hub(), svc.db, position, login).run()

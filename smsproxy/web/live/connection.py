@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -11,10 +12,10 @@ from typing import Any
 from quart import websocket
 
 from ...db import Database
-from ...events import events_since, last_event_id
+from ...events import Signal, events_since, last_event_id
 from ..guards import load_staff
 from .hub import CLOSE_RESTART, LiveHub
-from .protocol import UNREAD_NAMES, BadFrame, Subscribe, Topic, parse_frame
+from .protocol import TYPING, UNREAD_NAMES, BadFrame, Subscribe, Topic, Typing, parse_frame
 
 REPLAY_LIMIT = 500  # matching events a replay sends before asking the page to reload
 SCAN_LIMIT = 5000  # log rows a replay reads looking for matches
@@ -24,6 +25,10 @@ MAX_PENDING_FRAMES = 16
 # Frames queued for a socket that is slower than the events: past this it is cut off
 # from the feed and catches up from the log once it has room (or is asked to reload).
 MAX_QUEUED_EVENTS = 1000
+# "Someone is writing": at most one "start" per socket this often (the page sends one
+# every 2 s while its person types); signals beyond a short queue are dropped.
+TYPING_MIN_SECONDS = 1.5
+MAX_QUEUED_SIGNALS = 32
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,7 @@ class Login:
 
     user_id: int
     auth_id: str | None
+    username: str = ""
 
     async def ended(self) -> bool:
         return await load_staff(self.auth_id) is None
@@ -47,8 +53,11 @@ class LiveConnection:
         self._db = db
         self._position = position
         self._wake = asyncio.Event()
-        self._inbox: deque[Subscribe | BadFrame] = deque()
+        self._inbox: deque[Subscribe | Typing | BadFrame] = deque()
         self._outbox: deque[tuple[int, str]] = deque()
+        self._signals: deque[str] = deque()
+        self._typing_at: float | None = None  # when the last "start" went out
+        self._typing = False
         self._behind = False
         self._login_changed = False
         self._close_code: int | None = None
@@ -74,6 +83,11 @@ class LiveConnection:
         self._outbox.append((event_id, frame))
         self._wake.set()
 
+    def offer_signal(self, frame: str) -> None:
+        if len(self._signals) < MAX_QUEUED_SIGNALS:
+            self._signals.append(frame)
+            self._wake.set()
+
     def fall_behind(self) -> None:
         self._behind = True
         self._outbox.clear()
@@ -98,6 +112,10 @@ class LiveConnection:
                 await websocket.close(self._close_code)
         finally:
             self._hub.discard(self)
+            if self._typing:
+                # The page went while its person was writing: colleagues stop seeing it.
+                with contextlib.suppress(Exception):
+                    await self._signal_typing("stop")
             self.finished.set()
 
     async def _serve(self) -> bool:
@@ -160,12 +178,14 @@ class LiveConnection:
                 self._last_sent = event_id
                 self._position = max(self._position, event_id)
                 await self._send_text(frame)
+        while self._signals and self._close_code is None:
+            await self._send_text(self._signals.popleft())
 
     async def _receive(self) -> None:
         while True:
             raw = await websocket.receive()
             try:
-                item: Subscribe | BadFrame = parse_frame(raw)
+                item: Subscribe | Typing | BadFrame = parse_frame(raw)
             except BadFrame as error:
                 item = error
             if len(self._inbox) >= MAX_PENDING_FRAMES:
@@ -174,16 +194,42 @@ class LiveConnection:
             self._inbox.append(item)
             self._wake.set()
 
-    async def _on_frame(self, item: Subscribe | BadFrame) -> None:
+    async def _on_frame(self, item: Subscribe | Typing | BadFrame) -> None:
         if isinstance(item, BadFrame):
             await self._send({"type": "error", "message": str(item)})
             return
+        if isinstance(item, Typing):
+            await self._on_typing(item.state)
+            return
+        if self._typing:
+            # Off to another topic: the chat it was writing in hears that it stopped.
+            self._typing = False
+            await self._signal_typing("stop")
         self._hub.listen(self, item.topic)
         self._topic = item.topic
         self._last_sent = self._position if item.since is None else item.since
         self._outbox.clear()
         self._behind = False
         await self._replay()
+
+    async def _on_typing(self, state: str) -> None:
+        if self._topic is None or self._topic.chat_id is None:
+            await self._send({"type": "error", "message": "typing needs a chat:<id> topic"})
+            return
+        now = asyncio.get_running_loop().time()
+        if state == "start":
+            if self._typing_at is not None and now - self._typing_at < TYPING_MIN_SECONDS:
+                return
+            self._typing_at = now
+        elif not self._typing:
+            return  # nothing was said to stop
+        self._typing = state == "start"
+        await self._signal_typing(state)
+
+    async def _signal_typing(self, state: str) -> None:
+        assert self._topic is not None and self._topic.chat_id is not None
+        data = {"user_id": self.login.user_id, "user": self.login.username, "state": state}
+        await self._hub.signal(Signal(TYPING, self._topic.chat_id, data))
 
     async def _replay(self) -> None:
         assert self._topic is not None

@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from ...db import Database
-from ...events import Broker, Event, StaffSessionsEnded
+from ...events import Broker, Event, Signal, StaffSessionsEnded
 from ...events.ordered import OrderedFeed
 from .protocol import LIST_EVENTS, Topic, is_inbox_event, is_unread_event
 
@@ -32,6 +32,7 @@ class LiveConnection(Protocol):
     @property
     def user_id(self) -> int: ...
     def offer(self, event_id: int, frame: str) -> None: ...
+    def offer_signal(self, frame: str) -> None: ...
     def fall_behind(self) -> None: ...
     def check_login(self) -> None: ...
     def close(self, code: int = CLOSE_RESTART) -> None: ...
@@ -47,6 +48,8 @@ class LiveHub:
         self._topics: dict[LiveConnection, Topic] = {}
         self._feed: OrderedFeed | None = None
         self._task: asyncio.Task[None] | None = None
+        self._broker: Broker | None = None
+        self._unlisten: Callable[[], None] | None = None
 
     def __len__(self) -> int:
         return len(self._connections)
@@ -59,10 +62,15 @@ class LiveHub:
         """Follow the broker (once per process, for every socket)."""
         if self._task is not None:
             return
+        self._broker = broker
+        self._unlisten = broker.on_signal(self.relay_signal)
         self._feed = OrderedFeed(broker, db, self.fan_out, self.lost_track)
         self._task = asyncio.create_task(self._feed.run(), name="live-feed")
 
     async def stop(self) -> None:
+        if self._unlisten is not None:
+            self._unlisten()
+            self._unlisten = None
         await self.close_all()
         if self._task is not None:
             self._task.cancel()
@@ -117,6 +125,25 @@ class LiveHub:
                 if topic.chat_id is not None and topic.chat_id != event.chat_id:
                     found.extend(listeners)
         return found
+
+    async def signal(self, signal: Signal) -> None:
+        """Send a signal to the pages of its chat in every process (through the broker)."""
+        if self._broker is not None:
+            await self._broker.signal(signal)
+        else:
+            self.relay_signal(signal)
+
+    def relay_signal(self, signal: Signal) -> None:
+        """A signal heard from the broker: to this process's sockets on its chat, except
+        those of the staff member it is about."""
+        listeners = self._by_topic.get(Topic("chat", signal.chat_id), ())
+        about = signal.data.get("user_id")
+        targets = [connection for connection in listeners if connection.user_id != about]
+        if not targets:
+            return
+        frame = json.dumps({"type": signal.name, "chat_id": signal.chat_id, **signal.data})
+        for connection in targets:
+            connection.offer_signal(frame)
 
     def _sessions_ended(self, event: Event) -> None:
         user_id = event.data.get("user_id")

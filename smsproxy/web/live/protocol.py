@@ -77,6 +77,18 @@ class Subscribe:
     since: int | None
 
 
+# A staff member is writing in the composer of the chat their socket follows, or
+# stopped ("stop": sent, cleared, or idle for a few seconds). Relayed to the other
+# staff on that chat, in every process, as a signal: never stored.
+TYPING = "typing"
+TYPING_STATES = ("start", "stop")
+
+
+@dataclass(frozen=True)
+class Typing:
+    state: str
+
+
 def parse_topic(raw: Any) -> Topic:
     if raw in ("chats", "all"):
         return Topic(raw)
@@ -87,15 +99,19 @@ def parse_topic(raw: Any) -> Topic:
     raise BadFrame('topic must be "chats", "all" or "chat:<chat id>"')
 
 
-def parse_frame(raw: str | bytes) -> Subscribe:
+def parse_frame(raw: str | bytes) -> Subscribe | Typing:
     if not isinstance(raw, str):
         raise BadFrame("frames must be JSON text")
     try:
         frame = json.loads(raw)
     except ValueError:
         raise BadFrame("frame is not valid JSON") from None
+    if isinstance(frame, dict) and frame.get("type") == TYPING:
+        if frame.get("state") not in TYPING_STATES:
+            raise BadFrame('a typing frame\'s state is "start" or "stop"')
+        return Typing(frame["state"])
     if not isinstance(frame, dict) or frame.get("type") != "subscribe":
-        raise BadFrame('the only frame a client sends is {"type": "subscribe", ...}')
+        raise BadFrame('a client sends {"type": "subscribe", ...} or {"type": "typing", ...}')
     since = frame.get("since")
     if since is not None and (type(since) is not int or since < 0):
         raise BadFrame("since must be the id of the last event handled (an integer) or null")
