@@ -8,6 +8,7 @@ from sqlmodel import SQLModel
 
 from smsproxy import models  # noqa: F401  (registers the tables)
 from smsproxy.db import create_engine
+from smsproxy.migrate import described_by_models
 
 config = context.config
 target_metadata = SQLModel.metadata
@@ -19,6 +20,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=lambda name, kind, _parent: described_by_models(name, kind),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,209 @@
+"""Searching every chat's messages: by the words of their text, or by a phone number.
+
+A query that reads as a phone number someone in a chat has (as a participant's real
+number or their proxy number), however it is typed ("07700 900001", "+44 7700
+900001", "447700900001"), finds the messages of those chats. Anything else is a
+search of the texts' words (see search_text.py), through the full-text index the
+migration 0011_message_search builds: FTS5 on SQLite, a GIN index on PostgreSQL.
+
+Hits are newest first by message id (the order messages were recorded in), which
+both indexes can walk from the newest match down, so a common word's first page
+costs as little as a rare word's. Erased texts are empty, and so never match.
+Queries are personal data (a number, a name): never logged above DEBUG.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, or_, text
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from ..errors import InvalidNumber, InvalidQuery
+from ..models import AuthorKind, Chat, ChatStatus, Message, Participant
+from ..phone import mask, parse_number
+from .search_text import (
+    MAX_QUERY_LENGTH,
+    Snippet,
+    fts5_match,
+    query_words,
+    snippet,
+    tsquery,
+)
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 25
+_NEWEST = 2**31 - 1  # the largest message id (an INTEGER on PostgreSQL): the first page
+
+_SQLITE_WORDS = text(
+    "SELECT message.id FROM message_search"
+    " CROSS JOIN message ON message.id = message_search.rowid"  # the index walks first
+    " WHERE message_search MATCH :match AND message.chat_id IS NOT NULL"
+    " AND message_search.rowid < :before"
+    " ORDER BY message_search.rowid DESC LIMIT :limit"
+)
+# The expression is the index's (migration 0011), word for word, or the index is unused.
+_POSTGRES_WORDS = text(
+    "SELECT id FROM message"
+    " WHERE to_tsvector('simple', body) @@ to_tsquery('simple', :match)"
+    " AND chat_id IS NOT NULL AND id < :before"
+    " ORDER BY id DESC LIMIT :limit"
+)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message_id: str
+    chat_id: str
+    chat_reference: str | None
+    chat_status: ChatStatus
+    direction: str  # "inbound" (a participant wrote it) or "outbound" (staff, system)
+    author: str  # the participant's name, "Staff" or "System"
+    author_number: str | None  # the participant's real number, masked
+    sent_at: datetime
+    snippet: Snippet
+
+
+@dataclass(frozen=True)
+class SearchResults:
+    hits: list[SearchHit]
+    next_cursor: str | None
+    number: str | None  # the number searched for, masked; None for a search by words
+
+
+async def search_messages(
+    session: AsyncSession,
+    query: str,
+    *,
+    default_region: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> SearchResults:
+    """Messages in chats matching `query`, newest first, a page at a time (`cursor` is
+    the `next_cursor` of the page before). InvalidQuery when there is nothing to find."""
+    query = query.strip()
+    if len(query) > MAX_QUERY_LENGTH:
+        raise InvalidQuery(f"A search can be at most {MAX_QUERY_LENGTH} characters long", field="q")
+    before = _decode_cursor(cursor) if cursor else _NEWEST
+    number = await _known_number(session, query, default_region)
+    words = [] if number else query_words(query)
+    if number is None and not words:
+        raise InvalidQuery("Type a word or a phone number to search for", field="q")
+    log.debug("searching messages for %r", query)
+    if number is not None:
+        ids = await _ids_by_number(session, number, before, limit + 1)
+    else:
+        ids = await _ids_by_words(session, words, before, limit + 1)
+    next_cursor = _encode_cursor(ids[limit - 1]) if len(ids) > limit else None
+    hits = await _hits(session, ids[:limit], words)
+    return SearchResults(hits, next_cursor, mask(number) if number else None)
+
+
+async def _known_number(session: AsyncSession, query: str, region: str | None) -> str | None:
+    """The E.164 form of a query that is a number somebody in a chat has, else None."""
+    try:
+        number = parse_number(query, region)
+    except InvalidNumber:
+        return None
+    found = await session.exec(
+        select(Participant.id)
+        .where(or_(col(Participant.real_number) == number, col(Participant.proxy_number) == number))
+        .limit(1)
+    )
+    return number if found.first() is not None else None
+
+
+async def _ids_by_number(session: AsyncSession, number: str, before: int, limit: int) -> list[int]:
+    chats = select(Participant.chat_id).where(
+        or_(col(Participant.real_number) == number, col(Participant.proxy_number) == number)
+    )
+    found = await session.exec(
+        select(Message.id)
+        .where(
+            col(Message.chat_id).in_(chats),
+            col(Message.erased_at).is_(None),
+            col(Message.id) < before,
+        )
+        .order_by(col(Message.id).desc())
+        .limit(limit)
+    )
+    return [int(message_id) for message_id in found.all() if message_id is not None]
+
+
+async def _ids_by_words(
+    session: AsyncSession, words: list[str], before: int, limit: int
+) -> list[int]:
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    statement = _SQLITE_WORDS if sqlite else _POSTGRES_WORDS
+    match = fts5_match(words) if sqlite else tsquery(words)
+    found = await session.exec(  # type: ignore[call-overload]
+        statement.bindparams(
+            bindparam("match", match), bindparam("before", before), bindparam("limit", limit)
+        )
+    )
+    return [int(row[0]) for row in found.all()]
+
+
+async def _hits(session: AsyncSession, ids: list[int], words: list[str]) -> list[SearchHit]:
+    if not ids:
+        return []
+    rows = await session.exec(
+        select(Message, Chat)
+        .join(Chat, col(Chat.id) == col(Message.chat_id))
+        .where(col(Message.id).in_(ids))
+    )
+    found = {message.id: (message, chat) for message, chat in rows.all()}
+    authors = {m.participant_id for m, _ in found.values() if m.participant_id is not None}
+    people = {
+        p.id: p
+        for p in (
+            await session.exec(select(Participant).where(col(Participant.id).in_(authors)))
+        ).all()
+    }
+    hits = []
+    for message_id in ids:
+        if message_id not in found:
+            continue  # deleted between the two reads
+        message, chat = found[message_id]
+        author = people.get(message.participant_id)
+        inbound = message.author_kind == AuthorKind.participant
+        hits.append(
+            SearchHit(
+                message_id=message.public_id,
+                chat_id=chat.public_id,
+                chat_reference=chat.reference,
+                chat_status=chat.status,
+                direction="inbound" if inbound else "outbound",
+                author=_author_name(message, author),
+                author_number=mask(author.real_number) if author else None,
+                sent_at=message.created_at,
+                snippet=snippet(message.body, words),
+            )
+        )
+    return hits
+
+
+def _author_name(message: Message, author: Participant | None) -> str:
+    if author is not None:
+        return author.display_name
+    return "Staff" if message.author_kind == AuthorKind.staff else "System"
+
+
+def _encode_cursor(message_id: int) -> str:
+    return base64.urlsafe_b64encode(f"m{message_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        raw = ""
+    if not re.fullmatch(r"m[0-9]{1,10}", raw) or int(raw[1:]) > _NEWEST:
+        raise InvalidQuery("That page link is not valid any more", field="cursor")
+    return int(raw[1:])
