@@ -128,6 +128,46 @@ async def recent_transcript(
     return await entries_for(session, view, messages), has_older
 
 
+async def transcript_around(
+    session: AsyncSession, view: ChatView, public_id: str, limit: int = TRANSCRIPT_SIZE
+) -> tuple[list[TranscriptEntry], bool, bool]:
+    """Up to `limit` messages around one (a search hit), oldest first: about half after
+    it, the rest up to and including it. Returns them, and whether older and newer ones
+    exist beyond them."""
+    anchor = await _message_of(session, view, public_id)
+    after = or_(
+        col(Message.created_at) > anchor.created_at,
+        and_(col(Message.created_at) == anchor.created_at, col(Message.id) > anchor.id),
+    )
+    in_chat = col(Message.chat_id) == view.chat.id
+    half = limit // 2
+    newer = list(
+        (
+            await session.exec(
+                select(Message)
+                .where(in_chat, after)
+                .order_by(col(Message.created_at), col(Message.id))
+                .limit(half + 1)
+            )
+        ).all()
+    )
+    has_newer = len(newer) > half
+    newer = newer[:half]
+    older = list(
+        (
+            await session.exec(
+                select(Message)
+                .where(in_chat, ~after)
+                .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+                .limit(limit - len(newer) + 1)
+            )
+        ).all()
+    )
+    has_older = len(older) > limit - len(newer)
+    messages = list(reversed(older[: limit - len(newer)])) + newer
+    return await entries_for(session, view, messages), has_older, has_newer
+
+
 async def _message_of(session: AsyncSession, view: ChatView, public_id: str) -> Message:
     query = select(Message).where(
         col(Message.chat_id) == view.chat.id, col(Message.public_id) == public_id

@@ -262,7 +262,16 @@ function setup(page) {
     scroller.focus();
   });
   markDays(scroller);
-  toBottom();
+  // Opened from a search hit: that message, in the middle of the view, not the newest.
+  const found = page.dataset.foundId ? bubble(page.dataset.foundId) : null;
+  if (found) {
+    scroller.scrollTop +=
+      found.getBoundingClientRect().top -
+      scroller.getBoundingClientRect().top -
+      (scroller.clientHeight - found.offsetHeight) / 2;
+  } else {
+    toBottom();
+  }
 
   if (composer) setupComposer(composer, { schedule, toBottom, latestUrl });
   setupClosePanel(document.querySelector("#chat-actions details.popover"));

@@ -13,6 +13,7 @@ from . import (  # noqa: F401  (each registers its routes)
     optouts,
     participants,
     reveal,
+    search,
     unrouted,
     webhook_deliveries,
     webhooks,

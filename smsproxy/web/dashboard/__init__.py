@@ -19,6 +19,7 @@ from . import (
     optouts,
     reveal,
     sandbox,
+    search,
     staff,
     unrouted,
 )
@@ -33,6 +34,7 @@ for _area in (
     numbers,
     unrouted,
     optouts,
+    search,
     sandbox,
     keys,
     integrations,
