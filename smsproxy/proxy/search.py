@@ -39,6 +39,7 @@ from .search_text import (
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 25
+MANY_CHATS = 200  # a number in more chats than this is searched newest message first
 _NEWEST = 2**31 - 1  # the largest message id (an INTEGER on PostgreSQL): the first page
 
 _SQLITE_WORDS = text(
@@ -120,16 +121,37 @@ async def _known_number(session: AsyncSession, query: str, region: str | None) -
 
 
 async def _ids_by_number(session: AsyncSession, number: str, before: int, limit: int) -> list[int]:
-    chats = select(Participant.chat_id).where(
-        or_(col(Participant.real_number) == number, col(Participant.proxy_number) == number)
+    """Messages with text (erased ones have none) of the chats this number is in.
+
+    A person is in a few chats: their messages are read chat by chat (an index range
+    each) and sorted. A proxy number may carry thousands: then messages are read newest
+    first, each checked against those chats, which finds a page after a few hundred. The
+    `+ 0` keeps the chat index out of that plan on both databases."""
+    chats = list(
+        (
+            await session.exec(
+                select(Participant.chat_id)
+                .where(
+                    or_(
+                        col(Participant.real_number) == number,
+                        col(Participant.proxy_number) == number,
+                    )
+                )
+                .distinct()
+                .limit(MANY_CHATS + 1)
+            )
+        ).all()
     )
+    if len(chats) > MANY_CHATS:
+        people = select(Participant.chat_id).where(
+            or_(col(Participant.real_number) == number, col(Participant.proxy_number) == number)
+        )
+        in_chats = (col(Message.chat_id) + 0).in_(people)
+    else:
+        in_chats = col(Message.chat_id).in_(chats)
     found = await session.exec(
         select(Message.id)
-        .where(
-            col(Message.chat_id).in_(chats),
-            col(Message.erased_at).is_(None),
-            col(Message.id) < before,
-        )
+        .where(in_chats, col(Message.body) != "", col(Message.id) < before)
         .order_by(col(Message.id).desc())
         .limit(limit)
     )
