@@ -25,6 +25,7 @@ from smsproxy.integrations.endpoints import EndpointSpec, create_endpoint
 from smsproxy.models import UnroutedState
 from smsproxy.proxy import users
 from smsproxy.proxy.sandbox import text_from_handset
+from smsproxy.proxy.search import search_messages
 from smsproxy.proxy.unrouted_inbox import set_state
 from tests.browser.conftest import (
     ALICE,
@@ -71,7 +72,10 @@ PAGES: dict[str, list[Visit]] = {
         Visit("chats-compact", "/chats?density=compact"),
         Visit("chats-no-match", "/chats?q=nothing-like-this&density=comfortable"),
     ],
-    "dashboard.chat.get_chat_page": [Visit("chat", "/chats/{chat}")],
+    "dashboard.chat.get_chat_page": [
+        Visit("chat", "/chats/{chat}"),
+        Visit("chat-search-hit", "/chats/{chat}?around={message}#msg-{message}"),
+    ],
     "dashboard.new_chat.get_new_chat": [Visit("new-chat", "/chats/new")],
     "dashboard.numbers.get_numbers": [Visit("numbers", "/numbers")],
     "dashboard.unrouted.get_unrouted": [
@@ -87,6 +91,12 @@ PAGES: dict[str, list[Visit]] = {
         Visit("first-login", "/account/password", who="invited"),
     ],
     "dashboard.optouts.get_opt_outs": [Visit("opt-outs", "/opt-outs")],
+    "dashboard.search.get_search": [
+        Visit("search", "/search?q=entrance"),
+        Visit("search-start", "/search"),
+        Visit("search-no-match", "/search?q=nothing-like-this"),
+        Visit("search-refused", "/search?q=%22*%22"),
+    ],
     "dashboard.audit.get_audit": [Visit("audit", "/audit")],
     "dashboard.integrations.get_integrations": [
         Visit("integrations", "/integrations"),
@@ -143,6 +153,7 @@ async def test_every_get_route_is_a_checked_page_or_says_why_not(
 class Seeded:
     chat: str
     endpoint: str
+    message: str  # one of the chat's messages, as a search hit links to it
 
 
 async def _seed(server: LiveServer) -> Seeded:
@@ -165,7 +176,9 @@ async def _seed(server: LiveServer) -> Seeded:
     async with rt.db.transaction() as session:
         spec = EndpointSpec("https://hooks.example.com/smsproxy", ["*"], "Booking service")
         endpoint, _ = await create_endpoint(session, spec, box=rt.webhooks.box, actor="axe")
-    return Seeded(view.chat.public_id, endpoint.public_id)
+    async with rt.db.read() as session:
+        found = await search_messages(session, "entrance")
+    return Seeded(view.chat.public_id, endpoint.public_id, found.hits[0].message_id)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -298,7 +311,9 @@ async def test_no_serious_or_critical_violation(
     if visit.before:
         await STEPS[visit.before](page, scheme)
     else:
-        await page.goto(visit.path.format(chat=seeded.chat, endpoint=seeded.endpoint))
+        await page.goto(
+            visit.path.format(chat=seeded.chat, endpoint=seeded.endpoint, message=seeded.message)
+        )
     if visit.who != "anonymous" and await page.locator("#live-status").count():
         # Scripts have run (the shell's live connection is up): the page as people use it.
         await expect(page.locator("#live-status")).to_have_text("Live")
