@@ -164,6 +164,11 @@ async def _ids_by_words(
     sqlite = session.get_bind().dialect.name == "sqlite"
     statement = _SQLITE_WORDS if sqlite else _POSTGRES_WORDS
     match = fts5_match(words) if sqlite else tsquery(words)
+    if not sqlite:
+        # The best plan depends on the words: newest first, checking each message, for
+        # a common one; the index, then a sort, for a rare one. A generic plan, which
+        # PostgreSQL may choose for a prepared statement after five runs, cannot know.
+        await session.exec(text("SET LOCAL plan_cache_mode = force_custom_plan"))  # type: ignore[call-overload]
     found = await session.exec(  # type: ignore[call-overload]
         statement.bindparams(
             bindparam("match", match), bindparam("before", before), bindparam("limit", limit)
