@@ -263,6 +263,9 @@ function setup(page) {
   });
   markDays(scroller);
   // Opened from a search hit: that message, in the middle of the view, not the newest.
+  // Opened from a search hit: that message, in the middle of the thread, not the newest.
+  // (The hit's link has no #msg- fragment: the browser would scroll the whole window to
+  // put it at the very top.)
   const found = page.dataset.foundId ? bubble(page.dataset.foundId) : null;
   if (found) {
     scroller.scrollTop +=

@@ -74,7 +74,7 @@ PAGES: dict[str, list[Visit]] = {
     ],
     "dashboard.chat.get_chat_page": [
         Visit("chat", "/chats/{chat}"),
-        Visit("chat-search-hit", "/chats/{chat}?around={message}#msg-{message}"),
+        Visit("chat-search-hit", "/chats/{chat}?around={message}"),
     ],
     "dashboard.new_chat.get_new_chat": [Visit("new-chat", "/chats/new")],
     "dashboard.numbers.get_numbers": [Visit("numbers", "/numbers")],

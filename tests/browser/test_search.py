@@ -63,8 +63,11 @@ async def test_a_word_finds_the_message_and_opens_it_in_its_chat(
     found = page.locator("#thread-scroll .bubble.is-found")
     await expect(found).to_contain_text(NEEDLE)
     await expect(found).to_be_in_viewport()
+    await page.wait_for_load_state("load")
+    assert await page.evaluate("window.scrollY") == 0  # the thread scrolled, not the window
     assert await found.evaluate("(e) => getComputedStyle(e).outlineStyle") == "solid"
     # Only that stretch of the chat: newer messages are a link away, older ones a button.
     await expect(page.get_by_role("link", name="Latest messages ↓")).to_be_attached()
     await expect(page.get_by_role("link", name="Load older messages")).to_be_attached()
-    await shoot(page, screenshots, "search-found-message")
+    # The window as the reader sees it (the thread scrolls inside the page).
+    await page.screenshot(path=str(screenshots / "search-found-message.png"), animations="disabled")
