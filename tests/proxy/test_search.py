@@ -18,6 +18,7 @@ from sqlmodel import col
 from smsproxy.db import Database
 from smsproxy.errors import InvalidQuery
 from smsproxy.models import Chat, Message
+from smsproxy.proxy import search
 from smsproxy.proxy.chats import close_chat
 from smsproxy.proxy.erasure import erase_number
 from smsproxy.proxy.messages import send_staff_message
@@ -309,3 +310,19 @@ def test_known_words_find_exactly_the_messages_holding_them(
     query = separator.join(words)
     found = loop.runner.run(_search(loop.db, query))
     assert found == [" ".join(t.split()) for t in expected(query)]
+
+
+async def test_a_number_in_many_chats_is_searched_newest_first_alike(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MANY_CHATS chats the query reads messages newest first instead of chat by
+    chat: the same hits, in the same pages."""
+    await two_chats(runtime)
+    few = await find(runtime, DRIVER, limit=2)
+    rest = await find(runtime, DRIVER, limit=2, cursor=few.next_cursor)
+    monkeypatch.setattr(search, "MANY_CHATS", 1)
+    many = await find(runtime, DRIVER, limit=2)
+    many_rest = await find(runtime, DRIVER, limit=2, cursor=many.next_cursor)
+
+    assert bodies(few) + bodies(rest) == bodies(many) + bodies(many_rest)
+    assert len(bodies(many) + bodies(many_rest)) == 3  # both chats' texts
