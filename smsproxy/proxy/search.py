@@ -19,6 +19,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, or_, text
 from sqlmodel import col, select
@@ -49,12 +50,24 @@ _SQLITE_WORDS = text(
     " AND message_search.rowid < :before"
     " ORDER BY message_search.rowid DESC LIMIT :limit"
 )
-# The expression is the index's (migration 0011), word for word, or the index is unused.
-_POSTGRES_WORDS = text(
-    "SELECT id FROM message"
+# PostgreSQL, in two steps, because its planner cannot tell a common word from a rare
+# one when the words are prefixes (it assumes 2 % of rows for any): first the newest
+# RECENT_WINDOW messages are checked one by one (a common word fills a page there);
+# only when they do not fill it is the index read, all matches, then sorted. Either
+# plan alone took seconds on a million messages for the words the other suits. The
+# expression is the index's (migration 0011), word for word, or the index is unused.
+RECENT_WINDOW = 1500
+_POSTGRES_RECENT = text(
+    "SELECT id FROM (SELECT id, chat_id, body FROM message WHERE id < :before"
+    " ORDER BY id DESC LIMIT :window) AS recent"
     " WHERE to_tsvector('simple', body) @@ to_tsquery('simple', :match)"
-    " AND chat_id IS NOT NULL AND id < :before"
-    " ORDER BY id DESC LIMIT :limit"
+    " AND chat_id IS NOT NULL ORDER BY id DESC LIMIT :limit"
+)
+_POSTGRES_INDEX = text(
+    "WITH found AS MATERIALIZED (SELECT id FROM message"
+    " WHERE to_tsvector('simple', body) @@ to_tsquery('simple', :match)"
+    " AND chat_id IS NOT NULL AND id < :before)"
+    " SELECT id FROM found ORDER BY id DESC LIMIT :limit"
 )
 
 
@@ -169,19 +182,21 @@ async def _ids_by_number(session: AsyncSession, number: str, before: int, limit:
 async def _ids_by_words(
     session: AsyncSession, words: list[str], before: int, limit: int
 ) -> list[int]:
-    sqlite = session.get_bind().dialect.name == "sqlite"
-    statement = _SQLITE_WORDS if sqlite else _POSTGRES_WORDS
-    match = fts5_match(words) if sqlite else tsquery(words)
-    if not sqlite:
-        # The best plan depends on the words: newest first, checking each message, for
-        # a common one; the index, then a sort, for a rare one. A generic plan, which
-        # PostgreSQL may choose for a prepared statement after five runs, cannot know.
-        await session.exec(text("SET LOCAL plan_cache_mode = force_custom_plan"))  # type: ignore[call-overload]
-    found = await session.exec(  # type: ignore[call-overload]
-        statement.bindparams(
-            bindparam("match", match), bindparam("before", before), bindparam("limit", limit)
-        )
+    if session.get_bind().dialect.name == "sqlite":
+        return await _ids(session, _SQLITE_WORDS, match=fts5_match(words), before=before,
+                          limit=limit)  # fmt: skip
+    match = tsquery(words)
+    recent = await _ids(
+        session, _POSTGRES_RECENT, match=match, before=before, limit=limit, window=RECENT_WINDOW
     )
+    if len(recent) == limit:
+        return recent
+    return await _ids(session, _POSTGRES_INDEX, match=match, before=before, limit=limit)
+
+
+async def _ids(session: AsyncSession, statement: Any, **values: object) -> list[int]:
+    bound = statement.bindparams(*(bindparam(name, value) for name, value in values.items()))
+    found = await session.exec(bound)
     return [int(row[0]) for row in found.all()]
 
 
