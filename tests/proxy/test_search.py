@@ -326,3 +326,28 @@ async def test_a_number_in_many_chats_is_searched_newest_first_alike(
 
     assert bodies(few) + bodies(rest) == bodies(many) + bodies(many_rest)
     assert len(bodies(many) + bodies(many_rest)) == 3  # both chats' texts
+
+
+async def test_words_beyond_the_newest_messages_come_from_the_index_alike(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads the newest RECENT_WINDOW messages first and the index only when
+    they do not fill a page: with a window of one message every page needs the index,
+    and the pages are the same. (SQLite always reads its index.)"""
+    await add_numbers(runtime, P1)
+    view = await start_chat(runtime, (RIDER, "Rider"), (DRIVER, "Driver"))
+    for n in range(5):
+        await say(runtime, view, f"update {n}")
+        await say(runtime, view, f"other {n}")
+
+    async def pages() -> list[str]:
+        seen, cursor = [], None
+        while True:
+            page = await find(runtime, "upd", limit=2, cursor=cursor)
+            seen += bodies(page)
+            if (cursor := page.next_cursor) is None:
+                return seen
+
+    wide = await pages()
+    monkeypatch.setattr(search, "RECENT_WINDOW", 1)
+    assert await pages() == wide == [f"update {n}" for n in (4, 3, 2, 1, 0)]
