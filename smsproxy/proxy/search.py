@@ -6,9 +6,10 @@ number or their proxy number), however it is typed ("07700 900001", "+44 7700
 search of the texts' words (see search_text.py), through the full-text index the
 migration 0011_message_search builds: FTS5 on SQLite, a GIN index on PostgreSQL.
 
-Hits are newest first by message id (the order messages were recorded in), which
-both indexes can walk from the newest match down, so a common word's first page
-costs as little as a rare word's. Erased texts are empty, and so never match.
+Hits are newest first by message id (the order messages were recorded in): FTS5
+walks its index from the newest match down, so a common word's page costs as little
+as a rare word's; PostgreSQL gets there in two steps (below). Erased texts are
+empty, and so never match.
 Queries are personal data (a number, a name): never logged above DEBUG.
 """
 
