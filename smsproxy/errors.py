@@ -50,3 +50,10 @@ class NotFound(ProxyError):
 class Conflict(ProxyError):
     status = 409
     code = "conflict"
+
+
+class InvalidQuery(ProxyError):
+    """A search that cannot be run: nothing to look for, too long, a stale page link."""
+
+    status = 400
+    code = "invalid_query"

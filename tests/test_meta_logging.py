@@ -59,6 +59,13 @@ async def run_the_main_flows(app: Quart, fake: FakeVonage) -> str:
     assert (
         await csrf_post(staff, f"/chats/{chat_id}/notes", {"note": TEXTS[3]})
     ).status_code == 303
+    # Searches: by a word of a text, and by a real number (a query is personal data).
+    for query in (TEXTS[0].split()[-1], RIDER):
+        assert (await staff.get("/search", query_string={"q": query})).status_code == 200
+    found = await client.get(
+        "/api/v1/messages/search", query_string={"q": DRIVER}, headers=auth(key)
+    )
+    assert found.status_code == 200
 
     assert await rt.sender.drain(timeout=10) >= 3  # intros, the forward, the staff message
     for request in fake.wait_for(3):
@@ -102,7 +109,13 @@ async def test_nothing_personal_or_secret_is_logged_at_info(
 
     # The flows were logged (per-SMS lines at DEBUG): this is not a test of silence.
     everything = text_of(caplog.records)
-    for words in ("routed in chat", "sent in 1 part", "is now delivered", "failed staff login"):
+    for words in (
+        "routed in chat",
+        "sent in 1 part",
+        "is now delivered",
+        "failed staff login",
+        "searching messages for",
+    ):
         assert words in everything, words
     logged = text_of([r for r in caplog.records if r.levelno >= logging.INFO])
     assert spelled_in(logged, RIDER, DRIVER, STRANGER) == []

@@ -10,14 +10,20 @@ from alembic.migration import MigrationContext
 from sqlmodel import SQLModel
 
 from smsproxy.db import create_engine
-from smsproxy.migrate import upgrade
+from smsproxy.migrate import described_by_models, upgrade
 
 
 async def test_migrations_match_models(database_url: str) -> None:
     engine = create_engine(database_url)
 
     def diff(connection):  # type: ignore[no-untyped-def]
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(
+            connection,
+            opts={
+                "compare_type": True,
+                "include_name": lambda name, kind, _parent: described_by_models(name, kind),
+            },
+        )
         return compare_metadata(context, SQLModel.metadata)
 
     async with engine.connect() as connection:

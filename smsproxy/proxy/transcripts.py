@@ -130,6 +130,46 @@ async def recent_transcript(
     return await entries_for(session, view, messages), has_older
 
 
+async def transcript_around(
+    session: AsyncSession, view: ChatView, public_id: str, limit: int = TRANSCRIPT_SIZE
+) -> tuple[list[TranscriptEntry], bool, bool]:
+    """Up to `limit` messages around one (a search hit), oldest first: about half after
+    it, the rest up to and including it. Returns them, and whether older and newer ones
+    exist beyond them."""
+    anchor = await _message_of(session, view, public_id)
+    after = or_(
+        col(Message.created_at) > anchor.created_at,
+        and_(col(Message.created_at) == anchor.created_at, col(Message.id) > anchor.id),
+    )
+    in_chat = col(Message.chat_id) == view.chat.id
+    half = limit // 2
+    newer = list(
+        (
+            await session.exec(
+                select(Message)
+                .where(in_chat, after)
+                .order_by(col(Message.created_at), col(Message.id))
+                .limit(half + 1)
+            )
+        ).all()
+    )
+    has_newer = len(newer) > half
+    newer = newer[:half]
+    older = list(
+        (
+            await session.exec(
+                select(Message)
+                .where(in_chat, ~after)
+                .order_by(col(Message.created_at).desc(), col(Message.id).desc())
+                .limit(limit - len(newer) + 1)
+            )
+        ).all()
+    )
+    has_older = len(older) > limit - len(newer)
+    messages = list(reversed(older[: limit - len(newer)])) + newer
+    return await entries_for(session, view, messages), has_older, has_newer
+
+
 async def _message_of(session: AsyncSession, view: ChatView, public_id: str) -> Message:
     query = select(Message).where(
         col(Message.chat_id) == view.chat.id, col(Message.public_id) == public_id
@@ -175,12 +215,19 @@ async def with_notes(
     entries: list[TranscriptEntry],
     has_older: bool,
     before: str | None,
+    has_newer: bool = False,
 ) -> list[TranscriptEntry | NoteEntry]:
     """A page of messages with the notes written in its span, in time order: from its
     oldest message (from the start, on the first page) to the message it stops before
-    (to now, on the latest), so each note is on exactly one page."""
+    (to now, on the latest), so each note is on exactly one page. A page around a
+    search hit (`has_newer`, no `before`) stops at its newest message."""
     since = entries[0].message.created_at if entries and has_older else None
-    until = (await _message_of(session, view, before)).created_at if before else None
+    if before:
+        until: datetime | None = (await _message_of(session, view, before)).created_at
+    elif has_newer and entries:
+        until = entries[-1].message.created_at
+    else:
+        until = None
     found = await notes_of(session, view.chat, since=since, until=until)
     merged: list[TranscriptEntry | NoteEntry] = [*entries, *(NoteEntry(n) for n in found)]
     # Stable: a note written in the same instant as a message comes after it.

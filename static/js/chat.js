@@ -305,7 +305,19 @@ function setup(page) {
     scroller.focus();
   });
   markDays(scroller);
-  toBottom();
+  // Opened from a search hit: that message, in the middle of the view, not the newest.
+  // Opened from a search hit: that message, in the middle of the thread, not the newest.
+  // (The hit's link has no #msg- fragment: the browser would scroll the whole window to
+  // put it at the very top.)
+  const found = page.dataset.foundId ? bubble(page.dataset.foundId) : null;
+  if (found) {
+    scroller.scrollTop +=
+      found.getBoundingClientRect().top -
+      scroller.getBoundingClientRect().top -
+      (scroller.clientHeight - found.offsetHeight) / 2;
+  } else {
+    toBottom();
+  }
 
   if (composer) setupComposer(composer, { schedule, loadNote, toBottom, latestUrl, live });
   setupClosePanel(document.querySelector("#chat-actions details.popover"));

@@ -2,10 +2,14 @@
 
     python -m tests.benchmarks.seed_scale /tmp/scale.db          # once (about a minute)
     python -m tests.benchmarks.data_scale /tmp/scale.db [--repeat N]
+        [--postgres-url postgresql://postgres@127.0.0.1:5432/test] [--postgres-only]
+        [--only-search]
 
 Works on a copy of the seeded file (migrated to the newest schema first, and timed),
 through the app in this process (Quart's test client: the whole request, no network),
-one request at a time, and prints p50, p95 and the slowest per kind of request.
+one request at a time, and prints p50, p95 and the slowest per kind of request,
+message searches included (search_scale.py). With --postgres-url it then does the same
+on a PostgreSQL database made from the file on that server (scale_postgres.py).
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ async def timed(name: str, request: Request, repeat: int) -> None:
     )
 
 
-async def measure(path: Path, repeat: int) -> None:
+async def measure(url: str, seeded: Path, repeat: int, only_search: bool = False) -> None:
     from quart_auth import generate_auth_token
 
     from smsproxy.app import create_app
@@ -56,10 +60,11 @@ async def measure(path: Path, repeat: int) -> None:
     from smsproxy.proxy import keys, users
     from smsproxy.web.guards import auth_id_for
 
-    url = f"sqlite:///{path}"
+    from .search_scale import search_requests
+
     settings = Settings(
         _env_file=None, database_url=url, secret_key=TEST_SECRET_KEY, smsproxy_env="test",
-        redis_url=None, carrier="sandbox",
+        redis_url=None, carrier="sandbox", default_region="GB",
     )  # fmt: skip
     app = create_app(settings, background=False)
     app.config["QUART_RATE_LIMITER_ENABLED"] = False
@@ -73,7 +78,7 @@ async def measure(path: Path, repeat: int) -> None:
         client.set_cookie("localhost", name, generate_auth_token(client, auth_id_for(staff)))
         api = {"Authorization": f"Bearer {key}"}
         auth = {"headers": api}
-        chats = _sample_chats(path, repeat + 1)
+        chats, riders = _sample_chats(seeded, repeat + 1)
         v1 = "/api/v1/chats"
         waiting = "/chats?view=awaiting&sort=waiting"
         month = "status=all&from=2026-02-01&to=2026-02-28"
@@ -110,14 +115,23 @@ async def measure(path: Path, repeat: int) -> None:
             ("GET /numbers (pool page)", lambda _: get("/numbers")),
             ("GET /api/v1/numbers", lambda _: get("/api/v1/numbers", headers=api)),
         ]  # fmt: skip
+        if only_search:
+            requests = []
+        requests += search_requests(client, api, riders)
         for label, request in requests:
             await timed(label, request, repeat)
 
 
-def _sample_chats(path: Path, count: int) -> list[str]:
+def _sample_chats(path: Path, count: int) -> tuple[list[str], list[str]]:
+    """Public ids of random chats, and the real number of each one's first participant."""
     with sqlite3.connect(path) as db:
-        rows = db.execute("SELECT public_id FROM chat ORDER BY random() LIMIT ?", (count,))
-        return [public_id for (public_id,) in rows]
+        rows = db.execute(
+            "SELECT chat.public_id, participant.real_number FROM chat JOIN participant"
+            " ON participant.chat_id = chat.id AND participant.position = 0"
+            " ORDER BY random() LIMIT ?",
+            (count,),
+        ).fetchall()
+    return [chat for chat, _ in rows], [number for _, number in rows]
 
 
 def counts(path: Path) -> str:
@@ -135,16 +149,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks.data_scale")
     parser.add_argument("seeded", type=Path, help="a file made by tests.benchmarks.seed_scale")
     parser.add_argument("--repeat", type=int, default=30, help="requests of each kind")
+    parser.add_argument("--postgres-url", help="also on a copy in a new database on this server")
+    parser.add_argument("--only-search", action="store_true", help="message searches only")
+    parser.add_argument("--postgres-only", action="store_true", help="skip the SQLite run")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as directory:
-        path = Path(directory) / "scale.db"
-        shutil.copy(args.seeded, path)
-        print(counts(path))
-        began = time.monotonic()
-        upgrade(f"sqlite:///{path}")
-        print(f"  migrating to the newest schema took {time.monotonic() - began:.1f} s")
-        random.seed(1)
-        asyncio.run(measure(path, args.repeat))
+    print(counts(args.seeded))
+    if not args.postgres_only:
+        with tempfile.TemporaryDirectory() as directory:
+            path = Path(directory) / "scale.db"
+            shutil.copy(args.seeded, path)
+            print("SQLite:")
+            began = time.monotonic()
+            upgrade(f"sqlite:///{path}")
+            print(f"  migrating to the newest schema took {time.monotonic() - began:.1f} s")
+            random.seed(1)
+            asyncio.run(measure(f"sqlite:///{path}", path, args.repeat, args.only_search))
+    if args.postgres_url:
+        from .scale_postgres import postgres_copy
+
+        print("PostgreSQL:")
+        with postgres_copy(args.seeded, args.postgres_url) as url:
+            random.seed(1)
+            asyncio.run(measure(url, args.seeded, args.repeat, args.only_search))
     return 0
 
 

@@ -22,6 +22,22 @@ PROXIES = [f"+4477009009{n:02d}" for n in range(20)]
 RIDERS, DRIVERS = 60_000, 7_919
 ACTIVE_SHARE = 0.8
 START = datetime(2026, 1, 1, tzinfo=UTC)
+# What riders and drivers text, so that searches meet words as common as "the" (in about
+# half of the texts), rarer ones, and a word in one chat of a thousand ("umbrella").
+PHRASES = [
+    "On my way, see you in {m} minutes",
+    "I am outside the main entrance",
+    "Running a bit late, sorry",
+    "Arriving at the station now",
+    "Which gate are you at?",
+    "I have arrived, blue car by the north gate",
+    "Can you wait at the corner please",
+    "Thanks, see you soon",
+    "Traffic is heavy on the bridge",
+    "Parked opposite the pharmacy",
+    "Is the parcel ready to collect?",
+    "Ok, I will be there",
+]
 
 
 def stamp(when: datetime) -> str:
@@ -128,7 +144,7 @@ def _messages(
         at = stamp(created + timedelta(seconds=turn * 30))
         author = turn % 2
         system = turn == 0
-        body = "You are now connected." if system else f"message {turn} in chat {chat}"
+        body = "You are now connected." if system else _text(chat, turn)
         message_rows.append(
             (
                 message_id,
@@ -163,6 +179,12 @@ def _messages(
                 )
             )
     return message_id, delivery_id
+
+
+def _text(chat: int, turn: int) -> str:
+    if chat % 1000 == 0 and turn == 1:
+        return f"Did anyone find my umbrella? Booking {chat}"
+    return PHRASES[(chat * 7 + turn) % len(PHRASES)].format(m=turn % 9 + 2)
 
 
 def _flush(db: sqlite3.Connection, *batches: list[tuple[object, ...]]) -> None:

@@ -27,6 +27,7 @@ from smsproxy.proxy import users
 from smsproxy.proxy.canned import add_reply
 from smsproxy.proxy.notes import add_note
 from smsproxy.proxy.sandbox import text_from_handset
+from smsproxy.proxy.search import search_messages
 from smsproxy.proxy.unrouted_inbox import set_state
 from tests.browser.conftest import (
     ALICE,
@@ -77,6 +78,7 @@ PAGES: dict[str, list[Visit]] = {
     "dashboard.chat.get_chat_page": [
         Visit("chat", "/chats/{chat}"),
         Visit("chat-workspace", before="open_workspace"),
+        Visit("chat-search-hit", "/chats/{chat}?around={message}"),
     ],
     "dashboard.new_chat.get_new_chat": [Visit("new-chat", "/chats/new")],
     "dashboard.numbers.get_numbers": [Visit("numbers", "/numbers")],
@@ -94,6 +96,12 @@ PAGES: dict[str, list[Visit]] = {
     ],
     "dashboard.optouts.get_opt_outs": [Visit("opt-outs", "/opt-outs")],
     "dashboard.canned.get_canned_replies": [Visit("canned-replies", "/canned-replies")],
+    "dashboard.search.get_search": [
+        Visit("search", "/search?q=entrance"),
+        Visit("search-start", "/search"),
+        Visit("search-no-match", "/search?q=nothing-like-this"),
+        Visit("search-refused", "/search?q=%22*%22"),
+    ],
     "dashboard.audit.get_audit": [Visit("audit", "/audit")],
     "dashboard.reports.get_reports": [
         Visit("reports", "/reports"),
@@ -162,6 +170,7 @@ async def test_every_get_route_is_a_checked_page_or_says_why_not(
 class Seeded:
     chat: str
     endpoint: str
+    message: str  # one of the chat's messages, as a search hit links to it
 
 
 async def _seed(server: LiveServer) -> Seeded:
@@ -194,7 +203,9 @@ async def _seed(server: LiveServer) -> Seeded:
     async with rt.db.transaction() as session:
         spec = EndpointSpec("https://hooks.example.com/smsproxy", ["*"], "Booking service")
         endpoint, _ = await create_endpoint(session, spec, box=rt.webhooks.box, actor="axe")
-    return Seeded(view.chat.public_id, endpoint.public_id)
+    async with rt.db.read() as session:
+        found = await search_messages(session, "entrance")
+    return Seeded(view.chat.public_id, endpoint.public_id, found.hits[0].message_id)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -339,7 +350,9 @@ async def test_no_serious_or_critical_violation(
     if visit.before:
         await STEPS[visit.before](page, scheme)
     else:
-        await page.goto(visit.path.format(chat=seeded.chat, endpoint=seeded.endpoint))
+        await page.goto(
+            visit.path.format(chat=seeded.chat, endpoint=seeded.endpoint, message=seeded.message)
+        )
     if visit.who != "anonymous" and await page.locator("#live-status").count():
         # Scripts have run (the shell's live connection is up): the page as people use it.
         await expect(page.locator("#live-status")).to_have_text("Live")

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0012_report_indexes"
-down_revision: str | None = "0010_notes_replies"
+down_revision: str | None = "0011_message_search"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

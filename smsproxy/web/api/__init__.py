@@ -15,6 +15,7 @@ from . import (  # noqa: F401  (each registers its routes)
     participants,
     renewal,
     reveal,
+    search,
     transcripts,
     triage,
     unrouted,

@@ -30,6 +30,7 @@ from werkzeug.routing import Rule
 F = TypeVar("F", bound=Callable[..., Any])
 EXTRA_ERRORS_ATTRIBUTE = "__smsproxy_api_errors__"
 NO_CONTENT_ATTRIBUTE = "__smsproxy_no_content__"
+MEDIA_TYPES_ATTRIBUTE = "__smsproxy_media_types__"
 API_PREFIX = "/api/"
 WEBHOOK_PREFIX = "/webhooks/"
 WEBHOOK_ERRORS = (400, 401, 413, 429, 503)
@@ -86,6 +87,23 @@ def no_content(func: F) -> F:
     return func
 
 
+def also_answers(*media_types: str) -> Callable[[F], F]:
+    """The route's success may also come as these media types (a file, as text)."""
+
+    def decorator(func: F) -> F:
+        setattr(func, MEDIA_TYPES_ATTRIBUTE, media_types)
+        return func
+
+    return decorator
+
+
+def _add_media_types(responses: dict[Any, Any], media_types: tuple[str, ...]) -> None:
+    for status, response in responses.items():
+        if str(status).startswith("2") and "content" in response:
+            for media_type in media_types:
+                response["content"].setdefault(media_type, {"schema": {"type": "string"}})
+
+
 def error_statuses(method: str, operation: dict[str, Any], extra: frozenset[int]) -> list[int]:
     statuses = {400, 401, 429, 503} | extra
     places = {parameter.get("in") for parameter in operation.get("parameters", [])}
@@ -129,6 +147,7 @@ class ApiOpenAPIProvider(OpenAPIProvider):
                 for status in statuses:
                     description = ERROR_MEANINGS.get(status, "An error")
                     responses.setdefault(status, {"description": description, "content": content})
+                _add_media_types(responses, getattr(func, MEDIA_TYPES_ATTRIBUTE, ()))
                 operation["responses"] = responses
                 if webhook:
                     operation["security"] = []  # the carrier signs instead

@@ -15,6 +15,7 @@ from .. import services
 from ..exports import transcript_download
 from .base import API_LIMITS, actor, api_key_required, blueprint
 from .chats import MessagePage, message_out
+from .responses import also_answers
 
 
 class TranscriptQuery(BaseModel):
@@ -32,6 +33,7 @@ class TranscriptQuery(BaseModel):
 @api_key_required
 @validate_querystring(TranscriptQuery)
 @document_response(MessagePage)
+@also_answers("text/csv")
 async def get_chat_transcript(chat_id: str, query_args: TranscriptQuery) -> Response:
     """Download a chat's whole transcript, as JSON or CSV (audited)."""
     async with services().db.transaction() as session:

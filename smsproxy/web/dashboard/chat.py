@@ -38,13 +38,15 @@ async def render_chat(
     chat_id: str,
     *,
     before: str | None = None,
+    around: str | None = None,
     errors: FormErrors | None = None,
     typed: dict[str, str] | None = None,
     status: int = 200,
     revealed: dict[str, str] | None = None,
 ) -> tuple[str, int]:
-    """The chat page: its newest messages, or with `before` (a message id) the page of
-    messages before that one. Opening the newest marks the chat read up to the last one.
+    """The chat page: its newest messages, with `before` (a message id) the page of
+    messages before that one, or with `around` (a search hit) the messages around it,
+    that one highlighted. Opening the newest marks the chat read up to the last one.
     `revealed` maps participant ids to real numbers an admin asked to see (this view
     only)."""
     staff = await signed_in()
@@ -52,13 +54,19 @@ async def render_chat(
     async with svc.db.transaction() as session:
         position = await event_position(session)
         view = await get_chat(session, chat_id)
-        entries, has_older = await transcripts.recent_transcript(session, view, before=before)
+        has_newer = before is not None
+        if around is not None:
+            entries, has_older, has_newer = await transcripts.transcript_around(
+                session, view, around
+            )
+        else:
+            entries, has_older = await transcripts.recent_transcript(session, view, before=before)
         names = await transcripts.staff_names(session, [e.message for e in entries])
-        items = await transcripts.with_notes(session, view, entries, has_older, before)
+        items = await transcripts.with_notes(session, view, entries, has_older, before, has_newer)
         # The highest id shown, not the last bubble's: two messages written at once can
         # take ids in the other order than their times.
         newest = max((e.message.id or 0 for e in entries), default=0)
-        if before is None and view.chat.id is not None:
+        if not has_newer and view.chat.id is not None:
             await inbox.mark_read(session, view.chat, staff.id, newest)
         triage = await triage_context(session, view.chat)
     html = await render_template(
@@ -68,7 +76,8 @@ async def render_chat(
         entries=entries,
         items=items,
         has_older=has_older,
-        before=before,
+        latest=not has_newer,
+        found_id=around,
         staff_names=names,
         people=_people(view),
         errors=errors or {},
@@ -116,7 +125,8 @@ def _people(view: ChatView) -> dict[int | None, Participant]:
 @blueprint.get("/chats/<chat_id>")
 @staff_required
 async def get_chat_page(chat_id: str) -> Any:
-    return await render_chat(chat_id, before=before_arg())
+    around = query_value("around", limit=40) or None
+    return await render_chat(chat_id, before=None if around else before_arg(), around=around)
 
 
 @blueprint.get("/chats/<chat_id>/messages")
