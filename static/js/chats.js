@@ -27,10 +27,16 @@ function keepInView(list, change) {
   const anchor = held ?? [...list.children].find((row) => row.getBoundingClientRect().bottom > 0);
   const before = anchor?.getBoundingClientRect().top;
   change();
-  if ((held || window.scrollY > 0) && anchor?.isConnected && before !== undefined) {
+  if (!(held || window.scrollY > 0) || !anchor || before === undefined) return;
+  const hold = () => {
+    if (!anchor.isConnected) return;
     const shift = anchor.getBoundingClientRect().top - before;
     if (shift) window.scrollBy(0, shift);
-  }
+  };
+  hold();
+  // Once more after the page's mutation observers have dressed the new row (local
+  // times, copy buttons), which may change its height: still before anything is painted.
+  queueMicrotask(hold);
 }
 
 function setupLiveList(root) {

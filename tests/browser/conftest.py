@@ -215,3 +215,33 @@ async def admin_context(
         yield value
     finally:
         await value.close()
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def page(admin_context: BrowserContext) -> AsyncIterator[Page]:
+    """A fresh tab of the logged-in admin (modules on MODULE_LOOP); fails the test on any
+    script error in it."""
+    value = await admin_context.new_page()
+    errors: list[str] = []
+    value.on("pageerror", lambda error: errors.append(str(error)))
+    yield value
+    await value.close()
+    assert errors == [], f"script errors on the page: {errors}"
+
+
+async def assert_fits_width(page: Page) -> None:
+    """Nothing sticks out sideways: a phone user never scrolls left and right. On failure,
+    names the elements that reach past the right edge."""
+    overflow = await page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    if overflow > 0:
+        culprits = await page.evaluate(
+            """() => [...document.querySelectorAll("body *")]
+                .filter((el) => el.getBoundingClientRect().right > innerWidth + 0.5)
+                .slice(0, 8)
+                .map((el) => `${el.tagName.toLowerCase()}${el.id ? "#" + el.id : ""}`
+                    + `.${[...el.classList].join(".")}`
+                    + ` (right ${Math.round(el.getBoundingClientRect().right)})`)"""
+        )
+        raise AssertionError(f"the page is {overflow}px wider than the screen: {culprits}")

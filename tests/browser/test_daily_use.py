@@ -6,12 +6,10 @@ secrets copy with one click. One server and one logged-in browser for the module
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 from sqlmodel import select
 
@@ -25,6 +23,7 @@ from tests.browser.conftest import (
     MODULE_LOOP,
     PROXY_UK,
     LiveServer,
+    assert_fits_width,
     shoot,
 )
 from tests.helpers import add_numbers, create_api_key, start_chat
@@ -35,17 +34,6 @@ PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
 
 
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(admin_context: BrowserContext) -> AsyncIterator[Page]:
-    """A fresh tab of the logged-in admin; fails the test on any script error in it."""
-    value = await admin_context.new_page()
-    errors: list[str] = []
-    value.on("pageerror", lambda error: errors.append(str(error)))
-    yield value
-    await value.close()
-    assert errors == [], f"script errors on the page: {errors}"
-
-
 async def chat_of(server: LiveServer, *people: tuple[str, str]) -> ChatView:
     return await server.run(start_chat(server.runtime, *people, intro=True))
 
@@ -53,13 +41,6 @@ async def chat_of(server: LiveServer, *people: tuple[str, str]) -> ChatView:
 async def text_in(server: LiveServer, sender: str, proxy: str, body: str) -> None:
     rt = server.runtime
     await server.run(text_from_handset(rt.db, rt.routing, sender, proxy, body))
-
-
-async def assert_fits_width(page: Page) -> None:
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 async def test_every_page_is_live_and_says_when_it_is_not(
@@ -225,7 +206,7 @@ async def test_a_message_to_one_person_leaves_the_next_for_everyone(
 ) -> None:
     view = await chat_of(module_server, ("+447700900341", "Ida"), ("+447700900342", "Jon"))
     await page.goto(f"/chats/{view.chat.public_id}")
-    to = page.get_by_role("combobox", name="To")
+    to = page.get_by_role("combobox", name="To", exact=True)
     await to.select_option(label="Ida (+44770•••••41)")
     await page.get_by_role("textbox", name="Message").fill("Only for Ida")
     await page.get_by_role("button", name="Send").click()

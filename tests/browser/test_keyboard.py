@@ -5,12 +5,10 @@ from its page. One server and one logged-in browser for the module."""
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, expect
 
 from smsproxy.db import utcnow
@@ -20,17 +18,6 @@ from smsproxy.proxy.renewal import reopen_chat
 from tests.browser.conftest import MODULE_LOOP, LiveServer, shoot
 
 pytestmark = [pytest.mark.browser, MODULE_LOOP]
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(admin_context: BrowserContext) -> AsyncIterator[Page]:
-    """A fresh tab of the logged-in admin; fails the test on any script error in it."""
-    value = await admin_context.new_page()
-    errors: list[str] = []
-    value.on("pageerror", lambda error: errors.append(str(error)))
-    yield value
-    await value.close()
-    assert errors == [], f"script errors on the page: {errors}"
 
 
 async def new_chat(

@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from playwright.async_api import BrowserContext, Page, WebSocketRoute, expect
 
 from smsproxy.proxy.queries import ChatView
@@ -41,16 +39,6 @@ AudioContext.prototype.createOscillator = function () {
   return oscillator.call(this);
 };
 """
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(admin_context: BrowserContext) -> AsyncIterator[Page]:
-    value = await admin_context.new_page()
-    errors: list[str] = []
-    value.on("pageerror", lambda error: errors.append(str(error)))
-    yield value
-    await value.close()
-    assert errors == [], f"script errors on the page: {errors}"
 
 
 async def chat_of(server: LiveServer, *people: tuple[str, str]) -> ChatView:
@@ -149,7 +137,8 @@ async def test_the_palette_turns_notifications_off(page: Page) -> None:
         "localStorage.setItem('smsproxy.prefs', JSON.stringify({sound: true, notifications: true}))"
     )
     await page.keyboard.press("Control+k")
-    box = page.get_by_role("combobox")
+    box = page.get_by_role("dialog", name="Command palette").get_by_role("combobox")
+    await expect(box).to_be_focused()
     await box.fill("notifications")
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status").filter(has_text="notifications off")).to_be_attached()

@@ -92,6 +92,9 @@ async def test_a_live_row_does_not_move_the_row_under_the_pointer(
 ) -> None:
     for n in range(10, 18):
         await chat_of(module_server, n)
+    # A phone's width, and tall enough that the list's tools leave its first rows on
+    # screen without scrolling: the pointer rests on the second row.
+    await page.set_viewport_size({"width": PHONE["width"], "height": 2000})
     await page.goto("/chats")
     await expect(page.locator("#live-status")).to_have_text("Live")
     rows = page.locator('[data-live-list="chats"] .inbox-row')

@@ -13,7 +13,16 @@ import pytest
 from playwright.async_api import BrowserContext, Page, ViewportSize, expect
 
 from smsproxy.proxy.sandbox import text_from_handset
-from tests.browser.conftest import ALICE, BOB, PROXY_UK, PROXY_US, LiveServer, log_in, shoot
+from tests.browser.conftest import (
+    ALICE,
+    BOB,
+    PROXY_UK,
+    PROXY_US,
+    LiveServer,
+    assert_fits_width,
+    log_in,
+    shoot,
+)
 from tests.browser.test_csp import RECORD_VIOLATIONS, Watch
 from tests.helpers import start_chat
 
@@ -21,13 +30,6 @@ pytestmark = pytest.mark.browser
 
 CHARTS = 7
 PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-async def assert_fits_width(page: Page) -> None:
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 async def test_reports_draw_switch_period_download_and_follow_the_scheme(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.async_api import BrowserContext, Page, ViewportSize, expect
+from playwright.async_api import BrowserContext, ViewportSize, expect
 
 from smsproxy.phone import mask
 from smsproxy.proxy.routing import Route
@@ -16,6 +16,7 @@ from tests.browser.conftest import (
     PROXY_UK,
     PROXY_US,
     LiveServer,
+    assert_fits_width,
     log_in,
     shoot,
 )
@@ -27,14 +28,6 @@ LONG_SMS = (
     "Running ten minutes late, sorry! The ring road is closed at the roundabout so I'm "
     "going round by the retail park; look for a blue estate car with a roof box."
 )
-
-
-async def assert_fits_width(page: Page) -> None:
-    """Nothing sticks out sideways: a phone user never scrolls left and right."""
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 async def test_screenshots_of_numbers_unrouted_keys_and_chat_on_a_phone(

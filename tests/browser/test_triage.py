@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
-from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, expect
+from playwright.async_api import Browser, Page, ViewportSize, expect
 
 from smsproxy.proxy.queries import ChatView
 from tests.browser.conftest import (
@@ -28,16 +28,6 @@ from tests.helpers import start_chat
 pytestmark = [pytest.mark.browser, MODULE_LOOP]
 
 PHONE: ViewportSize = {"width": 390, "height": 844}
-
-
-@pytest_asyncio.fixture(loop_scope="module")
-async def page(admin_context: BrowserContext) -> AsyncIterator[Page]:
-    value = await admin_context.new_page()
-    errors: list[str] = []
-    value.on("pageerror", lambda error: errors.append(str(error)))
-    yield value
-    await value.close()
-    assert errors == [], f"script errors on the page: {errors}"
 
 
 @pytest_asyncio.fixture(loop_scope="module")
@@ -108,6 +98,8 @@ async def test_label_a_chat_and_filter_by_the_label(
 
     await page.goto("/chats")
     await expect(row(page, labelled).locator(".label-chip")).to_have_text("refund due")
+    await expect(page.get_by_label("Label", exact=True)).to_be_hidden()  # folded away
+    await page.get_by_text("Filters and sort").click()
     await page.get_by_label("Label", exact=True).select_option("refund due")
     await page.get_by_role("button", name="Apply", exact=True).click()
     await expect(page).to_have_url(re.compile(r".*label=refund\+due"))

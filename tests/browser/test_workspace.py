@@ -14,7 +14,7 @@ from playwright.async_api import Browser, BrowserContext, Page, ViewportSize, ex
 from smsproxy.models import Role
 from smsproxy.proxy import users
 from smsproxy.proxy.queries import ChatView
-from tests.browser.conftest import MODULE_LOOP, TIMEOUT_MS, shoot
+from tests.browser.conftest import MODULE_LOOP, TIMEOUT_MS, assert_fits_width, shoot
 from tests.helpers import start_chat
 from tests.live_server import LiveServer
 
@@ -23,13 +23,6 @@ pytestmark = [pytest.mark.browser, MODULE_LOOP]
 AGENT, AGENT_PASSWORD = "agent-jo", "agent password for browser tests"
 PHONE: ViewportSize = {"width": 390, "height": 844}
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
-
-
-async def assert_fits_width(page: Page) -> None:
-    overflow = await page.evaluate(
-        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-    )
-    assert overflow <= 0, f"the page is {overflow}px wider than the screen"
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
