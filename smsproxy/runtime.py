@@ -66,8 +66,9 @@ class Runtime:
         self.webhook_wakeup = asyncio.Event()
         self.webhook_db = webhook_database(settings, self.db)
         for db in {id(self.db): self.db, id(self.webhook_db): self.webhook_db}.values():
-            db.before_commit.append(events.write_pending)
+            # The event log last: it takes PostgreSQL's event-order lock, held to commit.
             db.before_commit.append(self._queue_webhooks)
+            db.before_commit.append(events.write_pending)
             db.after_commit.append(self._after_commit)
         # One writer per process: webhooks, receipts and the sender's results that
         # arrive together commit together.

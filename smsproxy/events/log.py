@@ -61,6 +61,10 @@ async def write_pending(session: AsyncSession) -> None:
     records: list[EventRecord] = session.info.get(PENDING_KEY, [])
     if not records:
         return
+    # Everything else this unit of work changed is written first: with the lock held,
+    # a row another transaction has locked (a chat it is changing, waiting in turn for
+    # this lock) would deadlock the two.
+    await session.flush()
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
         await connection.execute(

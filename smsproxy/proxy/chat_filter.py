@@ -173,7 +173,9 @@ def view_condition(view: str, staff_user_id: int) -> Any | None:
             select(ChatReadMark.last_message_id)
             .where(
                 col(ChatReadMark.staff_user_id) == staff_user_id,
-                col(ChatReadMark.chat_id) == Chat.id,
+                # Correlated to the message, the query it sits in: naming Chat here
+                # would leave it uncorrelated inside EXISTS, one row per chat.
+                col(ChatReadMark.chat_id) == Message.chat_id,
             )
             .scalar_subquery()
         )

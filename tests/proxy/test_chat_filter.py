@@ -167,6 +167,12 @@ async def test_unread_mine_unassigned_label_number_dates_and_failed(runtime: Run
             )
         )
     assert await shown(runtime, ChatFilter(view="unread"), me.id) == ids(views, 1)
+    # Read marks on several chats: each chat is compared with its own mark only.
+    async with runtime.db.transaction() as session:
+        for view in (views[0], views[2]):
+            chat = (await get_chat(session, view.chat.public_id)).chat
+            await inbox.mark_read(session, chat, me.id, 2**31 - 1)
+    assert await shown(runtime, ChatFilter(view="unread"), me.id) == ids(views, 1)
     assert await shown(runtime, ChatFilter(view="mine"), me.id) == ids(views, 0)
     assert await shown(runtime, ChatFilter(view="mine"), other.id) == ids(views, 1)
     assert await shown(runtime, ChatFilter(view="unassigned"), me.id) == ids(views, 3, 2)
