@@ -33,7 +33,9 @@ pytestmark = pytest.mark.slow
 P1 = "+447700900901"
 ALICE, BOB = "+447700900101", "+447700900102"
 BEFORE_KILL = 1.5  # seconds of traffic before the crash, and again after the restart
-DELIVERY_WAIT = 25.0
+# A lease (11 s), then a send that may time out under load and wait its patient retry
+# (30-60 s) before it goes out.
+DELIVERY_WAIT = 90.0
 
 
 async def prepare(database_url: str) -> None:
